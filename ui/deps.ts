@@ -1,0 +1,53 @@
+import type { HeapRecord, RequestInfo } from '../profiler/record.js';
+
+/**
+ * What the Hono app (UI + API) needs from the profiler. The profiler builds one of these
+ * from its live parts; route tests build one from a store of hand-made records.
+ */
+export interface AppDeps {
+  /** Records with index > since, oldest first. */
+  records(since?: number): HeapRecord[];
+  status(): ProfilerStatus;
+  /** Calls `listener` for each new record and each status change; returns an unsubscribe. */
+  subscribe(listener: (event: AppEvent) => void): () => void;
+  /** Takes a snapshot now (folded with any pending signals); resolves with its record. */
+  snapshotNow(): Promise<HeapRecord>;
+  /** The proxy's report that matching responses have finished. Must not wait for a snapshot. */
+  signal(requests: RequestInfo[]): void;
+  /**
+   * The source of a traced module *as the target loaded it* (Debugger.getScriptSource),
+   * or undefined when the target has loaded no such script. Never reads an arbitrary path.
+   */
+  moduleSource(moduleName: string): Promise<{ url: string; source: string } | undefined>;
+}
+
+export type AppEvent = { type: 'record'; record: HeapRecord } | { type: 'status'; status: ProfilerStatus };
+
+export type InspectorState = 'connecting' | 'connected' | 'unreachable' | 'disconnected';
+
+export interface ProfilerStatus {
+  /** The dev server behind the proxy, e.g. `localhost:3000`, when known. */
+  target: string | null;
+  inspector: {
+    /** host:port of the target's inspector. */
+    address: string;
+    state: InspectorState;
+    /** What to do when not connected, e.g. "start the target with node --inspect=127.0.0.1:9229 server.js". */
+    hint: string | null;
+  };
+  snapshot: {
+    running: boolean;
+    /** While running: bytes or nodes done / total as V8 reports them. */
+    progress: { done: number; total: number } | null;
+    /** Signals that arrived since the running (or last) snapshot began. */
+    pendingSignals: number;
+  };
+  records: number;
+  lastIndex: number;
+  lastError: { at: string; message: string } | null;
+  /** The --url-pattern regexes, as sources. */
+  urlPatterns: string[];
+  /** The --trace-module patterns, or a description of the default. */
+  traceModules: string[];
+  db: string;
+}
