@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests start real processes with inspectors on free ports; two cores.
     maxWorkers: 2,
+    reporters: ['default', './e2e/support/summary-reporter.ts'],
   },
 });
