@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'SNAPSHOT_ABORTED' // a snapshot was cut off (target died, connection lost)
   | 'PORT_IN_USE'
   | 'NO_INSPECTOR' // the target has no inspector where we looked
+  | 'PROFILER_FAILED' // the sidecar profiler could not start or stopped
   | 'STORE_UNREADABLE' // the record store exists but cannot be read
   | 'NOT_FOUND';
 

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+/**
+ * `apptrace-proxy`: a reverse proxy in front of a dev server that signals the apptrace
+ * profiler after each matching response, and starts that profiler as a child process
+ * unless --profiler names a running one.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { AppError } from '../common/errors.js';
+import { isLoopback } from '../common/options.js';
+import { type ProxyConfig, parseProxyConfig, proxyHelp } from './config.js';
+import { type ProxyServer, createProxyServer } from './server.js';
+import { type Sidecar, startSidecar } from './sidecar.js';
+import { SignalSender } from './signal.js';
+import { APPTRACE_PREFIX, describeUrlPatterns } from './url-match.js';
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function warn(line: string): void {
+  process.stderr.write(`apptrace-proxy: ${line}\n`);
+}
+
+function hostForUrl(host: string): string {
+  // A wildcard bind is reached on loopback from this machine.
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function printBanner(config: ProxyConfig, port: number, profiler: { url: string; how: string }): void {
+  const base = `http://${hostForUrl(config.listen.host)}:${port}`;
+  const rows: [string, string][] = [
+    ['browse your app', `${base}/`],
+    ['apptrace UI', `${base}${APPTRACE_PREFIX}`],
+    ['target', `${config.target.host}:${config.target.port}`],
+    ['traced URLs', describeUrlPatterns(config.urlPatterns)],
+    ['traced modules', config.traceModules.length ? config.traceModules.join(', ') : "the app's own scripts (not node_modules, not node:)"],
+    ['inspector', `${config.inspect} (the profiler reports its state)`],
+    ['profiler', `${profiler.url} (${profiler.how})`],
+  ];
+  say(`apptrace-proxy: listening on ${base}`);
+  for (const [label, value] of rows) say(`  ${label.padEnd(15)} ${value}`);
+}
+
+/** Runs the proxy; resolves with -1 while serving (the loop stays alive), or an exit status. */
+async function main(argv: string[]): Promise<number> {
+  const config = parseProxyConfig(argv, { env: process.env });
+  if (config.help) {
+    say(proxyHelp());
+    return 0;
+  }
+  if (!isLoopback(config.listen.host)) {
+    warn(
+      `warning: listening on ${config.listen.host}, not loopback: anyone who can reach this port reaches your app, ` +
+        "and through /_ah/apptrace your app's source and its inspector. Use --listen 127.0.0.1:PORT unless you mean it.",
+    );
+  }
+
+  const proxy: ProxyServer = createProxyServer({ target: config.target, urlPatterns: config.urlPatterns });
+  // Listen first: a port in use is reported before any child process starts.
+  const port = await proxy.listen(config.listen.host, config.listen.port);
+
+  let sidecar: Sidecar | undefined;
+  let spawned: ChildProcess | undefined;
+  let stopping = false;
+  async function shutdown(code: number): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    if (sidecar === undefined) spawned?.kill('SIGTERM');
+    await Promise.allSettled([sidecar?.stop(), proxy.close()]);
+    process.exit(code);
+  }
+  // Ctrl-C, `kill` or a normal exit: never leave the profiler behind.
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+  process.once('SIGHUP', () => void shutdown(0));
+  process.once('exit', () => spawned?.kill('SIGTERM'));
+
+  let profilerUrl: string;
+  let how: string;
+  if (config.profiler !== undefined) {
+    profilerUrl = config.profiler;
+    how = 'given with --profiler';
+  } else {
+    try {
+      sidecar = await startSidecar({
+        target: `${config.target.host}:${config.target.port}`,
+        inspect: config.inspect,
+        db: config.db,
+        urlPatterns: config.urlPatterns,
+        traceModules: config.traceModules,
+        // Tests stand a small script speaking the same IPC in for the profiler.
+        script: process.env['APPTRACE_PROFILER_SCRIPT'] || undefined,
+        onSpawn: (child) => {
+          spawned = child;
+        },
+      });
+    } catch (error) {
+      await proxy.close();
+      throw error;
+    }
+    if (stopping) return -1;
+    profilerUrl = sidecar.url;
+    how = `sidecar, pid ${sidecar.pid}`;
+    sidecar.onExit((code, signal) => {
+      if (stopping) return;
+      const what = signal ? `was killed by ${signal}` : `exited with status ${code}`;
+      warn(`the profiler ${what}; your app is still served, but nothing is recorded. Restart apptrace-proxy to profile again.`);
+      proxy.profilerUnavailable({
+        role: 'the apptrace profiler',
+        address: profilerUrl,
+        hint: `The profiler ${what}; see the terminal of apptrace-proxy, and restart apptrace-proxy.`,
+      });
+    });
+  }
+  proxy.useProfiler(profilerUrl, new SignalSender({ profilerUrl, log: (line) => process.stderr.write(`${line}\n`) }));
+  printBanner(config, port, { url: profilerUrl, how });
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof AppError) {
+      warn(error.message);
+      process.exitCode = error.exitCode;
+    } else {
+      warn(`unexpected error: ${(error as Error)?.stack ?? String(error)}`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,158 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Socket } from 'node:net';
+import { AppError } from '../common/errors.js';
+import { sendBadGateway, type Upstream } from './error-page.js';
+import { type Forwarder, createForwarder } from './forward.js';
+import type { SignalSender } from './signal.js';
+import { APPTRACE_PREFIX, createUrlMatcher } from './url-match.js';
+
+export interface ProxyServerOptions {
+  target: { host: string; port: number };
+  urlPatterns: readonly string[];
+}
+
+/**
+ * The proxy's HTTP server: `/_ah/apptrace*` to the profiler, everything else to the
+ * target, and a signal to the profiler after each matching response has finished.
+ */
+export interface ProxyServer {
+  server: Server;
+  /** Listens; rejects with `AppError('PORT_IN_USE')` naming the port. Resolves with the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Routes `/_ah/apptrace*` and signals to the profiler at `url` (known once it runs). */
+  useProfiler(url: string, signals: SignalSender): void;
+  /** Says what to answer on `/_ah/apptrace*` while there is no profiler. */
+  profilerUnavailable(upstream: Upstream): void;
+  close(): Promise<void>;
+}
+
+function describeHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function createProxyServer(options: ProxyServerOptions): ProxyServer {
+  const targetAddress = describeHostPort(options.target.host, options.target.port);
+  const isTraced = createUrlMatcher(options.urlPatterns);
+  const server = createServer({
+    // A dev proxy: a slow upload to a local server must not be cut after 5 minutes.
+    requestTimeout: 0,
+  });
+  let target: Forwarder | undefined;
+  let profiler: Forwarder | undefined;
+  let signals: SignalSender | undefined;
+  let unavailable: Upstream = {
+    role: 'the apptrace profiler',
+    address: '(starting)',
+    hint: 'The profiler is starting; try again in a moment.',
+  };
+
+  // Bound once, so that a traced request adds one listener and no closure.
+  function onTracedResponseFinish(this: ServerResponse): void {
+    const req = this.req;
+    signals?.send(req.method ?? 'GET', req.url ?? '/', this.statusCode);
+  }
+
+  function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    if (url.startsWith(APPTRACE_PREFIX)) {
+      if (profiler !== undefined) profiler.web(req, res);
+      else sendBadGateway(req, res, unavailable, new Error('no profiler'));
+      return;
+    }
+    if (signals !== undefined && isTraced(url)) res.once('finish', onTracedResponseFinish);
+    target!.web(req, res);
+  }
+
+  function handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if ((req.url ?? '/').startsWith(APPTRACE_PREFIX)) {
+      if (profiler !== undefined) profiler.ws(req, socket, head);
+      else socket.destroy();
+      return;
+    }
+    target!.ws(req, socket, head);
+  }
+
+  server.on('request', handleRequest);
+  server.on('upgrade', handleUpgrade);
+  // A client that speaks garbage gets a 400 and its socket closed, never a crash.
+  server.on('clientError', function onClientError(_error: Error, socket: Socket) {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  return {
+    server,
+    listen(host, port) {
+      return new Promise<number>((resolve, reject) => {
+        function onError(error: NodeJS.ErrnoException): void {
+          server.off('listening', onListening);
+          if (error.code === 'EADDRINUSE') {
+            reject(
+              new AppError(
+                'PORT_IN_USE',
+                `port ${port} on ${host} is already in use (another apptrace-proxy, or your dev server?). ` +
+                  `Stop that process or pick another port, e.g. --listen ${host}:${port + 1}.`,
+                { cause: error },
+              ),
+            );
+          } else if (error.code === 'EACCES') {
+            reject(new AppError('PORT_IN_USE', `not allowed to listen on ${host}:${port}; pick a port above 1023 with --listen.`, { cause: error }));
+          } else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
+            reject(new AppError('BAD_FLAG', `--listen ${host}:${port}: this machine has no address ${host}.`, { cause: error }));
+          } else reject(error);
+        }
+        function onListening(): void {
+          server.off('error', onError);
+          const address = server.address();
+          const bound = typeof address === 'object' && address !== null ? address.port : port;
+          target = createForwarder({
+            host: options.target.host,
+            port: options.target.port,
+            listenPort: bound,
+            upstream: {
+              role: 'the dev server',
+              address: targetAddress,
+              hint: `Start your app so that it listens on ${targetAddress} (for example \`node --inspect server.js\`), or point --target at where it runs.`,
+            },
+          });
+          resolve(bound);
+        }
+        server.once('error', onError);
+        server.once('listening', onListening);
+        server.listen(port, host);
+      });
+    },
+    useProfiler(url, sender) {
+      const parsed = new URL(url);
+      const address = server.address();
+      profiler?.close();
+      profiler = createForwarder({
+        host: parsed.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(parsed.port || 80),
+        listenPort: typeof address === 'object' && address !== null ? address.port : 0,
+        upstream: {
+          role: 'the apptrace profiler',
+          address: url,
+          hint: 'Traffic to your app still flows. Restart apptrace-proxy to start a new profiler, or check the one given with --profiler.',
+        },
+      });
+      signals = sender;
+    },
+    profilerUnavailable(upstream) {
+      profiler?.close();
+      profiler = undefined;
+      signals?.close();
+      signals = undefined;
+      unavailable = upstream;
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        signals?.close();
+        target?.close();
+        profiler?.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

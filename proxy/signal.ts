@@ -1,0 +1,110 @@
+import { Agent, request } from 'node:http';
+import type { RequestInfo } from '../profiler/record.js';
+
+export const SIGNAL_PATH = '/_ah/apptrace/api/signal';
+
+/** At most this many signals wait while the profiler is slow; the rest are counted as dropped. */
+const MAX_QUEUED = 10_000;
+/** A profiler that accepts the POST but never answers must not hold the queue forever. */
+const SIGNAL_TIMEOUT_MS = 10_000;
+
+export interface SignalSenderOptions {
+  /** The profiler's origin, e.g. http://127.0.0.1:9300. */
+  profilerUrl: string;
+  /** Where the one-line reports go (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export interface SignalStats {
+  sent: number;
+  failed: number;
+  dropped: number;
+  batches: number;
+}
+
+/**
+ * Tells the profiler that matching responses have finished, without ever making a
+ * response wait: `send` only queues; one POST is in flight at a time and whatever
+ * queued meanwhile goes out as a single batch when it returns
+ * (`{"requests":[{method,url,status},…]}`), which is also how the profiler folds
+ * signals into one snapshot. Failures are counted and reported once until the profiler
+ * answers again, not once per request.
+ */
+export class SignalSender {
+  readonly stats: SignalStats = { sent: 0, failed: 0, dropped: 0, batches: 0 };
+  private readonly url: URL;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly log: (line: string) => void;
+  private queue: RequestInfo[] = [];
+  private inFlight = false;
+  private failing = false;
+  private closed = false;
+
+  constructor(options: SignalSenderOptions) {
+    this.url = new URL(SIGNAL_PATH, options.profilerUrl);
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  /** Queues one finished response; returns at once. */
+  send(method: string, url: string, status: number): void {
+    if (this.closed) return;
+    if (this.queue.length >= MAX_QUEUED) {
+      this.stats.dropped++;
+      return;
+    }
+    this.queue.push({ method, url, status });
+    if (!this.inFlight) this.flush();
+  }
+
+  /** Stops sending; queued signals are dropped. */
+  close(): void {
+    this.closed = true;
+    this.queue = [];
+    this.agent.destroy();
+  }
+
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    this.inFlight = true;
+    this.stats.batches++;
+    const body = JSON.stringify({ requests: batch });
+    const req = request(this.url, {
+      method: 'POST',
+      agent: this.agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      timeout: SIGNAL_TIMEOUT_MS,
+    });
+    let settled = false;
+    const settle = (error: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      if (error === undefined) {
+        this.stats.sent += batch.length;
+        if (this.failing) {
+          this.failing = false;
+          this.log(`apptrace-proxy: signals reach the profiler again (${this.stats.failed} lost while it was unreachable).`);
+        }
+      } else {
+        this.stats.failed += batch.length;
+        if (!this.failing) {
+          this.failing = true;
+          this.log(
+            `apptrace-proxy: cannot signal the profiler at ${this.url.origin} (${(error as NodeJS.ErrnoException).code ?? error.message}); ` +
+              'traffic still flows, but no records are taken until it answers. Further failures are counted, not shown.',
+          );
+        }
+      }
+      this.inFlight = false;
+      if (this.queue.length > 0 && !this.closed) this.flush();
+    };
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => settle(res.statusCode !== undefined && res.statusCode < 400 ? undefined : new Error(`HTTP ${res.statusCode}`)));
+      res.on('error', settle);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${SIGNAL_TIMEOUT_MS / 1000} s`)));
+    req.on('error', settle);
+    req.end(body);
+  }
+}
