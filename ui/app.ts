@@ -1,10 +1,11 @@
 import { Hono } from 'hono';
 import { apiRoutes } from './api.js';
+import { BASE_PATH } from './base-path.js';
 import type { AppDeps } from './deps.js';
 import { pageRoutes } from './pages.js';
 
 /** Everything the profiler serves, under the prefix the proxy routes to it. */
-export const BASE_PATH = '/_ah/apptrace';
+export { BASE_PATH };
 
 /**
  * The Hono app of the profiler: UI pages and JSON API.
@@ -13,8 +14,12 @@ export const BASE_PATH = '/_ah/apptrace';
  *   serve({ fetch: createApp(deps).fetch, port: 9300, hostname: '127.0.0.1' });
  */
 export function createApp(deps: AppDeps): Hono {
-  const app = new Hono().basePath(BASE_PATH);
-  app.route('/', apiRoutes(deps));
-  app.route('/', pageRoutes(deps));
+  const app = new Hono();
+  // Hono's routes are strict about a trailing slash; `/_ah/apptrace/` is the overview too.
+  app.get(`${BASE_PATH}/`, (c) => c.redirect(BASE_PATH, 301));
+  const routes = new Hono().basePath(BASE_PATH);
+  routes.route('/', apiRoutes(deps));
+  routes.route('/', pageRoutes(deps));
+  app.route('/', routes);
   return app;
 }

@@ -1,9 +1,33 @@
 import { Hono } from 'hono';
+import { BASE_PATH } from './base-path.js';
+import { codeRoutes } from './code-page.js';
 import type { AppDeps } from './deps.js';
+import { CONTENT_SECURITY_POLICY } from './html.js';
+import { overviewPage } from './overview-page.js';
+import { staticRoutes } from './static.js';
 
-/** The pages: overview at /_ah/apptrace, the code browser at /_ah/apptrace/code. */
-export function pageRoutes(_deps: AppDeps): Hono {
+/**
+ * The pages: overview at {base}, the code browser at {base}/code, and the browser's
+ * files at {base}/static/*. Every page is sent with a Content-Security-Policy that allows
+ * only our own scripts, so text that escaped escaping still could not run.
+ */
+export function pageRoutes(deps: AppDeps, base: string = BASE_PATH): Hono {
   const pages = new Hono();
-  pages.get('/', (c) => c.html('<!doctype html><title>apptrace</title><h1>apptrace</h1>'));
+  // Only on our own paths: a '*' middleware here would also wrap the API routes.
+  for (const path of ['/', '/code', '/static/*']) {
+    pages.use(path, async (c, next) => {
+      await next();
+      c.res.headers.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+      c.res.headers.set('X-Content-Type-Options', 'nosniff');
+      c.res.headers.set('Referrer-Policy', 'no-referrer');
+    });
+  }
+  pages.get('/', (c) => {
+    const latest = deps.records(Math.max(0, deps.status().lastIndex - 1)).at(-1);
+    c.header('Cache-Control', 'no-store');
+    return c.html(overviewPage(base, deps.status(), latest));
+  });
+  pages.route('/', codeRoutes(deps, base));
+  pages.route('/', staticRoutes());
   return pages;
 }

@@ -1,0 +1,425 @@
+// apptrace overview: draws the two charts with uPlot, fills the suspects table and keeps
+// both live from the server-sent events. Plain browser JavaScript (not compiled).
+// Every string from the heap or a URL reaches the page through textContent or
+// setAttribute, never innerHTML.
+'use strict';
+
+(function overview() {
+  const base = document.body.dataset.base || '/_ah/apptrace';
+  const $ = (id) => document.getElementById(id);
+
+  // ---- formatting (same rules as ui/format.ts) ----
+  const UNITS = ['B', 'KB', 'MB', 'GB'];
+  function formatBytes(bytes) {
+    if (bytes == null || Number.isNaN(bytes)) return '—';
+    const sign = bytes < 0 ? '-' : '';
+    let value = Math.abs(bytes);
+    let unit = 0;
+    while (value >= 1024 && unit < UNITS.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
+    return sign + value.toFixed(digits) + ' ' + UNITS[unit];
+  }
+  function formatGrowth(bytesPerRequest) {
+    const rounded = Math.round(bytesPerRequest);
+    return (rounded > 0 ? '+' : '') + formatBytes(rounded) + '/req';
+  }
+  function color(i) {
+    // Golden-angle hues keep neighbouring series apart however many there are.
+    return 'hsl(' + ((i * 137.508) % 360).toFixed(1) + ', 65%, 42%)';
+  }
+
+  // ---- the data, as column arrays uPlot can take as they are ----
+  // xs[i] is the record index of the i-th record; every series has one value per record
+  // (null where the record does not hold that object).
+  const data = {
+    lastIndex: 0,
+    xs: [],
+    cumulative: [], // cumulative matching requests at each record
+    latest: [], // "GET /url → 200" of each record, for the hover legend
+    entries: new Map(), // key -> { label, values }
+    modules: new Map(), // module -> values (sum of its entries' dominated sizes)
+    total: [],
+    requests: 0,
+  };
+
+  /** Appends records (oldest first); returns true when a new series appeared. */
+  function append(records) {
+    let grew = false;
+    for (const record of records) {
+      if (record.index <= data.lastIndex) continue;
+      const pos = data.xs.length;
+      data.lastIndex = record.index;
+      data.requests += record.requests || 0;
+      data.xs.push(record.index);
+      data.cumulative.push(data.requests);
+      data.latest.push(requestText(record));
+      data.total.push(record.heap ? record.heap.total_size : null);
+      for (const series of data.entries.values()) series.values.push(null);
+      for (const values of data.modules.values()) values.push(null);
+      for (const entry of record.entries || []) {
+        const key = entry.module_name + '\u0000' + entry.name;
+        let series = data.entries.get(key);
+        if (!series) {
+          series = { label: entry.module_name + ' · ' + entry.name, values: new Array(pos + 1).fill(null) };
+          data.entries.set(key, series);
+          grew = true;
+        }
+        series.values[pos] = entry.dominated_size;
+        let mod = data.modules.get(entry.module_name);
+        if (!mod) {
+          mod = new Array(pos + 1).fill(null);
+          data.modules.set(entry.module_name, mod);
+          grew = true;
+        }
+        mod[pos] = (mod[pos] || 0) + entry.dominated_size;
+      }
+    }
+    return grew;
+  }
+
+  function requestText(record) {
+    const r = record.request;
+    return r ? r.method + ' ' + r.url + ' → ' + r.status : 'manual snapshot';
+  }
+
+  // ---- charts ----
+  const hidden = new Set(); // labels the user switched off in a legend, kept across rebuilds
+  const charts = { entries: null, heap: null };
+
+  function chartWidth(el) {
+    return Math.max(320, Math.floor(el.clientWidth || 640));
+  }
+
+  function xSeries() {
+    return {
+      label: 'record',
+      value: (u, v, si, idx) =>
+        v == null || idx == null ? '—' : '#' + v + ' · ' + data.cumulative[idx] + ' req · ' + data.latest[idx],
+    };
+  }
+
+  function chartOptions(el, series, height) {
+    return {
+      width: chartWidth(el),
+      height,
+      scales: { x: { time: false } },
+      series: [xSeries()].concat(
+        series.map((s, i) => ({
+          label: s.label,
+          stroke: color(i),
+          width: 1.5,
+          show: !hidden.has(s.label),
+          value: (u, v) => formatBytes(v),
+          points: { show: data.xs.length <= 60 },
+        })),
+      ),
+      axes: [
+        {
+          label: 'record # (one snapshot after each traced request)',
+          values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : '')),
+        },
+        { label: 'retained', size: 72, values: (u, splits) => splits.map(formatBytes) },
+      ],
+      cursor: { points: { size: 6 } },
+      legend: { live: true },
+      hooks: {
+        setSeries: [
+          (u, si) => {
+            if (si == null || si === 0) return;
+            const s = u.series[si];
+            if (s.show) hidden.delete(s.label);
+            else hidden.add(s.label);
+          },
+        ],
+      },
+    };
+  }
+
+  /** The entry series, largest (latest value) first, so the legend starts with what matters. */
+  function entrySeries() {
+    const list = Array.from(data.entries.values());
+    const lastOf = (values) => {
+      for (let i = values.length - 1; i >= 0; i--) if (values[i] != null) return values[i];
+      return 0;
+    };
+    list.sort((a, b) => lastOf(b.values) - lastOf(a.values));
+    return list;
+  }
+
+  function heapSeries() {
+    const list = [{ label: 'heap total', values: data.total }];
+    for (const [module, values] of data.modules) list.push({ label: 'module ' + module, values });
+    return list;
+  }
+
+  let entryOrder = [];
+  let heapOrder = [];
+
+  function draw(rebuild) {
+    if (data.xs.length === 0) return;
+    const entriesEl = $('chart-entries');
+    const heapEl = $('chart-heap');
+    if (rebuild || !charts.entries) {
+      if (charts.entries) charts.entries.destroy();
+      if (charts.heap) charts.heap.destroy();
+      entryOrder = entrySeries();
+      heapOrder = heapSeries();
+      charts.entries = new uPlot(chartOptions(entriesEl, entryOrder, 300), columns(entryOrder), entriesEl);
+      charts.heap = new uPlot(chartOptions(heapEl, heapOrder, 220), columns(heapOrder), heapEl);
+    } else {
+      charts.entries.setData(columns(entryOrder));
+      charts.heap.setData(columns(heapOrder));
+    }
+  }
+
+  function columns(series) {
+    const out = [data.xs];
+    for (const s of series) out.push(s.values);
+    return out;
+  }
+
+  if (typeof ResizeObserver === 'function') {
+    let pending = 0;
+    new ResizeObserver(() => {
+      cancelAnimationFrame(pending);
+      pending = requestAnimationFrame(() => {
+        for (const [chart, el] of [
+          [charts.entries, $('chart-entries')],
+          [charts.heap, $('chart-heap')],
+        ]) {
+          if (chart) chart.setSize({ width: chartWidth(el), height: chart.height });
+        }
+      });
+    }).observe($('chart-entries'));
+  }
+
+  // ---- suspects table ----
+  const SVG = 'http://www.w3.org/2000/svg';
+  function sparkline(values, width, height) {
+    const svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('class', 'spark');
+    svg.setAttribute('width', String(width));
+    svg.setAttribute('height', String(height));
+    svg.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
+    if (values.length === 0) return svg;
+    const pad = 2;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of values) {
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    const span = max - min || 1;
+    const step = values.length > 1 ? (width - 2 * pad) / (values.length - 1) : 0;
+    const points = values
+      .map((v, i) => (pad + i * step).toFixed(1) + ',' + (height - pad - ((v - min) / span) * (height - 2 * pad)).toFixed(1))
+      .join(' ');
+    const line = document.createElementNS(SVG, 'polyline');
+    line.setAttribute('fill', 'none');
+    line.setAttribute('stroke', 'currentColor');
+    line.setAttribute('stroke-width', '1.5');
+    line.setAttribute('points', points);
+    svg.appendChild(line);
+    return svg;
+  }
+
+  function cell(row, text, cls) {
+    const td = document.createElement('td');
+    if (cls) td.className = cls;
+    if (text != null) td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function codeHref(s) {
+    const params = new URLSearchParams({ module: s.module_name, name: s.name });
+    return base + '/code?' + params.toString() + (s.lineno > 0 ? '#L' + s.lineno : '');
+  }
+
+  function renderSuspects(suspects) {
+    const tbody = $('suspects').tBodies[0];
+    const rows = document.createDocumentFragment();
+    for (const s of suspects) {
+      const tr = document.createElement('tr');
+      tr.className = 'verdict-' + s.verdict;
+      const nameCell = cell(tr, null, 'name');
+      const a = document.createElement('a');
+      a.href = codeHref(s);
+      a.textContent = s.name;
+      a.title = s.obj_type + ' defined at ' + s.filename + ':' + s.lineno;
+      nameCell.appendChild(a);
+      cell(tr, s.module_name, 'module');
+      cell(tr, formatBytes(s.first_size), 'num');
+      cell(tr, formatBytes(s.last_size), 'num');
+      cell(tr, formatGrowth(s.growth_per_request), 'num');
+      cell(tr, null, 'trend').appendChild(sparkline((s.history || []).map((h) => h.size), 90, 22));
+      const verdict = cell(tr, null, 'verdict');
+      const badge = document.createElement('span');
+      badge.className = 'badge ' + s.verdict;
+      badge.textContent = s.verdict;
+      verdict.appendChild(badge);
+      rows.appendChild(tr);
+    }
+    tbody.replaceChildren(rows);
+    $('suspects-empty').hidden = suspects.length > 0;
+  }
+
+  // ---- status strip and notices (same words as ui/status-view.ts) ----
+  let lastStatus = null;
+  function renderStatus(status) {
+    lastStatus = status;
+    const inspector = $('st-inspector');
+    inspector.textContent = 'inspector ' + status.inspector.state + ' · ' + status.inspector.address;
+    inspector.className = 'pill state-' + status.inspector.state;
+    const snap = status.snapshot;
+    let text = 'idle';
+    if (snap.running) {
+      text =
+        snap.progress && snap.progress.total > 0
+          ? 'snapshot ' + Math.min(100, Math.floor((snap.progress.done / snap.progress.total) * 100)) + '%'
+          : 'snapshot running';
+    }
+    if (snap.pendingSignals > 0) text += ' · ' + snap.pendingSignals + ' pending';
+    $('st-snapshot').textContent = text;
+    $('st-snapshot').classList.toggle('busy', !!snap.running);
+    renderCounts(Math.max(status.records, data.xs.length), Math.max(status.lastIndex, data.lastIndex));
+    const error = $('st-error');
+    error.hidden = !status.lastError;
+    error.textContent = status.lastError ? 'last error: ' + status.lastError.message : '';
+    if (status.lastError) error.title = status.lastError.at;
+    const connected = status.inspector.state === 'connected';
+    $('no-inspector').hidden = connected;
+    $('ni-address').textContent = status.inspector.address;
+    $('ni-state').textContent = status.inspector.state;
+    $('ni-hint').textContent =
+      status.inspector.hint ||
+      'Start the target with its inspector on: node --inspect=' + status.inspector.address + ' server.js';
+  }
+
+  function renderCounts(count, lastIndex) {
+    $('st-records').textContent =
+      count + ' record' + (count === 1 ? '' : 's') + (lastIndex > 0 ? ' · latest #' + lastIndex : '');
+  }
+
+  function renderLatest() {
+    const n = data.xs.length;
+    if (n === 0) return;
+    $('st-latest').textContent = '#' + data.xs[n - 1] + ' ' + data.latest[n - 1];
+    $('empty').hidden = true;
+    const status = lastStatus;
+    renderCounts(Math.max(status ? status.records : 0, n), Math.max(status ? status.lastIndex : 0, data.lastIndex));
+  }
+
+  // ---- fetching ----
+  async function getJSON(path) {
+    const res = await fetch(base + path, { headers: { Accept: 'application/json' } });
+    if (!res.ok) throw new Error(path + ': HTTP ' + res.status);
+    return res.json();
+  }
+
+  let suspectsTimer = 0;
+  function refreshSuspects() {
+    clearTimeout(suspectsTimer);
+    // Records can arrive in bursts; one suspects request per burst is enough.
+    suspectsTimer = setTimeout(() => {
+      getJSON('/api/suspects').then(renderSuspects, report);
+    }, 50);
+  }
+
+  let catchingUp = null;
+  function catchUp() {
+    // One request at a time; a record that arrives meanwhile is picked up by the next one.
+    if (catchingUp) return catchingUp.then(() => catchUpNow());
+    return catchUpNow();
+  }
+  function catchUpNow() {
+    catchingUp = getJSON('/api/records?since=' + data.lastIndex)
+      .then((records) => {
+        if (records.length === 0) return;
+        draw(append(records));
+        renderLatest();
+        refreshSuspects();
+      }, report)
+      .finally(() => {
+        catchingUp = null;
+      });
+    return catchingUp;
+  }
+
+  function onRecord(record) {
+    if (!catchingUp && record && record.index === data.lastIndex + 1 && Array.isArray(record.entries)) {
+      draw(append([record]));
+      renderLatest();
+      refreshSuspects();
+    } else {
+      catchUp();
+    }
+  }
+
+  function report(error) {
+    const el = $('st-error');
+    el.hidden = false;
+    el.textContent = 'UI: ' + (error && error.message ? error.message : String(error));
+  }
+
+  $('snapshot-now').addEventListener('click', () => {
+    const button = $('snapshot-now');
+    button.disabled = true;
+    fetch(base + '/api/snapshot', { method: 'POST' })
+      .then((res) => {
+        if (!res.ok) return res.text().then((t) => report(new Error('snapshot: HTTP ' + res.status + ' ' + t.slice(0, 200))));
+        return catchUp();
+      }, report)
+      .finally(() => {
+        button.disabled = false;
+      });
+  });
+
+  const example = $('empty-example');
+  if (example) example.textContent = location.origin + '/';
+
+  async function start() {
+    const t0 = performance.now();
+    const [records, status] = await Promise.all([getJSON('/api/records?since=0'), getJSON('/api/status')]);
+    renderStatus(status);
+    append(records);
+    draw(true);
+    renderLatest();
+    const t1 = performance.now();
+    document.body.dataset.loadMs = String(Math.round(t1 - t0));
+    document.body.dataset.records = String(data.xs.length);
+    getJSON('/api/suspects').then(renderSuspects, report);
+    connect();
+  }
+
+  function connect() {
+    const events = new EventSource(base + '/events');
+    let opened = false;
+    events.addEventListener('open', () => {
+      // After a reconnect, fetch what was missed while the stream was down.
+      if (opened) catchUp();
+      opened = true;
+    });
+    events.addEventListener('record', (e) => {
+      let record = null;
+      try {
+        record = JSON.parse(e.data);
+      } catch (_) {
+        record = null;
+      }
+      onRecord(record);
+    });
+    events.addEventListener('status', (e) => {
+      try {
+        renderStatus(JSON.parse(e.data));
+      } catch (_) {
+        /* a malformed status event changes nothing */
+      }
+    });
+  }
+
+  start().catch(report);
+})();

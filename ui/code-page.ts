@@ -1,0 +1,161 @@
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import type { HeapRecord } from '../profiler/record.js';
+import type { AppDeps } from './deps.js';
+import { entryHistory, type EntryHistory } from './entry-history.js';
+import { formatBytes, formatGrowth } from './format.js';
+import { highlightLines } from './highlight.js';
+import { html, layout, raw, type Html } from './html.js';
+import { sparklineSvg } from './sparkline.js';
+
+/**
+ * The code browser at {base}/code?module=M&name=X: the module's source as the target
+ * loaded it (deps.moduleSource, i.e. Debugger.getScriptSource), each line an element
+ * with id `L<n>`, the entry's definition line carrying `data-marked`, and the entry's
+ * type, size history and growth above it.
+ *
+ * It never reads a file: a module is shown only when its name is a plausible module
+ * name, some record mentions it, and the target has a script by that name.
+ */
+export function codeRoutes(deps: AppDeps, base: string): Hono {
+  const routes = new Hono();
+  routes.get('/code', async (c) => {
+    const moduleName = c.req.query('module') ?? '';
+    const name = c.req.query('name') ?? '';
+    if (moduleName === '') {
+      return problem(c, base, 400, 'No module given', 'Open the code browser from a name in the suspects table.');
+    }
+    if (!isModuleName(moduleName)) {
+      return problem(
+        c,
+        base,
+        404,
+        'Not a module of the target',
+        `"${moduleName}" is not a module name: the code browser shows only scripts the target has loaded, named by their path relative to the app.`,
+      );
+    }
+    const records = deps.records();
+    if (!records.some((r) => r.entries.some((e) => e.module_name === moduleName))) {
+      return problem(
+        c,
+        base,
+        404,
+        'Module not traced',
+        `No record mentions the module "${moduleName}". The code browser shows the traced modules of the target.`,
+      );
+    }
+    let script: { url: string; source: string } | undefined;
+    try {
+      script = await deps.moduleSource(moduleName);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return problem(c, base, 503, 'Cannot read the source', `Reading "${moduleName}" from the target failed: ${message}`);
+    }
+    if (!script) {
+      return problem(
+        c,
+        base,
+        404,
+        'Module not loaded by the target',
+        `The target has not loaded the module "${moduleName}" (it may have restarted without it). The code browser shows only scripts the target has loaded.`,
+      );
+    }
+    const history = name === '' ? undefined : entryHistory(records, moduleName, name);
+    c.header('Cache-Control', 'no-store');
+    return c.html(codePage(base, moduleName, name, script, history, records));
+  });
+  return routes;
+}
+
+/**
+ * Module names are paths relative to the app's root, as the profiler writes them.
+ * Anything absolute, with a scheme (file:, node:, http:), climbing out (`..`) or with
+ * control characters is refused before the target is even asked.
+ */
+export function isModuleName(name: string): boolean {
+  if (name.length === 0 || name.length > 1024) return false;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(name)) return false;
+  if (name.startsWith('/') || name.startsWith('\\') || /^[A-Za-z]:/.test(name)) return false;
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(name)) return false;
+  return !name.split(/[\\/]/).some((segment) => segment === '..');
+}
+
+function codePage(
+  base: string,
+  moduleName: string,
+  name: string,
+  script: { url: string; source: string },
+  history: EntryHistory | undefined,
+  records: HeapRecord[],
+): Html {
+  const marked = new Set<number>();
+  // The entry's line numbers refer to its `filename`; when that differs from the module
+  // (a source-mapped .ts file), the loaded script's lines would not match: mark nothing.
+  const sameFile = history && history.latest.filename === moduleName;
+  if (history && sameFile && history.latest.lineno > 0) marked.add(history.latest.lineno);
+  const lines = highlightLines(script.source);
+  let source = '';
+  for (let i = 0; i < lines.length; i++) {
+    const n = i + 1;
+    source +=
+      `<div class="line" id="L${n}"${marked.has(n) ? ' data-marked' : ''}>` +
+      `<a class="ln" href="#L${n}">${n}</a><span class="src">${lines[i]}</span></div>\n`;
+  }
+  const body = html`<header class="top">
+  <h1><a href="${base}">apptrace</a> <span class="crumb">› code</span></h1>
+  <a class="back" href="${base}">← overview</a>
+</header>
+<section class="entry-info">
+  <h2>${name === '' ? html`<code>${moduleName}</code>` : html`<code>${name}</code> <span class="muted">in</span> <code>${moduleName}</code>`}</h2>
+  ${entryInfo(name, moduleName, history, sameFile ?? true, records)}
+  <p class="muted">Source as the target loaded it: <code>${script.url}</code> · ${lines.length} lines</p>
+</section>
+<div id="source" class="source">${raw(source)}</div>`;
+  return layout({
+    title: `${name === '' ? moduleName : `${name} · ${moduleName}`} — apptrace`,
+    base,
+    bodyClass: 'page-code',
+    scripts: ['code.js'],
+    body,
+  });
+}
+
+function entryInfo(
+  name: string,
+  moduleName: string,
+  history: EntryHistory | undefined,
+  sameFile: boolean,
+  records: HeapRecord[],
+): Html | string {
+  if (name === '') return '';
+  if (!history) {
+    return html`<p class="notice warn">No record holds an object named <code>${name}</code> in <code>${moduleName}</code>.</p>`;
+  }
+  const { latest, points } = history;
+  const first = points[0];
+  const last = points[points.length - 1];
+  const recent = points.slice(-12);
+  return html`<dl class="facts">
+    <div><dt>type</dt><dd id="entry-type">${latest.obj_type}</dd></div>
+    <div><dt>defined at</dt><dd><a href="#L${latest.lineno}">${latest.filename}:${latest.lineno}</a></dd></div>
+    <div><dt>size now</dt><dd>${last ? formatBytes(last.size) : formatBytes(latest.dominated_size)}</dd></div>
+    <div><dt>first</dt><dd>${first ? `${formatBytes(first.size)} at #${first.index}` : '—'}</dd></div>
+    <div><dt>growth</dt><dd id="entry-growth">${points.length > 1 ? formatGrowth(history.growthPerRequest) : 'needs two records'}</dd></div>
+    <div><dt>history</dt><dd>${raw(sparklineSvg(points.map((p) => p.size), 160, 32))}</dd></div>
+  </dl>
+  ${sameFile ? '' : html`<p class="notice">Defined in <code>${latest.filename}</code> (source-mapped); below is the script the target runs.</p>`}
+  <details class="history"><summary>size per record (last ${recent.length} of ${points.length}; ${records.length} records in all)</summary>
+    <table><thead><tr><th>record</th><th class="num">requests</th><th class="num">size</th></tr></thead><tbody>
+    ${recent.map((p) => html`<tr><td>#${p.index}</td><td class="num">${p.requests}</td><td class="num">${formatBytes(p.size)}</td></tr>`)}
+    </tbody></table>
+  </details>`;
+}
+
+function problem(c: Context, base: string, status: 400 | 404 | 503, title: string, message: string): Response {
+  c.header('Cache-Control', 'no-store');
+  const body = html`<header class="top"><h1><a href="${base}">apptrace</a> <span class="crumb">› code</span></h1>
+  <a class="back" href="${base}">← overview</a></header>
+<section class="notice warn problem"><h2>${title}</h2><p>${message}</p></section>`;
+  return c.html(layout({ title: `${title} — apptrace`, base, bodyClass: 'page-code', scripts: [], body }), status) as Response;
+}

@@ -1,0 +1,86 @@
+import type { HeapRecord } from '../profiler/record.js';
+import type { ProfilerStatus } from './deps.js';
+import { html, layout, type Html } from './html.js';
+import { inspectorHint, inspectorText, recordsText, rootIsTraced, snapshotText } from './status-view.js';
+
+/**
+ * The overview at {base}: status strip, the "no inspector" and "no records yet" notices,
+ * two chart containers and the suspects table. The server renders the status so the page
+ * is useful at once; ui/client/overview.js fetches the records and suspects, draws the
+ * charts with uPlot and keeps everything live from the event stream.
+ */
+export function overviewPage(base: string, status: ProfilerStatus, latest: HeapRecord | undefined): Html {
+  const connected = status.inspector.state === 'connected';
+  const hasRecords = status.records > 0 || latest !== undefined;
+  const body = html`<header class="top">
+  <h1><a href="${base}">apptrace</a></h1>
+  <div id="status" class="status-strip" role="status">
+    <span id="st-inspector" class="pill state-${status.inspector.state}">${inspectorText(status)}</span>
+    <span id="st-snapshot" class="pill${status.snapshot.running ? ' busy' : ''}">${snapshotText(status)}</span>
+    <span id="st-records" class="pill">${recordsText(status)}</span>
+    <span id="st-latest" class="pill latest">${latest ? latestText(latest) : ''}</span>
+    <span id="st-error" class="pill error"${status.lastError ? '' : html` hidden`}>${
+      status.lastError ? `last error: ${status.lastError.message}` : ''
+    }</span>
+    <button id="snapshot-now" type="button" title="POST ${base}/api/snapshot">Snapshot now</button>
+  </div>
+</header>
+<section id="no-inspector" class="notice warn"${connected ? html` hidden` : ''}>
+  <h2>Not connected to the target's inspector</h2>
+  <p>The profiler takes heap snapshots through the target's V8 inspector at
+    <code id="ni-address">${status.inspector.address}</code>
+    (now: <span id="ni-state">${status.inspector.state}</span>).</p>
+  <p id="ni-hint" class="hint">${inspectorHint(status)}</p>
+</section>
+<section id="empty" class="notice"${hasRecords ? html` hidden` : ''}>
+  <h2>No records yet</h2>
+  <p>apptrace records a heap snapshot after each request through the proxy whose path matches one of:</p>
+  <ul id="empty-patterns">${status.urlPatterns.map((source) => html`<li><code>${source}</code></li>`)}</ul>
+  ${
+    rootIsTraced(status)
+      ? html`<p>To make one, open <a id="empty-example" href="/">/</a> of your app through the proxy
+    (the address of this page without <code>${base}</code>), then come back: records appear here live.</p>`
+      : html`<p>To make one, request a URL of your app that matches a pattern above through the proxy
+    (the address of this page without <code>${base}</code>); records appear here live.</p>`
+  }
+  <p>Traced modules: ${status.traceModules.map((m, i) => html`${i > 0 ? ', ' : ''}<code>${m}</code>`)}.
+    Store: <code>${status.db}</code>.</p>
+</section>
+<main class="overview-grid">
+  <div class="charts">
+    <figure class="chart">
+      <figcaption>Dominated size by object <small>(retained bytes of each top-level binding, per record)</small></figcaption>
+      <div id="chart-entries" class="chart-box"></div>
+    </figure>
+    <figure class="chart">
+      <figcaption>Heap <small>(snapshot total and the sum per traced module)</small></figcaption>
+      <div id="chart-heap" class="chart-box"></div>
+    </figure>
+  </div>
+  <aside class="suspects">
+    <h2>Suspects <small>ranked by growth per request</small></h2>
+    <table id="suspects">
+      <thead><tr><th>name</th><th>module</th><th class="num">first</th><th class="num">last</th>
+        <th class="num">growth</th><th>trend</th><th>verdict</th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <p id="suspects-empty" class="muted">Suspects appear after a few records.</p>
+  </aside>
+</main>`;
+  return layout({
+    title: 'apptrace',
+    base,
+    bodyClass: 'page-overview',
+    styles: ['uplot.css'],
+    scripts: ['uplot.js', 'overview.js'],
+    body,
+  });
+}
+
+/** "#12 GET /path → 200", or "#12 manual snapshot". */
+export function latestText(record: HeapRecord): string {
+  const request = record.request;
+  return request
+    ? `#${record.index} ${request.method} ${request.url} → ${request.status}`
+    : `#${record.index} manual snapshot`;
+}

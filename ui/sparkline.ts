@@ -1,0 +1,27 @@
+/**
+ * A trend line as inline SVG markup. Only numbers go into it, so it needs no escaping.
+ * ui/client/overview.js draws the same line with DOM calls for the suspects table.
+ */
+export function sparklineSvg(values: number[], width = 120, height = 28): string {
+  const pad = 2;
+  if (values.length === 0) return '';
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const span = max - min || 1;
+  const step = values.length > 1 ? (width - 2 * pad) / (values.length - 1) : 0;
+  const points = values
+    .map((v, i) => {
+      const x = pad + i * step;
+      const y = height - pad - ((v - min) / span) * (height - 2 * pad);
+      return `${x.toFixed(1)},${y.toFixed(1)}`;
+    })
+    .join(' ');
+  return (
+    `<svg class="spark" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" aria-hidden="true">` +
+    `<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="${points}"/></svg>`
+  );
+}

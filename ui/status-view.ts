@@ -1,0 +1,47 @@
+import type { ProfilerStatus } from './deps.js';
+
+/**
+ * The words the status strip and the notices use, computed from a ProfilerStatus.
+ * The server renders them into the page; ui/client/overview.js computes the same words
+ * when a `status` event arrives (keep the two in step).
+ */
+
+export function inspectorText(status: ProfilerStatus): string {
+  return `inspector ${status.inspector.state} · ${status.inspector.address}`;
+}
+
+export function snapshotText(status: ProfilerStatus): string {
+  const { running, progress, pendingSignals } = status.snapshot;
+  let text = 'idle';
+  if (running) {
+    text =
+      progress && progress.total > 0
+        ? `snapshot ${Math.min(100, Math.floor((progress.done / progress.total) * 100))}%`
+        : 'snapshot running';
+  }
+  return pendingSignals > 0 ? `${text} · ${pendingSignals} pending` : text;
+}
+
+export function recordsText(status: ProfilerStatus): string {
+  const count = `${status.records} record${status.records === 1 ? '' : 's'}`;
+  return status.lastIndex > 0 ? `${count} · latest #${status.lastIndex}` : count;
+}
+
+/** What to do when the inspector is not connected: the profiler's hint, or the general advice. */
+export function inspectorHint(status: ProfilerStatus): string {
+  return (
+    status.inspector.hint ??
+    `Start the target with its inspector on: node --inspect=${status.inspector.address} server.js`
+  );
+}
+
+/** Whether a request to `/` would be traced, so the empty page can suggest opening it. */
+export function rootIsTraced(status: ProfilerStatus): boolean {
+  return status.urlPatterns.some((source) => {
+    try {
+      return new RegExp(source).test('/');
+    } catch {
+      return false;
+    }
+  });
+}
