@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import CDP from 'chrome-remote-interface';
+import { AppError } from '../../common/errors.js';
+import type { InspectorState } from '../../ui/deps.js';
+
+/**
+ * One CDP session to a target's V8 inspector (chrome-remote-interface), kept alive across
+ * restarts of the target: when the WebSocket closes (node --watch, nodemon, a crash) the
+ * session retries with backoff and, once attached again, starts a new session id, so the
+ * capture knows that the next snapshot is a baseline and that node ids changed.
+ *
+ * Debugger is enabled for one reason: `Debugger.scriptParsed` maps the script ids found in
+ * a heap snapshot to URLs. Sources of traced scripts are prefetched, so the entry analysis
+ * can read them synchronously. All pauses are skipped: a `debugger;` statement in the
+ * target must not freeze it because we attached. Runtime is deliberately *not* enabled:
+ * with Runtime on, the inspector keeps every console message's arguments alive in the
+ * target, which would look like a leak of the app.
+ *
+ * @example
+ *   const session = new InspectorSession({ host: '127.0.0.1', port: 9229, moduleName: (url) => ... });
+ *   session.on('state', (state, hint) => console.log(state, hint));
+ *   session.start();
+ */
+export interface InspectorSessionOptions {
+  host: string;
+  port: number;
+  /** The traced module name of a script URL, or undefined when the script is not traced. */
+  moduleName: (url: string) => string | undefined;
+  /** How the user starts the target, for hints: e.g. `server.js`. */
+  targetHint?: string;
+  /** Backoff between connection attempts, in ms. */
+  retry?: { minMs: number; maxMs: number };
+}
+
+export interface AttachedTarget {
+  client: CDP.Client;
+  /** New for every attach: node ids and script ids compare only within one. */
+  id: string;
+}
+
+export declare interface InspectorSession {
+  on(event: 'state', listener: (state: InspectorState, hint: string | null) => void): this;
+  on(event: 'attached', listener: (target: AttachedTarget) => void): this;
+  on(event: 'detached', listener: (sessionId: string) => void): this;
+}
+
+export class InspectorSession extends EventEmitter {
+  readonly address: string;
+  state: InspectorState = 'connecting';
+  hint: string | null = null;
+  /** The attached client and session id, or null while not connected. */
+  current: AttachedTarget | null = null;
+
+  readonly #options: InspectorSessionOptions;
+  /** scriptId → URL of every script the target reported in this session. */
+  #scripts = new Map<string, string>();
+  /** URL → source of traced scripts (prefetched). */
+  #sources = new Map<string, string>();
+  #pendingSources = new Set<Promise<void>>();
+  #stopped = false;
+  #timer: NodeJS.Timeout | null = null;
+  #wake: (() => void) | null = null;
+  #loop: Promise<void> | null = null;
+
+  constructor(options: InspectorSessionOptions) {
+    super();
+    this.#options = options;
+    this.address = `${options.host}:${options.port}`;
+  }
+
+  /** Starts the connect / reconnect loop; returns at once. */
+  start(): void {
+    if (this.#loop) return;
+    this.#loop = this.#run();
+  }
+
+  /** Closes the session and stops reconnecting. */
+  async close(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#wake?.();
+    const current = this.current;
+    this.current = null;
+    if (current) await current.client.close().catch(() => undefined);
+    await this.#loop?.catch(() => undefined);
+  }
+
+  /** scriptId → URL for the current session (a copy-free view; do not mutate). */
+  get scriptUrls(): ReadonlyMap<string, string> {
+    return this.#scripts;
+  }
+
+  /** The prefetched source of a traced script URL, if any. */
+  source(url: string): string | undefined {
+    return this.#sources.get(url);
+  }
+
+  /** Resolves when every source prefetch started so far has settled. */
+  async sourcesReady(): Promise<void> {
+    while (this.#pendingSources.size > 0) await Promise.allSettled([...this.#pendingSources]);
+  }
+
+  /**
+   * The source of a module the target has loaded, by its module name; undefined when the
+   * target loaded no script of that name. Never reads a file: only what the inspector says.
+   */
+  async moduleSource(moduleName: string): Promise<{ url: string; source: string } | undefined> {
+    for (const [scriptId, url] of this.#scripts) {
+      if (this.#options.moduleName(url) !== moduleName) continue;
+      const cached = this.#sources.get(url);
+      if (cached !== undefined) return { url, source: cached };
+      const client = this.current?.client;
+      if (!client) return undefined;
+      const { scriptSource } = await client.Debugger.getScriptSource({ scriptId });
+      return { url, source: scriptSource };
+    }
+    return undefined;
+  }
+
+  /**
+   * Lets the target finish the work a request left behind before a snapshot: pending
+   * microtasks and nextTicks, I/O callbacks ('finish', 'close' of the response and its
+   * socket), a timer of 0 ms and the check phase after it. Without this, objects still held
+   * by the request's own frames and handles are counted, and a leak's line jumps.
+   */
+  async idle(client: CDP.Client): Promise<void> {
+    await client.Runtime.evaluate({
+      expression: 'new Promise((r) => setImmediate(() => setTimeout(() => setImmediate(r), 0)))',
+      awaitPromise: true,
+      returnByValue: true,
+      silent: true,
+      includeCommandLineAPI: false,
+    });
+  }
+
+  #setState(state: InspectorState, hint: string | null): void {
+    if (state === this.state && hint === this.hint) return;
+    this.state = state;
+    this.hint = hint;
+    this.emit('state', state, hint);
+  }
+
+  async #run(): Promise<void> {
+    const retry = this.#options.retry ?? { minMs: 250, maxMs: 2000 };
+    let delay = retry.minMs;
+    while (!this.#stopped) {
+      try {
+        const client = await this.#connect();
+        if (this.#stopped) {
+          await client.close().catch(() => undefined);
+          break;
+        }
+        delay = retry.minMs;
+        const closed = new Promise<void>((resolve) => {
+          client.on('disconnect', resolve);
+          this.#wake = resolve;
+        });
+        await this.#attach(client);
+        await closed;
+        this.#wake = null;
+        const id = this.current?.id;
+        this.current = null;
+        if (this.#stopped) break;
+        this.#setState('disconnected', `the target's inspector at ${this.address} went away; waiting for it to come back`);
+        if (id) this.emit('detached', id);
+      } catch (error) {
+        if (this.#stopped) break;
+        const current = this.current;
+        if (current) {
+          // Attached, then a command failed (target died during setup): start over.
+          this.current = null;
+          await current.client.close().catch(() => undefined);
+          this.emit('detached', current.id);
+        }
+        this.#setState('unreachable', this.#explain(error));
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        this.#timer = setTimeout(resolve, delay);
+      });
+      this.#wake = null;
+      delay = Math.min(retry.maxMs, delay * 2);
+    }
+  }
+
+  async #connect(): Promise<CDP.Client> {
+    const { host, port } = this.#options;
+    // Node's inspector rejects a Host header that is neither an IP nor localhost, so
+    // resolve names here (IPv4 first: inspectors listen on 127.0.0.1 by default).
+    let ip = host;
+    if (!isIP(host)) {
+      try {
+        ip = (await lookup(host, { family: 4 })).address;
+      } catch {
+        try {
+          ip = (await lookup(host)).address;
+        } catch (error) {
+          throw new AppError('NO_INSPECTOR', `cannot resolve the inspector host ${host}`, { cause: error });
+        }
+      }
+    }
+    // `local: true` uses the protocol bundled with chrome-remote-interface instead of
+    // fetching /json/protocol; it still asks /json/list for the WebSocket URL.
+    return CDP({ host: ip, port, local: true });
+  }
+
+  async #attach(client: CDP.Client): Promise<void> {
+    const id = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
+    this.#scripts = new Map();
+    this.#sources = new Map();
+    this.#pendingSources = new Set();
+    const scripts = this.#scripts;
+    const sources = this.#sources;
+    const pending = this.#pendingSources;
+    client.Debugger.scriptParsed(({ scriptId, url }) => {
+      if (!url || scripts !== this.#scripts) return;
+      scripts.set(scriptId, url);
+      if (this.#options.moduleName(url) === undefined || sources.has(url)) return;
+      const fetch: Promise<void> = client.Debugger.getScriptSource({ scriptId }).then(
+        ({ scriptSource }) => {
+          sources.set(url, scriptSource);
+        },
+        () => undefined,
+      );
+      pending.add(fetch);
+      void fetch.finally(() => pending.delete(fetch));
+    });
+    this.current = { client, id };
+    await client.Debugger.enable({});
+    await client.Debugger.setSkipAllPauses({ skip: true });
+    await client.HeapProfiler.enable();
+    this.#setState('connected', null);
+    this.emit('attached', this.current);
+  }
+
+  /** A hint that tells "nothing listens" apart from "something answers, not an inspector". */
+  #explain(error: unknown): string {
+    const code = (error as NodeJS.ErrnoException)?.code;
+    const start = `start the target with node --inspect=${this.address} ${this.#options.targetHint ?? 'server.js'}`;
+    if (code === 'ECONNREFUSED') return `nothing listens on ${this.address} (connection refused); ${start}`;
+    if (isAppErrorLike(error)) return `${error.message}; ${start}`;
+    if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+      return `no answer from ${this.address} (${code}); check the address, then ${start}`;
+    const why = error instanceof Error ? error.message.split('\n')[0]!.slice(0, 120) : String(error);
+    return `${this.address} answers but is not a V8 inspector (${why || code || 'unexpected answer'}); is that the app's own port? ${start}`;
+  }
+}
+
+function isAppErrorLike(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

@@ -1,0 +1,142 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { Low } from 'lowdb';
+import { JSONFile } from 'lowdb/node';
+import { AppError } from '../common/errors.js';
+import type { HeapRecord } from './record.js';
+
+/** What the lowdb file holds. `version` changes only when the record format breaks. */
+export interface StoreData {
+  version: 1;
+  records: HeapRecord[];
+}
+
+export type NewRecord = Omit<HeapRecord, 'index'>;
+
+/**
+ * The record store: a lowdb JSON file written atomically (lowdb's steno writes a
+ * temporary file and renames it over the old one), so a crash mid-write leaves the
+ * previous file intact. A file that exists but is not ours is never touched: `open`
+ * refuses with STORE_UNREADABLE and the user decides what to do with it.
+ *
+ * @example
+ *   const store = await RecordStore.open('.apptrace/db.json');
+ *   const record = await store.append({ at, requests: 1, request, heap, timings, entries });
+ */
+export class RecordStore {
+  readonly path: string;
+  readonly #db: Low<StoreData>;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(path: string, db: Low<StoreData>) {
+    this.path = path;
+    this.#db = db;
+  }
+
+  static async open(path: string): Promise<RecordStore> {
+    const absolute = resolve(path);
+    const adapter = new JSONFile<StoreData>(absolute);
+    const db = new Low<StoreData>(adapter, { version: 1, records: [] });
+    // Read through the adapter, not db.read(): Low ignores a falsy value (`null`, `0`)
+    // and would then overwrite that file with an empty store.
+    let existing: StoreData | null;
+    try {
+      existing = await adapter.read();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw notOurs(absolute, 'it is a directory', error);
+      if (error instanceof SyntaxError) throw notOurs(absolute, `not valid JSON (${error.message})`, error);
+      throw new AppError('STORE_UNREADABLE', `cannot read the record store ${absolute}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (existing === null && existsSync(absolute)) throw notOurs(absolute, 'it holds null');
+    if (existing !== null) {
+      const why = shapeProblem(existing);
+      if (why) throw notOurs(absolute, why);
+      db.data = existing;
+    }
+    const store = new RecordStore(absolute, db);
+    try {
+      await mkdir(dirname(absolute), { recursive: true });
+      // Write once now, so an unwritable place fails at start, not at the first record.
+      await db.write();
+    } catch (error) {
+      throw new AppError(
+        'STORE_UNREADABLE',
+        `cannot write the record store ${absolute}: ${(error as Error).message}; pass --db a writable path`,
+        { cause: error },
+      );
+    }
+    return store;
+  }
+
+  get size(): number {
+    return this.#db.data.records.length;
+  }
+
+  get lastIndex(): number {
+    const records = this.#db.data.records;
+    return records.length === 0 ? 0 : records[records.length - 1]!.index;
+  }
+
+  /** Records with index > since, oldest first (a copy of the list; records are shared). */
+  since(since = 0): HeapRecord[] {
+    const records = this.#db.data.records;
+    if (since <= 0) return records.slice();
+    // Indexes increase by one; search from the end, new records are what callers want.
+    let i = records.length;
+    while (i > 0 && records[i - 1]!.index > since) i--;
+    return records.slice(i);
+  }
+
+  /**
+   * Numbers a record, keeps it and writes the file. Appends are serialized: the file on
+   * disk always holds a prefix of the records in order. The record is visible to
+   * `since` at once; the promise settles when it is on disk.
+   */
+  append(record: NewRecord): Promise<HeapRecord> {
+    const stored: HeapRecord = { index: this.lastIndex + 1, ...record };
+    this.#db.data.records.push(stored);
+    const write = this.#queue.then(() => this.#db.write());
+    this.#queue = write.catch(() => undefined);
+    return write.then(
+      () => stored,
+      (error: unknown) => {
+        throw new AppError('STORE_UNREADABLE', `cannot write the record store ${this.path}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      },
+    );
+  }
+
+  /** Resolves when every write started so far has finished. */
+  async flush(): Promise<void> {
+    await this.#queue;
+  }
+}
+
+function notOurs(path: string, why: string, cause?: unknown): AppError {
+  return new AppError(
+    'STORE_UNREADABLE',
+    `${path} is not an apptrace store: ${why}. It was left untouched; move it away or pass --db another path.`,
+    { cause },
+  );
+}
+
+/** Why `data` is not a store of ours, or undefined when it is. */
+function shapeProblem(data: unknown): string | undefined {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return 'it does not hold a JSON object';
+  const { version, records } = data as Partial<StoreData>;
+  if (version !== 1) return `its "version" is ${JSON.stringify(version)}, expected 1`;
+  if (!Array.isArray(records)) return 'it has no "records" list';
+  let last = 0;
+  for (const record of records) {
+    const index = (record as Partial<HeapRecord> | null)?.index;
+    if (typeof index !== 'number' || !Number.isInteger(index) || index <= last)
+      return `record ${last + 1} has no increasing "index"`;
+    if (!Array.isArray((record as HeapRecord).entries)) return `record ${index} has no "entries" list`;
+    last = index;
+  }
+  return undefined;
+}
