@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import type { Entry, HeapRecord } from './record.js';
+import { biggestMover, rankSuspects, slopePerRequest } from './suspects.js';
+
+/** Builds records from per-record sizes of named entries; record 1 of each session is a baseline. */
+function records(
+  sizes: Record<string, number[]>,
+  options: { requests?: number[]; session?: string; startIndex?: number; baseline?: boolean } = {},
+): HeapRecord[] {
+  const names = Object.keys(sizes);
+  const count = sizes[names[0]!]!.length;
+  const out: HeapRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const entries: Entry[] = names.map((name) => ({
+      obj_type: name === 'handle' ? 'function' : 'Map',
+      name,
+      dominated_size: sizes[name]![i]!,
+      filename: 'app.mjs',
+      lineno: 3,
+      module_name: 'app.mjs',
+    }));
+    out.push({
+      index: (options.startIndex ?? 1) + i,
+      at: new Date(Date.UTC(2026, 10, 25, 10, 0, i)).toISOString(),
+      requests: options.requests?.[i] ?? 1,
+      request: { method: 'GET', url: '/', status: 200 },
+      baseline: (options.baseline ?? true) && i === 0,
+      session: options.session ?? 'a',
+      heap: { total_size: 1e6, node_count: 1, edge_count: 1 },
+      timings: { capture_ms: 1, analysis_ms: 1 },
+      entries,
+    });
+  }
+  return out;
+}
+
+const linear = (start: number, step: number, n: number) => Array.from({ length: n }, (_, i) => start + step * i);
+
+describe('rankSuspects', () => {
+  it('puts a leak first, a filled bounded cache after it as plateaued, and warming functions as flat', () => {
+    const n = 16;
+    const ranked = rankSuspects(
+      records({
+        // 2 KB per request, every request.
+        leak: linear(10_000, 2_000, n),
+        // Fills up in the first five records (3 KB each), then only wobbles.
+        cache: Array.from({ length: n }, (_, i) => 5_000 + 3_000 * Math.min(i, 5) + (i % 2) * 40),
+        // A few hundred bytes in its first calls (feedback vector, optimised code).
+        handle: [600, 900, 1_100, 1_180, ...Array(n - 4).fill(1_180)],
+        // Never moves.
+        config: Array(n).fill(4_000),
+      }),
+    );
+    expect(ranked.slice(0, 2).map((s) => [s.name, s.verdict])).toEqual([
+      ['leak', 'growing'],
+      ['cache', 'plateaued'],
+    ]);
+    const verdicts = Object.fromEntries(ranked.map((s) => [s.name, s.verdict]));
+    expect(verdicts).toEqual({ leak: 'growing', cache: 'plateaued', handle: 'flat', config: 'flat' });
+    const leak = ranked[0]!;
+    expect(leak.growth_per_request).toBe(2_000);
+    // The baseline (index 1) is left out; cumulative requests start at 1.
+    expect(leak.history[0]).toEqual({ index: 2, requests: 1, size: 12_000 });
+    expect(leak.history).toHaveLength(n - 1);
+    expect(leak.first_size).toBe(12_000);
+    expect(leak.last_size).toBe(10_000 + 2_000 * (n - 1));
+  });
+
+  it('measures growth per request, not per record, when signals were folded', () => {
+    // 500 bytes per request; records cover 1, 4, 2, 3 requests.
+    const requests = [1, 1, 4, 2, 3];
+    let size = 1_000;
+    const sizes = requests.map((r, i) => (i === 0 ? size : (size += 500 * r)));
+    const [leak] = rankSuspects(records({ leak: sizes }, { requests }));
+    expect(leak!.growth_per_request).toBe(500);
+    expect(leak!.history.map((h) => h.requests)).toEqual([1, 5, 7, 10]);
+  });
+
+  it('looks at the latest session only and ignores its baseline', () => {
+    const old = records({ leak: linear(1_000, 5_000, 6) }, { session: 'old' });
+    // After a restart the object is small again and has not grown.
+    const fresh = records({ leak: [50_000, 900, 900, 900] }, { session: 'new', startIndex: 7 });
+    const [leak] = rankSuspects([...old, ...fresh]);
+    expect(leak!.verdict).toBe('flat');
+    expect(leak!.history.map((h) => h.index)).toEqual([8, 9, 10]);
+  });
+
+  it('leaves out entries that are gone from the latest record, and answers [] without data', () => {
+    const list = records({ leak: linear(1_000, 2_000, 5), temp: linear(1_000, 2_000, 5) });
+    list[list.length - 1]!.entries = list[list.length - 1]!.entries.filter((e) => e.name !== 'temp');
+    expect(rankSuspects(list).map((s) => s.name)).toEqual(['leak']);
+    expect(rankSuspects([])).toEqual([]);
+    expect(rankSuspects(records({ leak: [1_000] }))).toEqual([]);
+  });
+
+  it('judges only the recent window', () => {
+    // Grew long ago, flat for the last 20 records: with a window of 10 it is flat.
+    const sizes = [...linear(1_000, 4_000, 10), ...Array(20).fill(37_000)];
+    expect(rankSuspects(records({ cache: sizes }), { window: 10 })[0]!.verdict).toBe('flat');
+    expect(rankSuspects(records({ cache: sizes }), { window: 30 })[0]!.verdict).toBe('plateaued');
+  });
+});
+
+describe('slopePerRequest', () => {
+  it('fits a line by least squares and is 0 when requests do not vary', () => {
+    expect(slopePerRequest([{ requests: 1, size: 10 }, { requests: 2, size: 20 }, { requests: 3, size: 30 }])).toBeCloseTo(10);
+    expect(slopePerRequest([{ requests: 0, size: 10 }, { requests: 2, size: 10 }, { requests: 4, size: 40 }])).toBeCloseTo(7.5);
+    expect(slopePerRequest([{ requests: 3, size: 10 }, { requests: 3, size: 90 }])).toBe(0);
+  });
+});
+
+describe('biggestMover', () => {
+  it('names the entry with the largest change since the previous record of the same session', () => {
+    const [a, b] = records({ leak: [1_000, 13_600], config: [500, 300] });
+    expect(biggestMover(a, b!)).toMatchObject({ entry: { name: 'leak' }, delta: 12_600 });
+    expect(biggestMover(undefined, b!)).toBeUndefined();
+    expect(biggestMover({ ...a!, session: 'other' }, b!)).toBeUndefined();
+  });
+});

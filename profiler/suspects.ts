@@ -1,0 +1,159 @@
+import type { Entry, HeapRecord, Suspect, Verdict } from './record.js';
+import { entryKey } from './record.js';
+
+/**
+ * Ranking of entries by how fast they grow per matching request.
+ *
+ * Only the latest session counts (node ids and the heap itself start over when the
+ * target restarts), and only records that are not baselines. For every entry alive in
+ * the latest record, its size is fitted by least squares against the cumulative number
+ * of requests, over the most recent `window` records. The verdict then separates three
+ * shapes a developer meets all the time:
+ * - **growing** — it still grows in the recent half of the window: a leak, or a cache
+ *   that has not filled up yet;
+ * - **plateaued** — it grew by more than V8's noise, then stopped: a bounded cache;
+ * - **flat** — it changed by less than `flatBytes` overall: most objects, and functions
+ *   whose size rose by a few hundred bytes in their first calls (feedback vectors,
+ *   inline caches, optimised code).
+ * Growing entries come first, then plateaued, then flat, each by growth per request.
+ */
+export interface SuspectOptions {
+  /** How many recent non-baseline records the verdict looks at. */
+  window?: number;
+  /** Changes smaller than this over the window are V8's own noise, not growth. */
+  flatBytes?: number;
+}
+
+const DEFAULT_WINDOW = 50;
+const DEFAULT_FLAT_BYTES = 1024;
+const ORDER: Record<Verdict, number> = { growing: 0, plateaued: 1, flat: 2 };
+
+export function rankSuspects(records: readonly HeapRecord[], options: SuspectOptions = {}): Suspect[] {
+  const window = Math.max(2, options.window ?? DEFAULT_WINDOW);
+  const flatBytes = options.flatBytes ?? DEFAULT_FLAT_BYTES;
+  const session = latestSession(records);
+  if (session === null) return [];
+
+  // Cumulative requests over the session's non-baseline records.
+  const points: { record: HeapRecord; requests: number }[] = [];
+  let cumulative = 0;
+  for (const record of session) {
+    if (record.baseline) continue;
+    cumulative += record.requests;
+    points.push({ record, requests: cumulative });
+  }
+  if (points.length === 0) return [];
+
+  const histories = new Map<string, { entry: Entry; history: Suspect['history'] }>();
+  for (const { record, requests } of points) {
+    for (const entry of largestByKey(record.entries).values()) {
+      const key = entryKey(entry);
+      let item = histories.get(key);
+      if (!item) histories.set(key, (item = { entry, history: [] }));
+      item.entry = entry;
+      item.history.push({ index: record.index, requests, size: entry.dominated_size });
+    }
+  }
+
+  const latest = points[points.length - 1]!.record;
+  const alive = new Set(latest.entries.map(entryKey));
+  const suspects: Suspect[] = [];
+  for (const [key, { entry, history }] of histories) {
+    if (!alive.has(key)) continue;
+    const recent = history.slice(-window);
+    const { verdict, slope } = judge(recent, flatBytes);
+    suspects.push({
+      module_name: entry.module_name,
+      name: entry.name,
+      obj_type: entry.obj_type,
+      filename: entry.filename,
+      lineno: entry.lineno,
+      first_size: recent[0]!.size,
+      last_size: recent[recent.length - 1]!.size,
+      growth_per_request: Math.round(slope * 10) / 10,
+      verdict,
+      history,
+    });
+  }
+  return suspects.sort(
+    (a, b) => ORDER[a.verdict] - ORDER[b.verdict] || b.growth_per_request - a.growth_per_request || a.name.localeCompare(b.name),
+  );
+}
+
+/** The records of the session of the latest record (records without a session form one). */
+function latestSession(records: readonly HeapRecord[]): HeapRecord[] | null {
+  if (records.length === 0) return null;
+  const session = records[records.length - 1]!.session;
+  let start = records.length - 1;
+  while (start > 0 && records[start - 1]!.session === session) start--;
+  return records.slice(start);
+}
+
+/** One entry per key; when a module exposes one name twice, the larger object counts. */
+function largestByKey(entries: readonly Entry[]): Map<string, Entry> {
+  const byKey = new Map<string, Entry>();
+  for (const entry of entries) {
+    const key = entryKey(entry);
+    const seen = byKey.get(key);
+    if (!seen || entry.dominated_size > seen.dominated_size) byKey.set(key, entry);
+  }
+  return byKey;
+}
+
+/** Least-squares slope of size over cumulative requests; 0 when requests do not vary. */
+export function slopePerRequest(points: readonly { requests: number; size: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  let sx = 0;
+  let sy = 0;
+  for (const p of points) {
+    sx += p.requests;
+    sy += p.size;
+  }
+  const mx = sx / n;
+  const my = sy / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (const p of points) {
+    sxx += (p.requests - mx) ** 2;
+    sxy += (p.requests - mx) * (p.size - my);
+  }
+  return sxx === 0 ? 0 : sxy / sxx;
+}
+
+function judge(points: readonly { requests: number; size: number }[], flatBytes: number): { verdict: Verdict; slope: number } {
+  const slope = slopePerRequest(points);
+  if (points.length < 2) return { verdict: 'flat', slope };
+  let min = Infinity;
+  let max = -Infinity;
+  for (const p of points) {
+    min = Math.min(min, p.size);
+    max = Math.max(max, p.size);
+  }
+  const range = max - min;
+  const rise = points[points.length - 1]!.size - points[0]!.size;
+  if (range < flatBytes || rise <= 0) return { verdict: 'flat', slope };
+  // Still growing if the recent half (at least the last two steps) grew by more than a
+  // tenth of the whole change: a leak's tail grows as fast as its start, a cache that
+  // has filled up only wobbles around its size.
+  const tail = points.slice(-Math.max(3, Math.ceil(points.length / 2)));
+  const tailRise = tail[tail.length - 1]!.size - tail[0]!.size;
+  const tailSlope = slopePerRequest(tail);
+  if (tailRise > Math.max(flatBytes / 8, range / 10) && tailSlope > 0) return { verdict: 'growing', slope };
+  return { verdict: 'plateaued', slope };
+}
+
+/**
+ * The entry that changed most since the previous record of the same session, for the
+ * terminal's one line per record: `{ entry, delta }`, or undefined when nothing moved.
+ */
+export function biggestMover(previous: HeapRecord | undefined, record: HeapRecord): { entry: Entry; delta: number } | undefined {
+  if (!previous || previous.session !== record.session) return undefined;
+  const before = largestByKey(previous.entries);
+  let best: { entry: Entry; delta: number } | undefined;
+  for (const entry of largestByKey(record.entries).values()) {
+    const delta = entry.dominated_size - (before.get(entryKey(entry))?.dominated_size ?? 0);
+    if (delta !== 0 && (!best || Math.abs(delta) > Math.abs(best.delta))) best = { entry, delta };
+  }
+  return best;
+}
