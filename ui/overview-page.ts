@@ -60,7 +60,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
   <aside class="suspects">
     <h2>Suspects <small>ranked by growth per request</small></h2>
     <table id="suspects">
-      <thead><tr><th>name</th><th>module</th><th class="num">first</th><th class="num">last</th>
+      <thead><tr><th>name · module</th><th class="num">first</th><th class="num">last</th>
         <th class="num">growth</th><th>trend</th><th>verdict</th></tr></thead>
       <tbody></tbody>
     </table>

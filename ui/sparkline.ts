@@ -1,9 +1,12 @@
 /**
  * A trend line as inline SVG markup. Only numbers go into it, so it needs no escaping.
  * ui/client/overview.js draws the same line with DOM calls for the suspects table.
+ * Long histories are thinned to at most 60 points; the vertical span is at least a tenth
+ * of the largest value, so a flat line with a few bytes of noise reads flat.
  */
-export function sparklineSvg(values: number[], width = 120, height = 28): string {
+export function sparklineSvg(history: number[], width = 120, height = 28): string {
   const pad = 2;
+  const values = thin(history, 60);
   if (values.length === 0) return '';
   let min = Infinity;
   let max = -Infinity;
@@ -11,7 +14,7 @@ export function sparklineSvg(values: number[], width = 120, height = 28): string
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  const span = max - min || 1;
+  const span = Math.max(max - min, Math.abs(max) / 10) || 1;
   const step = values.length > 1 ? (width - 2 * pad) / (values.length - 1) : 0;
   const points = values
     .map((v, i) => {
@@ -24,4 +27,11 @@ export function sparklineSvg(values: number[], width = 120, height = 28): string
     `<svg class="spark" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" aria-hidden="true">` +
     `<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="${points}"/></svg>`
   );
+}
+
+function thin(values: number[], most: number): number[] {
+  if (values.length <= most) return values;
+  const out: number[] = [];
+  for (let i = 0; i < most; i++) out.push(values[Math.round((i * (values.length - 1)) / (most - 1))]!);
+  return out;
 }

@@ -101,16 +101,31 @@
     };
   }
 
-  function chartOptions(el, series, height) {
+  const bytesAxis = (label, extra) =>
+    Object.assign({ label, size: 72, values: (u, splits) => splits.map(formatBytes) }, extra || {});
+
+  /**
+   * uPlot options for one chart. `series` items may carry a `scale`; `axes` are the
+   * y axes (the x axis is the record number).
+   */
+  function chartOptions(el, series, height, yAxes) {
+    const scales = { x: { time: false } };
+    // Sizes start at zero, so a line's height compares with the others'; the heap total
+    // ranges over its data instead, or its changes would not show.
+    for (const axis of yAxes) {
+      const key = axis.scale || 'y';
+      scales[key] = key === 'total' ? { auto: true } : { auto: true, range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] };
+    }
     return {
       width: chartWidth(el),
       height,
-      scales: { x: { time: false } },
+      scales,
       series: [xSeries()].concat(
         series.map((s, i) => ({
           label: s.label,
+          scale: s.scale || 'y',
           stroke: color(i),
-          width: 1.5,
+          width: s.width || 1.5,
           show: !hidden.has(s.label),
           value: (u, v) => formatBytes(v),
           points: { show: data.xs.length <= 60 },
@@ -121,8 +136,7 @@
           label: 'record # (one snapshot after each traced request)',
           values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : '')),
         },
-        { label: 'retained', size: 72, values: (u, splits) => splits.map(formatBytes) },
-      ],
+      ].concat(yAxes),
       cursor: { points: { size: 6 } },
       legend: { live: true },
       hooks: {
@@ -150,8 +164,10 @@
   }
 
   function heapSeries() {
-    const list = [{ label: 'heap total', values: data.total }];
-    for (const [module, values] of data.modules) list.push({ label: 'module ' + module, values });
+    // The total is megabytes, the traced modules often kilobytes: two scales, or the
+    // modules' lines would lie flat on the axis.
+    const list = [{ label: 'heap total', values: data.total, scale: 'total', width: 2 }];
+    for (const [module, values] of data.modules) list.push({ label: 'module ' + module, values, scale: 'y' });
     return list;
   }
 
@@ -167,8 +183,19 @@
       if (charts.heap) charts.heap.destroy();
       entryOrder = entrySeries();
       heapOrder = heapSeries();
-      charts.entries = new uPlot(chartOptions(entriesEl, entryOrder, 300), columns(entryOrder), entriesEl);
-      charts.heap = new uPlot(chartOptions(heapEl, heapOrder, 220), columns(heapOrder), heapEl);
+      charts.entries = new uPlot(
+        chartOptions(entriesEl, entryOrder, 300, [bytesAxis('retained')]),
+        columns(entryOrder),
+        entriesEl,
+      );
+      charts.heap = new uPlot(
+        chartOptions(heapEl, heapOrder, 220, [
+          bytesAxis('heap total', { scale: 'total' }),
+          bytesAxis('traced modules', { scale: 'y', side: 1, grid: { show: false } }),
+        ]),
+        columns(heapOrder),
+        heapEl,
+      );
     } else {
       charts.entries.setData(columns(entryOrder));
       charts.heap.setData(columns(heapOrder));
@@ -198,12 +225,18 @@
 
   // ---- suspects table ----
   const SVG = 'http://www.w3.org/2000/svg';
-  function sparkline(values, width, height) {
+  /**
+   * A trend line. Long histories are thinned to at most 60 points; the vertical span is
+   * at least a tenth of the largest value, so a flat line with noise of a few bytes reads
+   * flat instead of as a zigzag (same rules as ui/sparkline.ts).
+   */
+  function sparkline(history, width, height) {
     const svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('class', 'spark');
     svg.setAttribute('width', String(width));
     svg.setAttribute('height', String(height));
     svg.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
+    const values = thin(history, 60);
     if (values.length === 0) return svg;
     const pad = 2;
     let min = Infinity;
@@ -212,7 +245,7 @@
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    const span = max - min || 1;
+    const span = Math.max(max - min, Math.abs(max) / 10) || 1;
     const step = values.length > 1 ? (width - 2 * pad) / (values.length - 1) : 0;
     const points = values
       .map((v, i) => (pad + i * step).toFixed(1) + ',' + (height - pad - ((v - min) / span) * (height - 2 * pad)).toFixed(1))
@@ -224,6 +257,13 @@
     line.setAttribute('points', points);
     svg.appendChild(line);
     return svg;
+  }
+
+  function thin(values, most) {
+    if (values.length <= most) return values;
+    const out = [];
+    for (let i = 0; i < most; i++) out.push(values[Math.round((i * (values.length - 1)) / (most - 1))]);
+    return out;
   }
 
   function cell(row, text, cls) {
@@ -251,7 +291,10 @@
       a.textContent = s.name;
       a.title = s.obj_type + ' defined at ' + s.filename + ':' + s.lineno;
       nameCell.appendChild(a);
-      cell(tr, s.module_name, 'module');
+      const mod = document.createElement('div');
+      mod.className = 'module';
+      mod.textContent = s.module_name;
+      nameCell.appendChild(mod);
       cell(tr, formatBytes(s.first_size), 'num');
       cell(tr, formatBytes(s.last_size), 'num');
       cell(tr, formatGrowth(s.growth_per_request), 'num');
@@ -384,13 +427,19 @@
   async function start() {
     const t0 = performance.now();
     const [records, status] = await Promise.all([getJSON('/api/records?since=0'), getJSON('/api/status')]);
+    const t1 = performance.now();
     renderStatus(status);
     append(records);
     draw(true);
     renderLatest();
-    const t1 = performance.now();
-    document.body.dataset.loadMs = String(Math.round(t1 - t0));
-    document.body.dataset.records = String(data.xs.length);
+    const t2 = performance.now();
+    // Load figures for the scale test and the curious: since navigation start, fetching
+    // and parsing the records, building the series and drawing.
+    const ds = document.body.dataset;
+    ds.loadMs = String(Math.round(t2));
+    ds.fetchMs = String(Math.round(t1 - t0));
+    ds.drawMs = String(Math.round(t2 - t1));
+    ds.records = String(data.xs.length);
     getJSON('/api/suspects').then(renderSuspects, report);
     connect();
   }
