@@ -1,5 +1,15 @@
 import { Hono } from 'hono';
-import type { AppDeps } from './deps.js';
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { isAppError } from '../common/errors.js';
+import type { RequestInfo } from '../profiler/record.js';
+import { rankSuspects } from '../profiler/suspects.js';
+import type { AppDeps, AppEvent } from './deps.js';
+
+/** How often an idle event stream gets a comment, so proxies and browsers keep it open. */
+const KEEP_ALIVE_MS = 15_000;
+/** The most requests one signal may report (the proxy batches a few at most). */
+const MAX_SIGNAL_REQUESTS = 10_000;
 
 /**
  * The JSON API and the event stream of DESIGN.md, mounted under /_ah/apptrace:
@@ -8,7 +18,94 @@ import type { AppDeps } from './deps.js';
  */
 export function apiRoutes(deps: AppDeps): Hono {
   const api = new Hono();
-  api.get('/api/records', (c) => c.json(deps.records(Number(c.req.query('since') ?? 0) || 0)));
+
+  api.get('/api/records', (c) => {
+    const raw = c.req.query('since');
+    const since = raw === undefined || raw === '' ? 0 : Number(raw);
+    if (!Number.isInteger(since) || since < 0) {
+      return c.json({ error: `since must be a record index (an integer ≥ 0), not ${JSON.stringify(raw)}`, code: 'BAD_REQUEST' }, 400);
+    }
+    return c.json(deps.records(since));
+  });
+
+  api.get('/api/suspects', (c) => c.json(rankSuspects(deps.records(0))));
+
   api.get('/api/status', (c) => c.json(deps.status()));
+
+  api.post('/api/snapshot', async (c) => {
+    try {
+      return c.json(await deps.snapshotNow(), 201);
+    } catch (error) {
+      return errorAnswer(c, error);
+    }
+  });
+
+  api.post('/api/signal', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ error: 'the body must be JSON: {"requests":[{"method","url","status"}]}', code: 'BAD_REQUEST' }, 400);
+    }
+    const requests = parseSignal(body);
+    if (typeof requests === 'string') return c.json({ error: requests, code: 'BAD_REQUEST' }, 400);
+    // The proxy never waits for a snapshot: take note and answer at once.
+    deps.signal(requests);
+    return c.json({ accepted: requests.length }, 202);
+  });
+
+  api.get('/events', (c) => {
+    // A browser that reconnects sends the last record it saw; it gets what it missed.
+    const lastId = Number(c.req.header('Last-Event-ID') ?? NaN);
+    return streamSSE(c, async (stream) => {
+      let chain = Promise.resolve();
+      const send = (event: AppEvent) => {
+        chain = chain
+          .then(() =>
+            event.type === 'record'
+              ? stream.writeSSE({ event: 'record', id: String(event.record.index), data: JSON.stringify(event.record) })
+              : stream.writeSSE({ event: 'status', data: JSON.stringify(event.status) }),
+          )
+          .catch(() => undefined);
+      };
+      const unsubscribe = deps.subscribe(send);
+      const keepAlive = setInterval(() => {
+        chain = chain.then(() => stream.write(': keep-alive\n\n')).then(
+          () => undefined,
+          () => undefined,
+        );
+      }, KEEP_ALIVE_MS);
+      const closed = new Promise<void>((resolve) => stream.onAbort(resolve));
+      send({ type: 'status', status: deps.status() });
+      if (Number.isInteger(lastId) && lastId >= 0) {
+        for (const record of deps.records(lastId)) send({ type: 'record', record });
+      }
+      await closed;
+      clearInterval(keepAlive);
+      unsubscribe();
+    });
+  });
+
   return api;
+}
+
+function errorAnswer(c: Context, error: unknown): Response {
+  if (isAppError(error)) return c.json({ error: error.message, code: error.code }, error.httpStatus);
+  return c.json({ error: (error as Error)?.message ?? String(error), code: 'INTERNAL' }, 500);
+}
+
+/** The requests of a signal body, or a message saying what is wrong with it. */
+function parseSignal(body: unknown): RequestInfo[] | string {
+  const list = (body as { requests?: unknown } | null)?.requests;
+  if (!Array.isArray(list)) return 'expected {"requests":[{"method","url","status"}]}';
+  if (list.length > MAX_SIGNAL_REQUESTS) return `at most ${MAX_SIGNAL_REQUESTS} requests per signal`;
+  const requests: RequestInfo[] = [];
+  for (const item of list) {
+    const { method, url, status } = (item ?? {}) as Partial<RequestInfo>;
+    if (typeof method !== 'string' || typeof url !== 'string' || typeof status !== 'number') {
+      return 'each request needs "method" (string), "url" (string) and "status" (number)';
+    }
+    requests.push({ method, url, status });
+  }
+  return requests;
 }

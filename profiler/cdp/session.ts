@@ -55,8 +55,8 @@ export class InspectorSession extends EventEmitter {
   current: AttachedTarget | null = null;
 
   readonly #options: InspectorSessionOptions;
-  /** scriptId → URL of every script the target reported in this session. */
-  #scripts = new Map<string, string>();
+  /** scriptId → URL of every script the target reported in this session (ids as numbers, like the snapshot's). */
+  #scripts = new Map<number, string>();
   /** URL → source of traced scripts (prefetched). */
   #sources = new Map<string, string>();
   #pendingSources = new Set<Promise<void>>();
@@ -88,8 +88,8 @@ export class InspectorSession extends EventEmitter {
     await this.#loop?.catch(() => undefined);
   }
 
-  /** scriptId → URL for the current session (a copy-free view; do not mutate). */
-  get scriptUrls(): ReadonlyMap<string, string> {
+  /** scriptId → URL for the current session (a live view; do not mutate). */
+  get scriptUrls(): Map<number, string> {
     return this.#scripts;
   }
 
@@ -114,7 +114,7 @@ export class InspectorSession extends EventEmitter {
       if (cached !== undefined) return { url, source: cached };
       const client = this.current?.client;
       if (!client) return undefined;
-      const { scriptSource } = await client.Debugger.getScriptSource({ scriptId });
+      const { scriptSource } = await client.Debugger.getScriptSource({ scriptId: String(scriptId) });
       return { url, source: scriptSource };
     }
     return undefined;
@@ -217,7 +217,7 @@ export class InspectorSession extends EventEmitter {
     const pending = this.#pendingSources;
     client.Debugger.scriptParsed(({ scriptId, url }) => {
       if (!url || scripts !== this.#scripts) return;
-      scripts.set(scriptId, url);
+      scripts.set(Number(scriptId), url);
       if (this.#options.moduleName(url) === undefined || sources.has(url)) return;
       const fetch: Promise<void> = client.Debugger.getScriptSource({ scriptId }).then(
         ({ scriptSource }) => {

@@ -1,0 +1,246 @@
+import { EventEmitter } from 'node:events';
+import { AppError, isAppError } from '../common/errors.js';
+import type { AttachedTarget, InspectorSession } from './cdp/session.js';
+import type { Entry, HeapRecord, RequestInfo } from './record.js';
+import type { RecordStore } from './store.js';
+
+/** What the capture needs from the heap engine: fed chunk by chunk while V8 streams. */
+export interface SnapshotAnalysis {
+  write(chunk: string): void;
+  finish(): { total_size: number; node_count: number; edge_count: number; entries: Entry[] };
+}
+
+/** What the entry analysis needs to know about the target's scripts. */
+export interface AnalysisContext {
+  /** The module name of a traced script URL, or undefined. */
+  traced: (url: string) => string | undefined;
+  /** scriptId → URL, from Debugger.scriptParsed. */
+  scriptUrls: Map<number, string>;
+  /** Source of a traced script as the target loaded it. */
+  source: (url: string) => string | undefined;
+  /** A readable name for a script that is not traced. */
+  filename: (url: string) => string;
+}
+
+export type AnalysisFactory = (context: AnalysisContext) => SnapshotAnalysis;
+
+export interface CaptureOptions {
+  session: InspectorSession;
+  store: RecordStore;
+  analysis: AnalysisFactory;
+  traced: (url: string) => string | undefined;
+  filename: (url: string) => string;
+  /** Take a baseline as soon as a target is attached (default true). */
+  baselineOnAttach?: boolean;
+}
+
+export interface CaptureProgress {
+  /** V8's progress while it builds the snapshot, in nodes. */
+  done: number;
+  total: number;
+  /** Bytes of the snapshot streamed so far. */
+  bytes: number;
+  /** When the snapshot began (ms since epoch). */
+  startedAt: number;
+}
+
+export declare interface Capture {
+  on(event: 'record', listener: (record: HeapRecord) => void): this;
+  on(event: 'progress', listener: (progress: CaptureProgress) => void): this;
+  /** Running started or stopped, pending signals changed, an error happened. */
+  on(event: 'change', listener: () => void): this;
+  on(event: 'failed', listener: (error: AppError) => void): this;
+}
+
+/**
+ * Takes one heap snapshot at a time. Signals that arrive while one runs are folded into
+ * the next: that record's `requests` counts them and `request` is the last of them. The
+ * first snapshot after attaching is a baseline (V8 builds internal caches while it takes
+ * it). A snapshot that is cut off — the target died, the session closed — is discarded:
+ * no record, the store untouched, `lastError` says what happened.
+ *
+ * @example
+ *   const capture = new Capture({ session, store, analysis: (ctx) => new StreamingAnalysis(ctx), traced });
+ *   capture.signal([{ method: 'GET', url: '/', status: 200 }]);
+ */
+export class Capture extends EventEmitter {
+  running = false;
+  progress: CaptureProgress | null = null;
+  pendingSignals = 0;
+  lastError: { at: string; message: string } | null = null;
+
+  readonly #options: CaptureOptions;
+  #lastRequest: RequestInfo | null = null;
+  #waiters: { resolve: (record: HeapRecord) => void; reject: (error: unknown) => void }[] = [];
+  /** Session ids that already have their baseline record. */
+  #baselines = new Set<string>();
+  #stopped = false;
+  #current: Promise<void> | null = null;
+
+  constructor(options: CaptureOptions) {
+    super();
+    this.#options = options;
+    options.session.on('attached', () => this.#kick());
+  }
+
+  /** The proxy's report of finished matching responses. Never waits. */
+  signal(requests: readonly RequestInfo[]): void {
+    if (requests.length === 0 || this.#stopped) return;
+    this.pendingSignals += requests.length;
+    this.#lastRequest = requests[requests.length - 1]!;
+    this.emit('change');
+    this.#kick();
+  }
+
+  /**
+   * Takes a snapshot now, folded with pending signals. When one is already running, the
+   * answer is the next one, which starts after it (and so sees the heap as it is now).
+   */
+  snapshotNow(): Promise<HeapRecord> {
+    if (this.#stopped) return Promise.reject(new AppError('SNAPSHOT_ABORTED', 'the profiler is stopping'));
+    if (!this.#options.session.current) {
+      const { session } = this.#options;
+      return Promise.reject(
+        new AppError('NO_INSPECTOR', `not connected to the target's inspector at ${session.address}: ${session.hint ?? session.state}`),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#kick();
+    });
+  }
+
+  /** Stops taking snapshots; a running one is abandoned without writing a record. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new AppError('SNAPSHOT_ABORTED', 'the profiler is stopping'));
+    await this.#current?.catch(() => undefined);
+  }
+
+  /** Starts the next snapshot if there is a reason to and nothing runs. */
+  #kick(): void {
+    if (this.running || this.#stopped) return;
+    const target = this.#options.session.current;
+    if (!target) return;
+    const needsBaseline = this.#options.baselineOnAttach !== false && !this.#baselines.has(target.id);
+    if (this.pendingSignals === 0 && this.#waiters.length === 0 && !needsBaseline) return;
+    this.running = true;
+    this.#current = this.#runOne(target).finally(() => {
+      this.running = false;
+      this.progress = null;
+      this.#current = null;
+      this.emit('change');
+      // Whatever arrived meanwhile goes into the next snapshot.
+      queueMicrotask(() => this.#kick());
+    });
+  }
+
+  async #runOne(target: AttachedTarget): Promise<void> {
+    const requests = this.pendingSignals;
+    const request = this.#lastRequest;
+    const waiters = this.#waiters.splice(0);
+    this.pendingSignals = 0;
+    this.#lastRequest = null;
+    this.emit('change');
+    try {
+      const record = await this.#take(target, requests, request);
+      if (this.#stopped) throw new AppError('SNAPSHOT_ABORTED', 'the profiler stopped during the snapshot');
+      const stored = await this.#options.store.append(record);
+      this.#baselines.add(target.id);
+      this.emit('record', stored);
+      for (const waiter of waiters) waiter.resolve(stored);
+    } catch (error) {
+      const appError = isAppError(error)
+        ? error
+        : new AppError('SNAPSHOT_ABORTED', `snapshot failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      // The heap those requests changed is gone when the target went away; otherwise
+      // the next snapshot still covers them.
+      if (this.#options.session.current?.id === target.id && !this.#stopped) {
+        this.pendingSignals += requests;
+        this.#lastRequest ??= request;
+      }
+      this.lastError = { at: new Date().toISOString(), message: appError.message };
+      for (const waiter of waiters) waiter.reject(appError);
+      this.emit('failed', appError);
+    }
+  }
+
+  async #take(target: AttachedTarget, requests: number, request: RequestInfo | null): Promise<Omit<HeapRecord, 'index'>> {
+    const { session } = this.#options;
+    const { client } = target;
+    const baseline = !this.#baselines.has(target.id);
+    await session.idle(client);
+
+    const analysis = this.#options.analysis({
+      traced: this.#options.traced,
+      scriptUrls: session.scriptUrls,
+      source: (url) => session.source(url),
+      filename: this.#options.filename,
+    });
+    const progress: CaptureProgress = { done: 0, total: 0, bytes: 0, startedAt: Date.now() };
+    this.progress = progress;
+    let analysisError: unknown;
+    let parseMs = 0;
+    const offChunk = client.HeapProfiler.addHeapSnapshotChunk(({ chunk }) => {
+      progress.bytes += chunk.length;
+      if (analysisError !== undefined) return;
+      const t = performance.now();
+      try {
+        analysis.write(chunk);
+      } catch (error) {
+        analysisError = error;
+      }
+      parseMs += performance.now() - t;
+      this.emit('progress', progress);
+    });
+    const offProgress = client.HeapProfiler.reportHeapSnapshotProgress(({ done, total }) => {
+      progress.done = done;
+      progress.total = total;
+      this.emit('progress', progress);
+    });
+    const started = performance.now();
+    try {
+      await client.HeapProfiler.takeHeapSnapshot({ reportProgress: true });
+    } catch (error) {
+      throw new AppError(
+        'SNAPSHOT_ABORTED',
+        `the snapshot was cut off after ${formatBytes(progress.bytes)} (${(error as Error)?.message ?? String(error)}); nothing was recorded`,
+        { cause: error },
+      );
+    } finally {
+      offChunk();
+      offProgress();
+    }
+    const streamed = performance.now();
+    if (session.current?.id !== target.id) {
+      throw new AppError('SNAPSHOT_ABORTED', 'the target went away while the snapshot streamed; nothing was recorded');
+    }
+    if (analysisError !== undefined) {
+      throw new AppError('BAD_SNAPSHOT', `the snapshot could not be analysed: ${(analysisError as Error)?.message ?? String(analysisError)}`, {
+        cause: analysisError,
+      });
+    }
+    await session.sourcesReady();
+    const result = analysis.finish();
+    const finished = performance.now();
+    return {
+      at: new Date().toISOString(),
+      requests,
+      request,
+      baseline,
+      session: target.id,
+      heap: { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count },
+      // capture: from the request to the last chunk (parsing runs meanwhile);
+      // analysis: what is left after the stream ended, plus the parsing done meanwhile.
+      timings: { capture_ms: Math.round(streamed - started), analysis_ms: Math.round(finished - streamed + parseMs) },
+      entries: result.entries,
+    };
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  const abs = Math.abs(bytes);
+  if (abs < 1024) return `${bytes} B`;
+  if (abs < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
