@@ -38,8 +38,18 @@ describe('code browser', () => {
     // The sample leak grows by LEAK_STEP (4 KB) per request.
     expect(LEAK_STEP).toBe(4096);
     expect(body).toContain('<dd id="entry-growth">+4.00 KB/req</dd>');
+    expect(body).toContain('<span id="entry-verdict" class="badge growing">growing</span>');
     expect(body).toContain('<svg class="spark"');
     expect(body).toContain(`<script src="${BASE_PATH}/static/code.js"></script>`);
+  });
+
+  it('reads a bounded cache that filled up as plateaued, with its own line marked', async () => {
+    // The sample cache stops growing after CACHE_LIMIT (20) records; 40 give a flat tail.
+    const deps = depsWith(sampleRecords({ count: 40 }), { 'server.js': SERVER });
+    const { body } = await code(deps, q('server.js', 'boundedCache'));
+    expect(body).toContain('<span id="entry-verdict" class="badge plateaued">plateaued</span>');
+    expect(body).toContain('<dd id="entry-type">Map</dd>');
+    expect([...body.matchAll(/id="L(\d+)" data-marked/g)].map((m) => m[1])).toEqual(['4']);
   });
 
   it('shows a module without a name, marking nothing', async () => {

@@ -132,24 +132,31 @@ function entryInfo(
   if (!history) {
     return html`<p class="notice warn">No record holds an object named <code>${name}</code> in <code>${moduleName}</code>.</p>`;
   }
-  const { latest, points } = history;
-  const first = points[0];
-  const last = points[points.length - 1];
+  const { latest, suspect } = history;
+  const points = suspect?.history ?? [];
   const recent = points.slice(-12);
   return html`<dl class="facts">
     <div><dt>type</dt><dd id="entry-type">${latest.obj_type}</dd></div>
     <div><dt>defined at</dt><dd><a href="#L${latest.lineno}">${latest.filename}:${latest.lineno}</a></dd></div>
-    <div><dt>size now</dt><dd>${last ? formatBytes(last.size) : formatBytes(latest.dominated_size)}</dd></div>
-    <div><dt>first</dt><dd>${first ? `${formatBytes(first.size)} at #${first.index}` : '—'}</dd></div>
-    <div><dt>growth</dt><dd id="entry-growth">${points.length > 1 ? formatGrowth(history.growthPerRequest) : 'needs two records'}</dd></div>
-    <div><dt>history</dt><dd>${raw(sparklineSvg(points.map((p) => p.size), 160, 32))}</dd></div>
+    <div><dt>size now</dt><dd>${formatBytes(suspect ? suspect.last_size : latest.dominated_size)}</dd></div>
+    ${
+      suspect
+        ? html`<div><dt>growth</dt><dd id="entry-growth">${formatGrowth(suspect.growth_per_request)}</dd></div>
+    <div><dt>verdict</dt><dd><span id="entry-verdict" class="badge ${suspect.verdict}">${suspect.verdict}</span></dd></div>
+    <div><dt>history</dt><dd>${raw(sparklineSvg(points.map((p) => p.size), 160, 32))}</dd></div>`
+        : html`<div><dt>growth</dt><dd id="entry-growth">not alive in the latest record</dd></div>`
+    }
   </dl>
   ${sameFile ? '' : html`<p class="notice">Defined in <code>${latest.filename}</code> (source-mapped); below is the script the target runs.</p>`}
-  <details class="history"><summary>size per record (last ${recent.length} of ${points.length}; ${records.length} records in all)</summary>
+  ${
+    points.length > 0
+      ? html`<details class="history"><summary>size per record (last ${recent.length} of ${points.length}; ${records.length} records in all)</summary>
     <table><thead><tr><th>record</th><th class="num">requests</th><th class="num">size</th></tr></thead><tbody>
     ${recent.map((p) => html`<tr><td>#${p.index}</td><td class="num">${p.requests}</td><td class="num">${formatBytes(p.size)}</td></tr>`)}
     </tbody></table>
-  </details>`;
+  </details>`
+      : ''
+  }`;
 }
 
 function problem(c: Context, base: string, status: 400 | 404 | 503, title: string, message: string): Response {
