@@ -1,0 +1,317 @@
+/**
+ * Where a module's top-level bindings are declared, read from its source with a real
+ * JavaScript parser (acorn), so that an entry for a variable can point at its line.
+ * A heap snapshot knows where functions start (its `locations`), but not where a
+ * variable holding a Map or an array was declared.
+ *
+ * Covers ES modules and CommonJS: `const`/`let`/`var` (destructuring included),
+ * `function`, `class`, imports, `export` forms (including `export { a as b }` and
+ * `export default`), `var` hoisted out of top-level blocks, and for CommonJS the
+ * `module.exports = {…}`, `module.exports.x =` and `exports.x =` assignments.
+ */
+import { parse } from 'acorn';
+import type { Node, Pattern, Program, Statement, ModuleDeclaration, Expression } from 'acorn';
+
+export type ModuleKind = 'module' | 'commonjs';
+
+export interface ModuleDeclarations {
+  /** Names bound at the module's top level (for CommonJS including the wrapper's parameters). */
+  readonly locals: ReadonlySet<string>;
+  /** 1-based line of the top-level declaration of `name`, if the source declares it. */
+  localLine(name: string): number | undefined;
+  /**
+   * ES modules: for an export name, whether it is a binding of this module (not a
+   * re-export from another one) and the line that defines it.
+   */
+  localExport(name: string): { line: number } | undefined;
+  /** True when the source re-exports `name` from another module (`export … from`). */
+  isReexport(name: string): boolean;
+  /** CommonJS: the line that defines `module.exports.<name>` (or the `module.exports =` line). */
+  commonjsExportLine(name: string): number | undefined;
+  /** True when the text at a 0-based line and column starts with the `class` keyword. */
+  isClassAt(line: number, column: number): boolean;
+}
+
+/** The parameters of Node's CommonJS wrapper: bound in every CommonJS module scope. */
+const COMMONJS_WRAPPER_NAMES = ['exports', 'require', 'module', '__filename', '__dirname'];
+
+const CACHE_LIMIT = 256;
+/** Parsed sources by kind and text: a profiler reads the same modules on every snapshot. */
+const cache = new Map<string, ModuleDeclarations | null>();
+
+/**
+ * Parses `source` and indexes its top-level declarations; undefined when the source is
+ * not JavaScript acorn can read (TypeScript, a syntax error).
+ *
+ * @example moduleDeclarations('const a = new Map();\n', 'commonjs')?.localLine('a') === 1
+ */
+export function moduleDeclarations(source: string, kind: ModuleKind): ModuleDeclarations | undefined {
+  const key = `${kind}\u0000${source}`;
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit ?? undefined;
+  const result = build(source, kind) ?? null;
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  cache.set(key, result);
+  return result ?? undefined;
+}
+
+function parseProgram(source: string, kind: ModuleKind): Program | undefined {
+  const attempts: ('module' | 'script')[] = kind === 'module' ? ['module', 'script'] : ['script', 'module'];
+  for (const sourceType of attempts) {
+    try {
+      return parse(source, {
+        ecmaVersion: 'latest',
+        sourceType,
+        locations: true,
+        allowHashBang: true,
+        allowReturnOutsideFunction: sourceType === 'script',
+        allowAwaitOutsideFunction: true,
+      });
+    } catch {
+      // try the other source type
+    }
+  }
+  return undefined;
+}
+
+function lineOf(node: Node): number {
+  return node.loc!.start.line;
+}
+
+/** Every identifier a binding pattern declares, with its own line. */
+function patternNames(pattern: Pattern, out: [string, number][]): void {
+  const stack: Pattern[] = [pattern];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    switch (p.type) {
+      case 'Identifier':
+        out.push([p.name, lineOf(p)]);
+        break;
+      case 'ObjectPattern':
+        for (const prop of p.properties) stack.push(prop.type === 'RestElement' ? prop.argument : prop.value);
+        break;
+      case 'ArrayPattern':
+        for (const element of p.elements) if (element) stack.push(element);
+        break;
+      case 'RestElement':
+        stack.push(p.argument);
+        break;
+      case 'AssignmentPattern':
+        stack.push(p.left);
+        break;
+      default:
+        break; // MemberExpression: assigns, does not declare
+    }
+  }
+}
+
+/** `module.exports` or `exports`, the two names of a CommonJS module's exports object. */
+function isExportsObject(node: Expression | Node): boolean {
+  if (node.type === 'Identifier') return (node as { name: string }).name === 'exports';
+  if (node.type !== 'MemberExpression') return false;
+  const member = node as unknown as { object: Node; property: Node; computed: boolean };
+  return (
+    !member.computed &&
+    member.object.type === 'Identifier' &&
+    (member.object as unknown as { name: string }).name === 'module' &&
+    member.property.type === 'Identifier' &&
+    (member.property as unknown as { name: string }).name === 'exports'
+  );
+}
+
+function propertyName(key: Node, computed: boolean): string | undefined {
+  if (key.type === 'Identifier' && !computed) return (key as unknown as { name: string }).name;
+  if (key.type === 'Literal') {
+    const value = (key as unknown as { value: unknown }).value;
+    if (typeof value === 'string' || typeof value === 'number') return String(value);
+  }
+  return undefined;
+}
+
+function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined {
+  const program = parseProgram(source, kind);
+  if (program === undefined) return undefined;
+
+  const localLines = new Map<string, number>();
+  const exportsByName = new Map<string, { local?: string; line: number }>();
+  const reexports = new Set<string>();
+  const commonjsLines = new Map<string, number>();
+  /** Object literals assigned to module.exports: property name → [line, shorthand/identifier value]. */
+  const literalExports = new Map<string, { line: number; identifier?: string }>();
+  let moduleExportsLine: number | undefined;
+
+  const declare = (name: string, line: number) => {
+    if (!localLines.has(name)) localLines.set(name, line);
+  };
+
+  const declareStatement = (statement: Statement | ModuleDeclaration, exported: boolean) => {
+    if (statement.type === 'VariableDeclaration') {
+      const names: [string, number][] = [];
+      for (const declarator of statement.declarations) patternNames(declarator.id, names);
+      for (const [name, line] of names) {
+        declare(name, line);
+        if (exported) exportsByName.set(name, { local: name, line });
+      }
+    } else if ((statement.type === 'FunctionDeclaration' || statement.type === 'ClassDeclaration') && statement.id) {
+      declare(statement.id.name, lineOf(statement));
+      if (exported) exportsByName.set(statement.id.name, { local: statement.id.name, line: lineOf(statement) });
+    }
+  };
+
+  // `var` is function-scoped: a `var` inside a top-level block or loop is a module binding.
+  const hoistVars = (root: Statement) => {
+    const stack: Node[] = [root];
+    while (stack.length > 0) {
+      const node = stack.pop()! as Statement;
+      switch (node.type) {
+        case 'VariableDeclaration':
+          if (node.kind === 'var') declareStatement(node, false);
+          break;
+        case 'BlockStatement':
+          stack.push(...node.body);
+          break;
+        case 'IfStatement':
+          stack.push(node.consequent);
+          if (node.alternate) stack.push(node.alternate);
+          break;
+        case 'ForStatement':
+          if (node.init && node.init.type === 'VariableDeclaration') stack.push(node.init);
+          stack.push(node.body);
+          break;
+        case 'ForInStatement':
+        case 'ForOfStatement':
+          if (node.left.type === 'VariableDeclaration') stack.push(node.left);
+          stack.push(node.body);
+          break;
+        case 'WhileStatement':
+        case 'DoWhileStatement':
+        case 'LabeledStatement':
+          stack.push(node.body);
+          break;
+        case 'TryStatement':
+          stack.push(node.block);
+          if (node.handler) stack.push(node.handler.body);
+          if (node.finalizer) stack.push(node.finalizer);
+          break;
+        case 'SwitchStatement':
+          for (const c of node.cases) stack.push(...c.consequent);
+          break;
+        default:
+          break;
+      }
+    }
+  };
+
+  const commonjsAssignment = (expression: Expression) => {
+    // Walk `a = b = c` chains: `module.exports = exports = {...}` is common.
+    let current: Expression = expression;
+    while (current.type === 'AssignmentExpression' && current.operator === '=') {
+      const target = current.left;
+      const line = lineOf(current);
+      if (target.type === 'MemberExpression' && isExportsObject(target.object)) {
+        const name = propertyName(target.property, target.computed);
+        if (name !== undefined && !commonjsLines.has(name)) commonjsLines.set(name, line);
+      } else if (isExportsObject(target)) {
+        moduleExportsLine ??= line;
+        if (current.right.type === 'ObjectExpression') {
+          for (const prop of current.right.properties) {
+            if (prop.type !== 'Property') continue;
+            const name = propertyName(prop.key, prop.computed);
+            if (name === undefined || literalExports.has(name)) continue;
+            const identifier = prop.value.type === 'Identifier' ? prop.value.name : undefined;
+            literalExports.set(name, { line: lineOf(prop), identifier });
+          }
+        }
+      }
+      current = current.right;
+    }
+  };
+
+  for (const statement of program.body) {
+    switch (statement.type) {
+      case 'VariableDeclaration':
+      case 'FunctionDeclaration':
+      case 'ClassDeclaration':
+        declareStatement(statement, false);
+        break;
+      case 'ImportDeclaration':
+        for (const specifier of statement.specifiers) declare(specifier.local.name, lineOf(specifier));
+        break;
+      case 'ExportNamedDeclaration':
+        if (statement.declaration) {
+          declareStatement(statement.declaration, true);
+        } else {
+          for (const specifier of statement.specifiers) {
+            const exportedName = propertyName(specifier.exported, false);
+            if (exportedName === undefined) continue;
+            if (statement.source) {
+              reexports.add(exportedName);
+            } else {
+              const local = propertyName(specifier.local, false);
+              exportsByName.set(exportedName, { local, line: lineOf(specifier) });
+            }
+          }
+        }
+        break;
+      case 'ExportDefaultDeclaration': {
+        const declaration = statement.declaration;
+        if ((declaration.type === 'FunctionDeclaration' || declaration.type === 'ClassDeclaration') && declaration.id) {
+          declare(declaration.id.name, lineOf(declaration));
+          exportsByName.set('default', { local: declaration.id.name, line: lineOf(declaration) });
+        } else {
+          exportsByName.set('default', { line: lineOf(statement) });
+        }
+        break;
+      }
+      case 'ExportAllDeclaration':
+        if (statement.exported) {
+          const name = propertyName(statement.exported, false);
+          if (name !== undefined) reexports.add(name);
+        }
+        break;
+      case 'ExpressionStatement':
+        commonjsAssignment(statement.expression);
+        break;
+      default:
+        hoistVars(statement);
+        break;
+    }
+  }
+
+  const locals = new Set(localLines.keys());
+  if (kind === 'commonjs') for (const name of COMMONJS_WRAPPER_NAMES) locals.add(name);
+
+  let lineStarts: number[] | undefined;
+  const offsetOf = (line: number, column: number): number => {
+    if (lineStarts === undefined) {
+      lineStarts = [0];
+      for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+    }
+    return line < lineStarts.length ? lineStarts[line]! + column : -1;
+  };
+
+  return {
+    locals,
+    localLine: (name) => localLines.get(name),
+    localExport(name) {
+      const exported = exportsByName.get(name);
+      if (exported === undefined) return undefined;
+      const declared = exported.local === undefined ? undefined : localLines.get(exported.local);
+      return { line: declared ?? exported.line };
+    },
+    isReexport: (name) => reexports.has(name),
+    commonjsExportLine(name) {
+      const assigned = commonjsLines.get(name);
+      if (assigned !== undefined) return assigned;
+      const literal = literalExports.get(name);
+      if (literal !== undefined) {
+        return (literal.identifier !== undefined ? localLines.get(literal.identifier) : undefined) ?? literal.line;
+      }
+      return localLines.get(name) ?? moduleExportsLine;
+    },
+    isClassAt(line, column) {
+      const offset = offsetOf(line, column);
+      return offset >= 0 && /^class\b/.test(source.slice(offset, offset + 6));
+    },
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * Which scripts are "traced modules", and what they are called in records.
+ *
+ * A script is named by V8 in two forms: CommonJS scripts by their absolute path
+ * (`/app/src/store.cjs`), ES modules by a file URL (`file:///app/src/store.mjs`); the
+ * inspector's `Debugger.scriptParsed` reports file URLs for both. Everything here
+ * accepts either form, so a live profiler and an offline analysis name a module the
+ * same way: its path relative to the app's root, with `/` separators (`src/store.cjs`).
+ *
+ * `--trace-module PATTERN` (repeatable) is a glob over that relative name:
+ * - `*` matches within one path segment, `**` any number of segments, `?` one character;
+ * - a pattern without glob characters names a file or a directory (`src` traces every
+ *   script under `src/`, `src/store.ts` that one file);
+ * - an absolute pattern (`/app/lib/**`, `file:///app/lib/**`) is matched against the
+ *   absolute path instead, and `node:…` patterns against Node's internal script names.
+ * Without patterns, the app's own scripts are traced: files under the root that are
+ * not inside a `node_modules` folder (never `node:` internals nor `eval` code).
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AppError } from '../../common/errors.js';
+
+export interface ModuleMatcher {
+  /** The app root that module names are relative to. */
+  readonly root: string;
+  /** The module name of a traced script (path relative to the root), or undefined. */
+  traced(url: string): string | undefined;
+  /** A readable name for any script: relative to the root for files, else the URL itself. */
+  filename(url: string): string;
+}
+
+export interface ModuleMatcherOptions {
+  /** The app's root directory; module names are relative to it. */
+  root: string;
+  /** `--trace-module` values; none means "the app's own scripts". */
+  patterns?: readonly string[];
+}
+
+/**
+ * The absolute file path a script name or URL stands for, or undefined when it is not a
+ * file (`node:internal/…`, `evalmachine.<anonymous>`, `data:` URLs, empty names).
+ *
+ * @example scriptPath('file:///app/a%20b.mjs') === '/app/a b.mjs'
+ */
+export function scriptPath(url: string): string | undefined {
+  if (url.startsWith('file://')) {
+    try {
+      return fileURLToPath(url);
+    } catch {
+      return undefined;
+    }
+  }
+  return isAbsolute(url) ? url : undefined;
+}
+
+/** The source text of a script from disk, for declaration lines; undefined when unreadable. */
+export function readScriptSource(url: string): string | undefined {
+  const path = scriptPath(url);
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const GLOB_CHARS = /[*?[\]{}]/;
+
+/** Turns one glob into a regular expression over a `/`-separated path. */
+function globToRegExp(glob: string): RegExp {
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') {
+      if (glob[i + 1] === '*') {
+        // `**/` matches zero or more whole segments; a trailing `**` anything at all.
+        i++;
+        if (glob[i + 1] === '/') {
+          i++;
+          source += '(?:.*/)?';
+        } else {
+          source += '.*';
+        }
+      } else {
+        source += '[^/]*';
+      }
+    } else if (c === '?') {
+      source += '[^/]';
+    } else if (c === '{') {
+      const end = glob.indexOf('}', i);
+      if (end < 0) {
+        source += '\\{';
+      } else {
+        const options = glob.slice(i + 1, end).split(',').map(escapeRegExp);
+        source += `(?:${options.join('|')})`;
+        i = end;
+      }
+    } else {
+      source += escapeRegExp(c);
+    }
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function toSlashes(path: string): string {
+  return sep === '/' ? path : path.split(sep).join('/');
+}
+
+/** One compiled `--trace-module` pattern: tests a relative name, an absolute path or a raw URL. */
+type PatternTest = (relativeName: string | undefined, absolutePath: string | undefined, url: string) => boolean;
+
+function compileModulePattern(pattern: string): PatternTest {
+  const trimmed = pattern.trim();
+  if (trimmed === '') {
+    throw new AppError('BAD_FLAG', '--trace-module needs a pattern such as "src/**" or "lib/store.js".');
+  }
+  if (trimmed.startsWith('node:')) {
+    const re = GLOB_CHARS.test(trimmed) ? globToRegExp(trimmed) : undefined;
+    return (_rel, _abs, url) => (re ? re.test(url) : url === trimmed || url.startsWith(`${trimmed}/`));
+  }
+  let absolute = false;
+  let body = trimmed;
+  if (body.startsWith('file://')) {
+    body = scriptPath(body) ?? body;
+    absolute = true;
+  } else if (isAbsolute(body)) {
+    absolute = true;
+  }
+  body = toSlashes(body).replace(/^\.\//, '').replace(/\/+$/, '');
+  if (GLOB_CHARS.test(body)) {
+    const re = globToRegExp(body);
+    return absolute ? (_rel, abs) => abs !== undefined && re.test(toSlashes(abs)) : (rel) => rel !== undefined && re.test(rel);
+  }
+  // A plain name: that file, or everything under that directory.
+  const matches = (name: string | undefined) => name !== undefined && (name === body || name.startsWith(`${body}/`));
+  if (absolute) return (_rel, abs) => matches(abs === undefined ? undefined : toSlashes(abs));
+  return (rel) => matches(rel);
+}
+
+/** The default: the app's own files, under the root and outside `node_modules`. */
+function isOwnScript(relativeName: string | undefined): boolean {
+  return (
+    relativeName !== undefined &&
+    relativeName !== '' &&
+    !relativeName.startsWith('../') &&
+    relativeName !== '..' &&
+    !/(^|\/)node_modules\//.test(relativeName)
+  );
+}
+
+/**
+ * Builds the `traced` test for `findEntries` (and a `filename` for scripts that are not
+ * traced) from `--trace-module` patterns.
+ *
+ * @example
+ *   const modules = createModuleMatcher({ root: '/app', patterns: ['src/**'] });
+ *   modules.traced('file:///app/src/store.mjs'); // 'src/store.mjs'
+ *   modules.traced('/app/node_modules/x/index.js'); // undefined
+ */
+export function createModuleMatcher(options: ModuleMatcherOptions): ModuleMatcher {
+  const root = resolve(options.root);
+  const tests = (options.patterns ?? []).map(compileModulePattern);
+  const cache = new Map<string, string | undefined>();
+
+  function relativeName(path: string | undefined): string | undefined {
+    return path === undefined ? undefined : toSlashes(relative(root, path));
+  }
+
+  function traced(url: string): string | undefined {
+    if (cache.has(url)) return cache.get(url);
+    const abs = scriptPath(url);
+    const rel = relativeName(abs);
+    let result: string | undefined;
+    if (tests.length === 0) {
+      result = isOwnScript(rel) ? rel : undefined;
+    } else if (tests.some((test) => test(rel, abs, url))) {
+      result = rel ?? url;
+    }
+    cache.set(url, result);
+    return result;
+  }
+
+  function filename(url: string): string {
+    const rel = relativeName(scriptPath(url));
+    return rel === undefined || rel === '' ? url : rel;
+  }
+
+  return { root, traced, filename };
+}
