@@ -33,11 +33,14 @@ async function waitForHttp(url: string, timeoutMs: number, stillRunning: () => b
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && stillRunning()) {
     try {
-      await fetch(url, { signal: AbortSignal.timeout(1000) });
-      return true;
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await res.body?.cancel();
+      // The proxy answers 502/503 for /_ah/apptrace until its profiler is up.
+      if (res.ok) return true;
     } catch {
-      await new Promise((r) => setTimeout(r, 200));
+      // Not listening yet.
     }
+    await new Promise((r) => setTimeout(r, 200));
   }
   return false;
 }
