@@ -298,7 +298,7 @@
       cell(tr, formatBytes(s.first_size), 'num');
       cell(tr, formatBytes(s.last_size), 'num');
       cell(tr, formatGrowth(s.growth_per_request), 'num');
-      cell(tr, null, 'trend').appendChild(sparkline((s.history || []).map((h) => h.size), 90, 22));
+      cell(tr, null, 'trend').appendChild(sparkline((s.history || []).map((h) => h.size), 72, 22));
       const verdict = cell(tr, null, 'verdict');
       const badge = document.createElement('span');
       badge.className = 'badge ' + s.verdict;
