@@ -38,7 +38,7 @@ beforeAll(async () => {
   );
   snapshot = loadSnapshotFile(file);
   retained = new Float64Array(snapshot.nodeCount);
-  for (const name of ['entries-store.cjs', 'entries-store.mjs', 'entries-no-context.cjs']) {
+  for (const name of ['entries-store.cjs', 'entries-store.mjs', 'entries-no-context.cjs', 'entries-reexport.mjs']) {
     texts.set(name, await readFile(join(fixtures, name), 'utf8'));
   }
 });
@@ -159,6 +159,23 @@ describe('entries for a CommonJS and an ESM module', () => {
     expect(entries.get('tick')).toMatchObject({ obj_type: 'function', lineno: lineOf(m, /return \(\) =>/) });
   });
 
+  it('keeps re-exported bindings with the module that defines them', () => {
+    const entries = byModule(findEntries(snapshot, retained, offlineOptions()), 'entries-reexport.mjs');
+    expect([...entries.keys()]).toEqual(['own']);
+    expect(entries.get('own')).toMatchObject({ obj_type: 'Array', lineno: lineOf('entries-reexport.mjs', /^export const own/) });
+  });
+
+  it('without readable sources still finds the same bindings, types and function lines', () => {
+    const withSource = findEntries(snapshot, retained, offlineOptions());
+    const without = findEntries(snapshot, retained, { ...offlineOptions(), source: () => 'this is not JavaScript' });
+    const strip = (e: Entry) => [e.module_name, e.name, e.obj_type, e.id];
+    expect(without.map(strip).sort()).toEqual(withSource.map(strip).sort());
+    for (const entry of without) {
+      const same = withSource.find((e) => e.module_name === entry.module_name && e.name === entry.name)!;
+      if (entry.obj_type === 'function' || entry.obj_type === 'class') expect(entry.lineno, entry.name).toBe(same.lineno);
+    }
+  });
+
   it('gives the same entries with a script-id → URL map (live) as from the heap alone (offline)', () => {
     const offline = findEntries(snapshot, retained, offlineOptions());
     const scriptUrls = scriptUrlsFromHeap();
@@ -181,7 +198,9 @@ describe('entries for a CommonJS and an ESM module', () => {
 
   it('traces only the modules the patterns name', () => {
     const entries = findEntries(snapshot, retained, createModuleMatcher({ root: fixtures, patterns: ['*.mjs'] }));
-    expect(new Set(entries.map((e) => e.module_name))).toEqual(new Set(['entries-store.mjs']));
+    expect(new Set(entries.map((e) => e.module_name))).toEqual(new Set(['entries-store.mjs', 'entries-reexport.mjs']));
+    const one = findEntries(snapshot, retained, createModuleMatcher({ root: fixtures, patterns: ['entries-store.cjs'] }));
+    expect(new Set(one.map((e) => e.module_name))).toEqual(new Set(['entries-store.cjs']));
     const none = findEntries(snapshot, retained, createModuleMatcher({ root: join(fixtures, 'nowhere') }));
     expect(none).toEqual([]);
   });

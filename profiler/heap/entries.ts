@@ -83,6 +83,7 @@ const E_FIRST = 23;
 const E_SECOND = 24;
 const E_PROTO = 25;
 const N_ANONYMOUS_SFI = 26;
+const E_MAP = 27;
 
 const TAGGED_STRINGS: [string, number][] = [
   ['system / Context', N_CONTEXT],
@@ -111,6 +112,7 @@ const TAGGED_STRINGS: [string, number][] = [
   ['second', E_SECOND],
   ['__proto__', E_PROTO],
   ['(shared function info)', N_ANONYMOUS_SFI],
+  ['map', E_MAP],
 ];
 
 /** A module Context that may hold a traced module's variables. */
@@ -561,28 +563,51 @@ class EntryFinder {
     return result;
   }
 
-  /** An ES module's exported bindings: [export name, value] from the exports hash table. */
+  /**
+   * An ES module's exported bindings: [export name, value] from the exports hash table.
+   * V8 also caches resolved re-exports (`export … from`, `export *`) in that table, so
+   * only the Cells of the module's own exports count: those in its array of Cells
+   * (the module record's regular exports).
+   */
   private moduleExports(moduleRecord: number): [string, number][] {
-    const result: [string, number][] = [];
+    const pairs: [string, number][] = [];
+    let ownCells: Set<number> | undefined;
     for (let edge = this.edgesStart(moduleRecord), end = this.edgesEnd(moduleRecord); edge < end; edge += this.edgeFieldCount) {
-      const table = this.to(edge);
-      if (this.type(table) !== this.t.array) continue;
+      const array = this.to(edge);
+      if (this.type(array) !== this.t.array) continue;
       // The hash table stores key, value pairs in consecutive slots: a name string, then its Cell.
       let keyIndex = -2;
       let key: string | undefined;
-      for (let inner = this.edgesStart(table), innerEnd = this.edgesEnd(table); inner < innerEnd; inner += this.edgeFieldCount) {
+      let cells = 0;
+      let others = 0;
+      const found: [string, number][] = [];
+      for (let inner = this.edgesStart(array), innerEnd = this.edgesEnd(array); inner < innerEnd; inner += this.edgeFieldCount) {
         const target = this.to(inner);
-        const index = this.slotIndex(inner);
-        if (this.type(target) === this.t.string) {
-          keyIndex = index;
-          key = this.name(target);
-        } else if (key !== undefined && index === keyIndex + 1 && this.nameTag(target) === N_CELL) {
-          const value = this.follow(target, E_VALUE);
-          if (value >= 0) result.push([key, value]);
+        if (this.nameTag(target) === N_CELL) {
+          cells++;
+          if (key !== undefined && this.slotIndex(inner) === keyIndex + 1) found.push([key, target]);
           key = undefined;
+        } else if (this.type(target) === this.t.string) {
+          others++;
+          keyIndex = this.slotIndex(inner);
+          key = this.name(target);
+        } else if (this.edgeTag(inner) !== E_MAP) {
+          others++; // anything but the array's own `map`
         }
       }
-      if (result.length > 0) break;
+      if (found.length > 0 && pairs.length === 0) pairs.push(...found);
+      else if (cells > 0 && others === 0 && ownCells === undefined) {
+        ownCells = new Set();
+        for (let inner = this.edgesStart(array), innerEnd = this.edgesEnd(array); inner < innerEnd; inner += this.edgeFieldCount) {
+          ownCells.add(this.to(inner));
+        }
+      }
+    }
+    const result: [string, number][] = [];
+    for (const [key, cell] of pairs) {
+      if (ownCells !== undefined && !ownCells.has(cell)) continue;
+      const value = this.follow(cell, E_VALUE);
+      if (value >= 0) result.push([key, value]);
     }
     return result;
   }
