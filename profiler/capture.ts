@@ -22,6 +22,9 @@ export interface AnalysisContext {
   filename: (url: string) => string;
 }
 
+/** After a failed snapshot, carried-over signals wait this long before the next try. */
+const RETRY_AFTER_FAILURE_MS = 1_000;
+
 export type AnalysisFactory = (context: AnalysisContext) => SnapshotAnalysis;
 
 export interface CaptureOptions {
@@ -74,6 +77,8 @@ export class Capture extends EventEmitter {
   #waiters: { resolve: (record: HeapRecord) => void; reject: (error: unknown) => void }[] = [];
   /** Session ids that already have their baseline record. */
   #baselines = new Set<string>();
+  /** Session ids whose automatic baseline has been attempted. */
+  #baselineTried = new Set<string>();
   #stopped = false;
   #current: Promise<void> | null = null;
 
@@ -122,20 +127,26 @@ export class Capture extends EventEmitter {
     if (this.running || this.#stopped) return;
     const target = this.#options.session.current;
     if (!target) return;
-    const needsBaseline = this.#options.baselineOnAttach !== false && !this.#baselines.has(target.id);
+    // The baseline is taken on its own once per session; if it fails, the next signal
+    // takes it (so a broken target is not snapshotted in a loop).
+    const needsBaseline = this.#options.baselineOnAttach !== false && !this.#baselineTried.has(target.id);
     if (this.pendingSignals === 0 && this.#waiters.length === 0 && !needsBaseline) return;
     this.running = true;
-    this.#current = this.#runOne(target).finally(() => {
+    this.#baselineTried.add(target.id);
+    this.#current = this.#runOne(target).then((ok) => {
       this.running = false;
       this.progress = null;
       this.#current = null;
       this.emit('change');
-      // Whatever arrived meanwhile goes into the next snapshot.
-      queueMicrotask(() => this.#kick());
+      // Whatever arrived meanwhile goes into the next snapshot; after a failure, not at
+      // once: a target that cannot be snapshotted must not be hammered.
+      if (ok) queueMicrotask(() => this.#kick());
+      else setTimeout(() => this.#kick(), RETRY_AFTER_FAILURE_MS).unref();
     });
   }
 
-  async #runOne(target: AttachedTarget): Promise<void> {
+  /** Takes one snapshot; resolves false when it failed (never rejects). */
+  async #runOne(target: AttachedTarget): Promise<boolean> {
     const requests = this.pendingSignals;
     const request = this.#lastRequest;
     const waiters = this.#waiters.splice(0);
@@ -149,19 +160,21 @@ export class Capture extends EventEmitter {
       this.#baselines.add(target.id);
       this.emit('record', stored);
       for (const waiter of waiters) waiter.resolve(stored);
+      return true;
     } catch (error) {
       const appError = isAppError(error)
         ? error
         : new AppError('SNAPSHOT_ABORTED', `snapshot failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-      // The heap those requests changed is gone when the target went away; otherwise
-      // the next snapshot still covers them.
-      if (this.#options.session.current?.id === target.id && !this.#stopped) {
+      // The heap those requests changed is gone when the target went away, and a snapshot
+      // the engine cannot read will not get better; otherwise the next one covers them.
+      if (this.#options.session.current?.id === target.id && !this.#stopped && appError.code !== 'BAD_SNAPSHOT') {
         this.pendingSignals += requests;
         this.#lastRequest ??= request;
       }
       this.lastError = { at: new Date().toISOString(), message: appError.message };
       for (const waiter of waiters) waiter.reject(appError);
       this.emit('failed', appError);
+      return false;
     }
   }
 
@@ -180,17 +193,14 @@ export class Capture extends EventEmitter {
     const progress: CaptureProgress = { done: 0, total: 0, bytes: 0, startedAt: Date.now() };
     this.progress = progress;
     let analysisError: unknown;
-    let parseMs = 0;
     const offChunk = client.HeapProfiler.addHeapSnapshotChunk(({ chunk }) => {
       progress.bytes += chunk.length;
       if (analysisError !== undefined) return;
-      const t = performance.now();
       try {
         analysis.write(chunk);
       } catch (error) {
         analysisError = error;
       }
-      parseMs += performance.now() - t;
       this.emit('progress', progress);
     });
     const offProgress = client.HeapProfiler.reportHeapSnapshotProgress(({ done, total }) => {
@@ -230,9 +240,10 @@ export class Capture extends EventEmitter {
       baseline,
       session: target.id,
       heap: { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count },
-      // capture: from the request to the last chunk (parsing runs meanwhile);
-      // analysis: what is left after the stream ended, plus the parsing done meanwhile.
-      timings: { capture_ms: Math.round(streamed - started), analysis_ms: Math.round(finished - streamed + parseMs) },
+      // capture: from the request to the last chunk, parsing included (it runs while the
+      // chunks arrive); analysis: what is left once the stream has ended. Together they
+      // span the snapshot: it began capture_ms + analysis_ms before `at`.
+      timings: { capture_ms: Math.round(streamed - started), analysis_ms: Math.round(finished - streamed) },
       entries: result.entries,
     };
   }

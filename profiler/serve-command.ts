@@ -1,5 +1,195 @@
-/** `apptrace-profiler [serve] ...` — placeholder until the live profiler lands. */
-export async function runServeCommand(_argv: string[]): Promise<number> {
-  process.stderr.write('apptrace-profiler: not implemented yet\n');
-  return 1;
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { createAdaptorServer } from '@hono/node-server';
+import { AppError } from '../common/errors.js';
+import type { OptionSpec } from '../common/options.js';
+import { formatHelp, isLoopback, parseHostPort, parseOptions } from '../common/options.js';
+import { BASE_PATH, createApp } from '../ui/app.js';
+import type { AnalysisFactory } from './capture.js';
+import { createModuleMatcher } from './heap/module-match.js';
+import { Profiler } from './profiler.js';
+import { RecordStore } from './store.js';
+import { TerminalReport } from './terminal-report.js';
+
+export const SERVE_OPTIONS: OptionSpec[] = [
+  {
+    name: 'inspect',
+    kind: 'string',
+    value: 'host:port',
+    default: '127.0.0.1:9229',
+    help: "the target's V8 inspector (node --inspect=host:port)",
+    check: (v) => {
+      const { host, port } = parseHostPort(v);
+      if (port === 0) throw new Error('the inspector port cannot be 0');
+      return `${host}:${port}`;
+    },
+  },
+  {
+    name: 'listen',
+    kind: 'string',
+    value: '[host:]port',
+    default: '127.0.0.1:9300',
+    help: 'where the UI and API listen (port 0: any free port)',
+    check: (v) => {
+      const { host, port } = parseHostPort(v);
+      return `${host}:${port}`;
+    },
+  },
+  { name: 'db', kind: 'string', value: 'PATH', default: '.apptrace/db.json', help: 'the record store (a lowdb JSON file)' },
+  {
+    name: 'trace-module',
+    kind: 'list',
+    value: 'PATTERN',
+    help: "modules whose top-level objects are recorded, a glob relative to --root (default: the app's own scripts, not node_modules nor node:)",
+  },
+  {
+    name: 'url-pattern',
+    kind: 'list',
+    value: 'REGEX',
+    help: 'the URLs the proxy traces (shown here; the proxy decides)',
+    check: (v) => {
+      try {
+        new RegExp(v);
+      } catch (error) {
+        throw new Error(`not a valid regular expression: ${(error as Error).message}`);
+      }
+      return v;
+    },
+  },
+  { name: 'target', kind: 'string', value: 'host:port', help: 'the dev server behind the proxy (shown in the UI)' },
+  { name: 'root', kind: 'string', value: 'DIR', help: "the app's root: module names are relative to it (default: the working directory)" },
+  { name: 'help', kind: 'boolean', help: 'show this help' },
+];
+
+const USAGE = `Usage: apptrace-profiler [serve] [options]
+
+Attaches to a Node.js app's inspector, takes a heap snapshot per signal from
+apptrace-proxy (or per POST /_ah/apptrace/api/snapshot), records what each top-level
+object of the traced modules keeps alive, and serves the UI at /_ah/apptrace.`;
+
+/**
+ * `apptrace-profiler [serve] ...`: the sidecar. Resolves with -1 while it serves (the CLI
+ * leaves the process running), and stops on SIGINT/SIGTERM or, when the proxy started
+ * it, when the IPC channel to the proxy closes.
+ */
+export async function runServeCommand(argv: string[]): Promise<number> {
+  const { values } = parseOptions(argv, SERVE_OPTIONS, { env: process.env, command: 'apptrace-profiler' });
+  if (values.help) {
+    process.stdout.write(formatHelp(USAGE, SERVE_OPTIONS, 'Environment: APPTRACE_<FLAG> (e.g. APPTRACE_INSPECT); config: apptrace.config.json.'));
+    return 0;
+  }
+  const inspect = parseHostPort(values.inspect as string);
+  const listen = parseHostPort(values.listen as string);
+  const root = resolve((values.root as string | undefined) ?? process.cwd());
+  const patterns = (values['trace-module'] as string[] | undefined) ?? [];
+  const urlPatterns = (values['url-pattern'] as string[] | undefined) ?? [];
+  const modules = createModuleMatcher({ root, patterns });
+  const traceModules = patterns.length > 0 ? patterns : [`the app's own scripts under ${root} (not node_modules, not node:)`];
+
+  const store = await RecordStore.open(values.db as string);
+  const analysis = await loadAnalysis();
+  const profiler = new Profiler({
+    inspect,
+    store,
+    modules,
+    analysis,
+    target: (values.target as string | undefined) ?? null,
+    urlPatterns,
+    traceModules,
+  });
+
+  const app = createApp(profiler);
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const report = new TerminalReport(process.stdout, profiler);
+
+  // Signal handlers go in before anything is announced: whoever reads the
+  // "listening" line may stop us right away.
+  let stopping: Promise<void> | null = null;
+  const stop = (why: string) => {
+    if (stopping) return stopping;
+    report.line(`apptrace-profiler: stopping (${why})`);
+    stopping = (async () => {
+      const closed = server.listening ? new Promise<void>((done) => server.close(() => done())) : Promise.resolve();
+      server.closeAllConnections();
+      await profiler.stop();
+      await closed;
+      report.stop();
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+      if (process.connected) process.disconnect();
+      // Anything still pending (a half-closed socket) must not keep a stopped profiler alive.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
+    })();
+    return stopping;
+  };
+  const onSigint = () => void stop('SIGINT');
+  const onSigterm = () => void stop('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+
+  try {
+    await listenOn(server, listen.host, listen.port);
+  } catch (error) {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    throw error;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
+  const url = `http://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`;
+
+  if (!isLoopback(listen.host)) {
+    process.stderr.write(
+      `apptrace-profiler: warning: listening on ${listen.host}, not loopback: anyone who reaches this port can read your app's source and heap.\n`,
+    );
+  }
+  report.start({ url: `${url}${BASE_PATH}`, store, traceModules, urlPatterns, target: (values.target as string | undefined) ?? null });
+  profiler.start();
+  if (process.send) {
+    // The proxy that started us is gone (even after SIGKILL): do not outlive it.
+    process.once('disconnect', () => void stop('the proxy that started it has gone'));
+    process.send({ type: 'listening', url });
+  }
+  return -1;
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolveListen, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      if (error.code === 'EADDRINUSE') {
+        reject(
+          new AppError('PORT_IN_USE', `${host}:${port} is already in use; stop what listens there or pass --listen another port (0 for any free port).`, {
+            cause: error,
+          }),
+        );
+      } else if (error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
+        reject(new AppError('BAD_FLAG', `cannot listen on ${host}:${port} (${error.code}); pass --listen another address.`, { cause: error }));
+      } else reject(error);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolveListen();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+/** The heap engine's streaming analysis, fed chunk by chunk while V8 streams. */
+async function loadAnalysis(): Promise<AnalysisFactory> {
+  // TEMPORARY: a variable specifier until profiler/heap/analyze.ts lands.
+  const specifier = './heap/analyze.js';
+  try {
+    const { StreamingAnalysis } = (await import(specifier)) as {
+      StreamingAnalysis: new (context: Parameters<AnalysisFactory>[0]) => ReturnType<AnalysisFactory>;
+    };
+    return (context) => new StreamingAnalysis(context);
+  } catch (error) {
+    return () => {
+      throw new AppError('BAD_SNAPSHOT', `the heap engine is missing: ${(error as Error).message}`);
+    };
+  }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
+import { get as httpGet } from 'node:http';
 import { isIP } from 'node:net';
 import CDP from 'chrome-remote-interface';
 import { AppError } from '../../common/errors.js';
@@ -202,6 +203,7 @@ export class InspectorSession extends EventEmitter {
         }
       }
     }
+    await probeInspector(ip, port);
     // `local: true` uses the protocol bundled with chrome-remote-interface instead of
     // fetching /json/protocol; it still asks /json/list for the WebSocket URL.
     return CDP({ host: ip, port, local: true });
@@ -248,6 +250,39 @@ export class InspectorSession extends EventEmitter {
     return `${this.address} answers but is not a V8 inspector (${why || code || 'unexpected answer'}); is that the app's own port? ${start}`;
   }
 }
+
+/**
+ * Checks that a V8 inspector answers on ip:port before chrome-remote-interface is let
+ * loose on it: CRI parses the answer of /json/list inside a callback, so a web server on
+ * that port (the app's own port given by mistake) would throw an uncaught exception.
+ * Node's inspector answers a plain `GET /` with 400 "WebSockets request was expected".
+ */
+function probeInspector(ip: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: ip, port, path: '/', timeout: PROBE_TIMEOUT_MS }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        if (body.length < 4096) body += d;
+      });
+      res.on('end', () => {
+        if (res.statusCode === 400 && body.includes('WebSockets request was expected')) resolve();
+        else reject(new NotInspectorError(`HTTP ${res.statusCode} ${res.headers['content-type'] ?? ''}`.trim()));
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      // A server that does not speak HTTP at all.
+      if (error.code?.startsWith('HPE_')) reject(new NotInspectorError(`not HTTP: ${error.code}`));
+      else reject(error);
+    });
+  });
+}
+
+const PROBE_TIMEOUT_MS = 5_000;
+
+class NotInspectorError extends Error {}
 
 function isAppErrorLike(error: unknown): error is AppError {
   return error instanceof AppError;

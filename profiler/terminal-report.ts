@@ -1,0 +1,97 @@
+import type { Writable } from 'node:stream';
+import type { HeapRecord } from './record.js';
+import { formatBytes } from './capture.js';
+import type { Profiler } from './profiler.js';
+import type { RecordStore } from './store.js';
+import { biggestMover } from './suspects.js';
+
+/** Progress is shown once a snapshot has run this long (small ones finish before). */
+const PROGRESS_AFTER_MS = 1_000;
+
+/**
+ * What the profiler says on its terminal: where to browse and what is traced at start,
+ * inspector state changes, one line per record, and — on a TTY — progress while a large
+ * snapshot streams.
+ *
+ * @example
+ *   #4  3 requests   6.6 MB  capture 350 ms  analysis 40 ms  +12.3 KB guestbook.mjs · messages
+ */
+export class TerminalReport {
+  readonly #out: Writable & { isTTY?: boolean };
+  readonly #profiler: Profiler;
+  #previous: HeapRecord | undefined;
+  #progressShown = false;
+  readonly #offs: (() => void)[] = [];
+
+  constructor(out: Writable & { isTTY?: boolean }, profiler: Profiler) {
+    this.#out = out;
+    this.#profiler = profiler;
+  }
+
+  start(info: { url: string; store: RecordStore; traceModules: string[]; urlPatterns: string[]; target: string | null }): void {
+    const { store } = info;
+    this.line(`apptrace-profiler listening on ${info.url}`);
+    this.#previous = store.since(Math.max(0, store.lastIndex - 1))[0];
+    if (info.target) this.line(`  target:    ${info.target}`);
+    this.line(`  inspector: ${this.#profiler.session.address}`);
+    this.line(`  traced:    ${info.traceModules.join(', ')}`);
+    if (info.urlPatterns.length > 0) this.line(`  URLs:      ${info.urlPatterns.join('  ')}`);
+    this.line(`  store:     ${store.path} (${store.size} record${store.size === 1 ? '' : 's'})`);
+
+    const { session, capture } = this.#profiler;
+    const onState = (state: string, hint: string | null) => {
+      const id = session.current?.id;
+      this.line(`inspector ${session.address}: ${state}${state === 'connected' && id ? ` (session ${id})` : ''}${hint ? ` — ${hint}` : ''}`);
+    };
+    const onRecord = (record: HeapRecord) => {
+      this.line(this.#recordLine(record));
+      this.#previous = record;
+    };
+    const onFailed = (error: Error) => this.line(`snapshot discarded: ${error.message}`);
+    const onProgress = (p: { done: number; total: number; bytes: number; startedAt: number }) => {
+      if (!this.#out.isTTY || Date.now() - p.startedAt < PROGRESS_AFTER_MS) return;
+      const phase = p.total > 0 && p.done < p.total ? `building ${Math.floor((100 * p.done) / p.total)}%` : 'streaming';
+      this.#out.write(`\r\x1b[Ksnapshot: ${phase}, ${formatBytes(p.bytes)} received, ${((Date.now() - p.startedAt) / 1000).toFixed(1)} s`);
+      this.#progressShown = true;
+    };
+    session.on('state', onState);
+    capture.on('record', onRecord);
+    capture.on('failed', onFailed);
+    capture.on('progress', onProgress);
+    this.#offs.push(
+      () => session.off('state', onState),
+      () => capture.off('record', onRecord),
+      () => capture.off('failed', onFailed),
+      () => capture.off('progress', onProgress),
+    );
+  }
+
+  stop(): void {
+    for (const off of this.#offs.splice(0)) off();
+  }
+
+  /** Writes one line, first clearing a progress line. */
+  line(text: string): void {
+    if (this.#progressShown) {
+      this.#out.write('\r\x1b[K');
+      this.#progressShown = false;
+    }
+    this.#out.write(`${text}\n`);
+  }
+
+  #recordLine(record: HeapRecord): string {
+    const what = record.baseline
+      ? 'baseline'
+      : record.requests === 0
+        ? 'manual'
+        : `${record.requests} request${record.requests === 1 ? '' : 's'}`;
+    const mover = record.baseline ? undefined : biggestMover(this.#previous, record);
+    const moved = mover
+      ? `  ${mover.delta > 0 ? '+' : ''}${formatBytes(mover.delta)} ${mover.entry.module_name} · ${mover.entry.name}`
+      : '';
+    return (
+      `#${record.index}  ${what.padEnd(11)} ${(record.heap.total_size / 1024 / 1024).toFixed(1).padStart(6)} MB` +
+      `  capture ${record.timings.capture_ms} ms  analysis ${record.timings.analysis_ms} ms  ${record.entries.length} entries${moved}`
+    );
+  }
+}
