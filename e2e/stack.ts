@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { HeapRecord } from '../profiler/record.js';
+import type { ProfilerStatus } from '../ui/deps.js';
+import { eventually, startProcess, waitForHttp, type RunningProcess } from './processes.js';
+
+/**
+ * The whole tool as a user runs it, for end-to-end tests: a target app started with
+ * `node --inspect=127.0.0.1:0` (the inspector on a free port), and the compiled
+ * `apptrace-proxy` in front of it, which starts the real profiler as its sidecar.
+ * Build first (`npx tsc -p tsconfig.json`): the CLIs run from dist/.
+ *
+ * @example
+ *   const stack = await startStack({ app: '/path/to/app.cjs', db: '/tmp/x/db.json' });
+ *   await fetch(`${stack.proxyUrl}/`);
+ *   await stack.waitForRecords(2);
+ *   await stack.stop();
+ */
+export interface Stack {
+  /** http://127.0.0.1:PORT of the proxy: the app and, under /_ah/apptrace, the UI. */
+  proxyUrl: string;
+  appPort: number;
+  inspectPort: number;
+  target: RunningProcess;
+  proxy: RunningProcess;
+  status(): Promise<ProfilerStatus>;
+  records(since?: number): Promise<HeapRecord[]>;
+  /** Waits until at least `count` records exist; resolves with the status. */
+  waitForRecords(count: number, timeoutMs?: number): Promise<ProfilerStatus>;
+  stop(): Promise<void>;
+}
+
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('no package.json above e2e/');
+    dir = parent;
+  }
+  return dir;
+}
+
+export async function startStack(options: {
+  /** The target's entry script; it must print "listening on PORT". */
+  app: string;
+  /** The record store (use a fresh temporary directory). */
+  db: string;
+  /** The proxy's working directory, which is the profiler's app root (default: the app's folder). */
+  cwd?: string;
+  /** More flags for apptrace-proxy. */
+  proxyArgs?: string[];
+}): Promise<Stack> {
+  const cwd = options.cwd ?? dirname(options.app);
+  const target = startProcess('target', process.execPath, ['--inspect=127.0.0.1:0', options.app], { cwd, env: { PORT: '0' } });
+  let proxy: RunningProcess | undefined;
+  try {
+    const [, appPort] = await target.waitFor(/listening on (\d+)/);
+    const [, inspectPort] = await target.waitFor(/Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//);
+    proxy = startProcess(
+      'apptrace-proxy',
+      process.execPath,
+      [
+        join(projectRoot(), 'dist', 'proxy', 'cli.js'),
+        '--target',
+        `127.0.0.1:${appPort}`,
+        '--listen',
+        '127.0.0.1:0',
+        '--inspect',
+        `127.0.0.1:${inspectPort}`,
+        '--db',
+        options.db,
+        ...(options.proxyArgs ?? []),
+      ],
+      { cwd },
+    );
+    const [, proxyUrl] = await proxy.waitFor(/apptrace-proxy: listening on (http:\/\/127\.0\.0\.1:\d+)/, 30_000);
+    const api = `${proxyUrl}/_ah/apptrace/api`;
+    const status = async (): Promise<ProfilerStatus> => (await (await fetch(`${api}/status`)).json()) as ProfilerStatus;
+    await waitForHttp(`${api}/status`, {
+      timeoutMs: 30_000,
+      ready: async (res) => res.ok && ((await res.json()) as ProfilerStatus).inspector.state === 'connected',
+    });
+    const running = proxy;
+    return {
+      proxyUrl: proxyUrl!,
+      appPort: Number(appPort),
+      inspectPort: Number(inspectPort),
+      target,
+      proxy: running,
+      status,
+      records: async (since = 0) => (await (await fetch(`${api}/records?since=${since}`)).json()) as HeapRecord[],
+      waitForRecords: (count, timeoutMs = 30_000) =>
+        eventually(
+          async () => {
+            const s = await status();
+            return s.records >= count && !s.snapshot.running && s.snapshot.pendingSignals === 0 ? s : undefined;
+          },
+          () => `${count} records (proxy output:\n${running.output()})`,
+          timeoutMs,
+        ),
+      async stop() {
+        await running.stop();
+        await target.stop();
+      },
+    };
+  } catch (error) {
+    await proxy?.stop();
+    await target.stop();
+    throw error;
+  }
+}
