@@ -675,8 +675,25 @@ class EntryFinder {
       }
     }
     this.foreign ??= this.foreignValues();
-    const owner = this.foreign.get(value);
-    return owner !== undefined && owner !== moduleName;
+    const isForeign = (node: number) => {
+      const owner = this.foreign!.get(node);
+      return owner !== undefined && owner !== moduleName;
+    };
+    if (isForeign(value)) return true;
+    // TypeScript's CommonJS output wraps imports: `const x_1 = __importDefault(require('x'))`
+    // is `{ default: <x's exports> }`, `__importStar` adds getters. An object that only
+    // holds other modules' values (and accessors) is such a wrapper.
+    if (this.type(value) !== this.t.object || this.name(value) !== 'Object') return false;
+    let foreignCount = 0;
+    for (let edge = this.edgesStart(value), end = this.edgesEnd(value); edge < end; edge += this.edgeFieldCount) {
+      if (this.edges[edge + this.edgeTypeOffset] !== this.e.property || this.edgeTag(edge) === E_PROTO) continue;
+      const target = this.to(edge);
+      const name = this.strings[this.edges[edge + this.edgeNameOffset]!]!;
+      if (!this.isEntryValue(target) || name.startsWith('get ') || name.startsWith('set ')) continue;
+      if (!isForeign(target)) return false;
+      foreignCount++;
+    }
+    return foreignCount > 0;
   }
 
   /** Every module's exports object and its direct properties, with the owning module. */
