@@ -163,6 +163,7 @@ describe('UI pages in Chromium (hand-built records)', () => {
     expect(await page.textContent('#empty-patterns')).toBe('^/(?!_ah/apptrace)');
     expect(await page.textContent('#empty-example')).toBe(`${url}/`);
     expect(await page.isVisible('#no-inspector')).toBe(false);
+    await page.screenshot({ path: await artefactPath('ui-page-empty.png') });
     expect(browser.problems).toEqual([]);
     await page.close();
   });

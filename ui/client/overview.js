@@ -313,6 +313,11 @@
   // ---- status strip and notices (same words as ui/status-view.ts) ----
   let lastStatus = null;
   function renderStatus(status) {
+    // A new, smaller store (the profiler restarted on another --db): start over.
+    if (status.lastIndex < data.lastIndex) {
+      location.reload();
+      return;
+    }
     lastStatus = status;
     const inspector = $('st-inspector');
     inspector.textContent = 'inspector ' + status.inspector.state + ' · ' + status.inspector.address;
