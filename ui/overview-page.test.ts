@@ -53,6 +53,12 @@ describe('overview page', () => {
     expect(body).toContain('0 records');
   });
 
+  it('without --url-pattern says every path but its own is traced, and suggests `/`', async () => {
+    const { body } = await get(new MemoryDeps({ urlPatterns: [] }));
+    expect(body).toContain(`<li>every path except <code>${BASE_PATH}</code>`);
+    expect(body).toContain('<a id="empty-example" href="/">/</a>');
+  });
+
   it('when no pattern matches `/`, asks for a URL matching one of them instead', async () => {
     const deps = new MemoryDeps({ urlPatterns: ['^/api/'] });
     const { body } = await get(deps);

@@ -35,7 +35,11 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
 <section id="empty" class="notice"${hasRecords ? html` hidden` : ''}>
   <h2>No records yet</h2>
   <p>apptrace records a heap snapshot after each request through the proxy whose path matches one of:</p>
-  <ul id="empty-patterns">${status.urlPatterns.map((source) => html`<li><code>${source}</code></li>`)}</ul>
+  <ul id="empty-patterns">${
+    status.urlPatterns.length > 0
+      ? status.urlPatterns.map((source) => html`<li><code>${source}</code></li>`)
+      : html`<li>every path except <code>${base}</code>… (no <code>--url-pattern</code> given)</li>`
+  }</ul>
   ${
     rootIsTraced(status)
       ? html`<p>To make one, open <a id="empty-example" href="/">/</a> of your app through the proxy
