@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../record.js';
 import { findEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
+import { computeDominators } from './dominators.js';
 import { loadSnapshotFile } from './loader.js';
 import { createModuleMatcher, readScriptSource } from './module-match.js';
 import type { HeapSnapshot } from './snapshot.js';
@@ -37,7 +38,7 @@ beforeAll(async () => {
     { timeout: 30_000 },
   );
   snapshot = loadSnapshotFile(file);
-  retained = new Float64Array(snapshot.nodeCount);
+  retained = computeDominators(snapshot).retained;
   for (const name of ['entries-store.cjs', 'entries-store.mjs', 'entries-no-context.cjs', 'entries-reexport.mjs', 'entries-tslike.cjs']) {
     texts.set(name, await readFile(join(fixtures, name), 'utf8'));
   }
@@ -205,6 +206,23 @@ describe('entries for a CommonJS and an ESM module', () => {
     // The CommonJS script went by its inspector URL, not by the heap's path.
     expect(seen.has(pathToFileURL(join(fixtures, 'entries-store.cjs')).href)).toBe(true);
     expect(offline.length).toBeGreaterThan(10);
+  });
+
+  it('gives each entry its retained size: a Map of N strings retains at least their bytes', () => {
+    const entries = findEntries(snapshot, retained, offlineOptions());
+    for (const m of ['entries-store.cjs', 'entries-store.mjs']) {
+      const byName = byModule(entries, m);
+      // Each Map holds STRINGS distinct one-byte strings of LENGTH characters; the
+      // Registry's static array STRINGS / 4 more (objects holding such strings).
+      expect(byName.get('sessions')!.dominated_size, m).toBeGreaterThanOrEqual(STRINGS * LENGTH);
+      expect(byName.get('Registry')!.dominated_size, m).toBeGreaterThanOrEqual((STRINGS / 4) * LENGTH);
+      // The small objects stay small: they hold none of those strings.
+      expect(byName.get('hidden')!.dominated_size, m).toBeLessThan(LENGTH * 10);
+      expect(byName.get('settings')!.dominated_size, m).toBeLessThan(LENGTH * 10);
+    }
+    for (const entry of entries) {
+      expect(entry.dominated_size, entry.name).toBeGreaterThan(0);
+    }
   });
 
   it('traces only the modules the patterns name', () => {
