@@ -1,0 +1,180 @@
+/**
+ * The heap analysis pipeline shared by the live profiler (chunks from CDP's
+ * `HeapProfiler.addHeapSnapshotChunk`, parsed as they arrive) and the offline
+ * `apptrace-profiler analyze FILE`: load → dominator tree and retained sizes → module
+ * entries.
+ *
+ * @example
+ *   const analysis = new StreamingAnalysis({ entries: { traced } });
+ *   session.on('HeapProfiler.addHeapSnapshotChunk', ({ chunk }) => analysis.write(chunk));
+ *   await session.send('HeapProfiler.takeHeapSnapshot');
+ *   const result = analysis.finish();
+ */
+import type { Entry } from '../record.js';
+import { computeDominators } from './dominators.js';
+import type { Dominators } from './dominators.js';
+import { findEntries } from './entries.js';
+import type { EntryOptions } from './entries.js';
+import { findNodeById } from './graph.js';
+import { SnapshotLoader, readFileChunks } from './loader.js';
+import type { HeapSnapshot } from './snapshot.js';
+
+export interface AnalysisOptions {
+  /** How to find module entries; without it no entries are computed. */
+  entries?: EntryOptions;
+}
+
+export interface FileAnalysisOptions extends AnalysisOptions {
+  /** Called as the file is read: bytes read so far and the file's size. */
+  onProgress?: (bytes: number, total: number) => void;
+}
+
+/** One node as the CLI and API show it. */
+export interface NodeSummary {
+  /** V8's node id (`@id` in DevTools). */
+  id: number;
+  type: string;
+  name: string;
+  /** Self ("shallow") size as DevTools shows it. */
+  self_size: number;
+  retained_size: number;
+}
+
+export interface NodeDetails extends NodeSummary {
+  /** The immediate dominator's id (the root's own id for the root). */
+  dominator_id: number;
+}
+
+export interface AnalysisResult {
+  snapshot: HeapSnapshot;
+  dominators: Dominators;
+  /** Retained size by node ordinal. */
+  retained: Float64Array;
+  /** Immediate dominator's ordinal by node ordinal. */
+  dominator: Uint32Array;
+  /** Sum of all self sizes (equals root_retained_size). */
+  total_size: number;
+  node_count: number;
+  edge_count: number;
+  root_retained_size: number;
+  /** Module entries; empty when no entry options were given. */
+  entries: Entry[];
+  timings: { parse_ms: number; dominators_ms: number; entries_ms: number };
+  warnings: string[];
+  /** The `n` objects with the largest retained sizes (not the root nor synthetic nodes). */
+  top(n?: number): NodeSummary[];
+}
+
+/** Parses chunks as they arrive; `finish()` computes everything else. */
+export class StreamingAnalysis {
+  private readonly loader = new SnapshotLoader();
+  private readonly options: AnalysisOptions;
+  private parseMs = 0;
+
+  constructor(options: AnalysisOptions = {}) {
+    this.options = options;
+  }
+
+  write(chunk: string | Buffer): void {
+    const t = performance.now();
+    this.loader.write(chunk);
+    this.parseMs += performance.now() - t;
+  }
+
+  finish(): AnalysisResult {
+    let t = performance.now();
+    const snapshot = this.loader.end();
+    const parseMs = this.parseMs + (performance.now() - t);
+    t = performance.now();
+    const dominators = computeDominators(snapshot);
+    const dominatorsMs = performance.now() - t;
+    t = performance.now();
+    const entries = this.options.entries
+      ? findEntries(snapshot, dominators.retained, { firstEdge: dominators.firstEdge, ...this.options.entries })
+      : [];
+    const entriesMs = performance.now() - t;
+    return makeResult(snapshot, dominators, entries, {
+      parse_ms: round(parseMs),
+      dominators_ms: round(dominatorsMs),
+      entries_ms: round(entriesMs),
+    });
+  }
+}
+
+/** Analyses a `.heapsnapshot` file, reading it in chunks (any size works). */
+export async function analyzeFile(path: string, options: FileAnalysisOptions = {}): Promise<AnalysisResult> {
+  const analysis = new StreamingAnalysis(options);
+  readFileChunks(path, (chunk) => analysis.write(chunk), { onProgress: options.onProgress });
+  return analysis.finish();
+}
+
+/** Details of the node with V8 id `nodeId` (`@123` in DevTools), or undefined. */
+export function nodeInfo(result: AnalysisResult, nodeId: number): NodeDetails | undefined {
+  const ordinal = findNodeById(result.snapshot, nodeId);
+  if (ordinal === -1) return undefined;
+  const { nodes, layout } = result.snapshot;
+  const dominatorId = nodes[result.dominator[ordinal]! * layout.nodeFieldCount + layout.nodeIdOffset]!;
+  return { ...summarize(result.snapshot, result.dominators, ordinal), dominator_id: dominatorId };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+function summarize(snapshot: HeapSnapshot, dominators: Dominators, ordinal: number): NodeSummary {
+  const { nodes, layout, strings } = snapshot;
+  const base = ordinal * layout.nodeFieldCount;
+  return {
+    id: nodes[base + layout.nodeIdOffset]!,
+    type: layout.nodeTypes[nodes[base + layout.nodeTypeOffset]!] ?? 'unknown',
+    name: strings[nodes[base + layout.nodeNameOffset]!] ?? '',
+    self_size: dominators.selfSize[ordinal]!,
+    retained_size: dominators.retained[ordinal]!,
+  };
+}
+
+function makeResult(
+  snapshot: HeapSnapshot,
+  dominators: Dominators,
+  entries: Entry[],
+  timings: AnalysisResult['timings'],
+): AnalysisResult {
+  const { retained, dominator, rootOrdinal } = dominators;
+  const rootRetained = retained[rootOrdinal]!;
+  return {
+    snapshot,
+    dominators,
+    retained,
+    dominator,
+    // The shallow sizes only move bytes between nodes, so this is the sum of self sizes.
+    total_size: rootRetained,
+    node_count: snapshot.nodeCount,
+    edge_count: snapshot.edgeCount,
+    root_retained_size: rootRetained,
+    entries,
+    timings,
+    warnings: snapshot.warnings,
+    top: (n = 20) => topRetainers(snapshot, dominators, n).map((o) => summarize(snapshot, dominators, o)),
+  };
+}
+
+/** Ordinals of the `n` largest retained sizes, largest first, in one pass. */
+function topRetainers(snapshot: HeapSnapshot, dominators: Dominators, n: number): number[] {
+  const { nodes, layout, nodeCount } = snapshot;
+  const nfc = layout.nodeFieldCount;
+  const typeOffset = layout.nodeTypeOffset;
+  const synthetic = layout.nodeType.synthetic;
+  const { retained, rootOrdinal } = dominators;
+  const best: number[] = [];
+  let threshold = -1;
+  for (let o = 0; o < nodeCount; o++) {
+    const size = retained[o]!;
+    if (size <= threshold || o === rootOrdinal || nodes[o * nfc + typeOffset] === synthetic) continue;
+    let i = best.length;
+    while (i > 0 && retained[best[i - 1]!]! < size) i--;
+    best.splice(i, 0, o);
+    if (best.length > n) best.pop();
+    if (best.length === n) threshold = retained[best[n - 1]!]!;
+  }
+  return best;
+}

@@ -1,0 +1,425 @@
+/**
+ * Dominator tree and retained sizes with Chrome DevTools' semantics, so that a retained
+ * size here is the one the DevTools Memory panel shows for the same snapshot.
+ *
+ * The rules follow DevTools' heap_snapshot_worker/HeapSnapshot.ts (JSHeapSnapshot):
+ * - an edge "counts" (is essential) unless it is weak; a self edge; a shortcut edge
+ *   from any node but the root; the WeakMap table's own edge to a value (V8 writes both
+ *   "table → value" and "key → value" for an ephemeron, and only the key's counts); or
+ *   an edge from an object outside the page into one reachable from the user roots
+ *   (the root's shortcut edges, i.e. the global objects) — so that e.g. the debugger's
+ *   handles do not change the dominators of the app's objects;
+ * - "shallow" sizes: an owned internal object (a hidden or array node, or external
+ *   string data, reachable only through one owner) is counted in its owner's self size;
+ * - nodes that the counted edges do not reach from the root hang off the root, so the
+ *   root's retained size is the sum of all self sizes.
+ * The decision per edge is made once into a bit vector and used by every pass.
+ *
+ * The dominators are computed with the iterative Lengauer–Tarjan algorithm (T. Lengauer
+ * and R. E. Tarjan, "A fast algorithm for finding dominators in a flowgraph", TOPLAS
+ * 1979) over preallocated Uint32Arrays; there is no recursion, since real heaps are
+ * far deeper than the call stack.
+ */
+import { buildEdgeTargets, buildFirstEdgeIndexes, buildRetainers } from './graph.js';
+import type { HeapSnapshot } from './snapshot.js';
+
+export interface Dominators {
+  /** Ordinal of each node's immediate dominator, by node ordinal (the root's is itself). */
+  dominator: Uint32Array;
+  /** Retained size of each node, by ordinal. */
+  retained: Float64Array;
+  /** Self sizes as DevTools shows them (owned internal objects counted in their owner). */
+  selfSize: Float64Array;
+  /** Bit `e` is set when edge `e` (edge offset / edge field count) counts. */
+  essential: Uint8Array;
+  /** First-edge offsets, as buildFirstEdgeIndexes returns them. */
+  firstEdge: Uint32Array;
+  /** Target ordinal of each edge, as buildEdgeTargets returns them. */
+  edgeTo: Uint32Array;
+  rootOrdinal: number;
+  /** Nodes the counted edges do not reach from the root (hung off the root). */
+  unreachable: number;
+  /** Milliseconds per step, for benchmarks. */
+  steps: Record<string, number>;
+}
+
+/** True when edge number `edgeOrdinal` counts for dominators and retained sizes. */
+export function isEssential(essential: Uint8Array, edgeOrdinal: number): boolean {
+  return (essential[edgeOrdinal >> 3]! & (1 << (edgeOrdinal & 7))) !== 0;
+}
+
+const WEAK_MAP_EDGE = /^\d+ \/ part of key \(.*? @\d+\) -> value \(.*? @\d+\) pair in WeakMap \(table @(\d+)\)$/s;
+
+/** Computes the dominator tree and retained sizes; odd data is reported in snapshot.warnings. */
+export function computeDominators(
+  snapshot: HeapSnapshot,
+  firstEdge = buildFirstEdgeIndexes(snapshot),
+  edgeTo = buildEdgeTargets(snapshot),
+): Dominators {
+  const rootOrdinal = 0;
+  const steps: Record<string, number> = {};
+  let t = performance.now();
+  const step = (name: string): void => {
+    const now = performance.now();
+    steps[name] = now - t;
+    t = now;
+  };
+  const pageObject = markPageObjects(snapshot, firstEdge, edgeTo, rootOrdinal);
+  step('page_objects');
+  const essential = markEssentialEdges(snapshot, firstEdge, edgeTo, rootOrdinal, pageObject);
+  step('essential');
+  const selfSize = shallowSizes(snapshot, firstEdge, edgeTo, rootOrdinal);
+  step('shallow');
+  const { dominator, order, count, unreachable } = lengauerTarjan(snapshot, firstEdge, edgeTo, essential, rootOrdinal, step);
+  const retained = new Float64Array(selfSize);
+  // Children come after their dominator in DFS order: add up from the last one.
+  for (let i = count - 1; i > 0; i--) {
+    const o = order[i]!;
+    retained[dominator[o]!]! += retained[o]!;
+  }
+  step('retained');
+  if (unreachable > 0) {
+    snapshot.warnings.push(
+      `${unreachable} nodes are not reachable from the root through edges that retain (only weak or no retainers); they are counted under the root.`,
+    );
+  }
+  return { dominator, retained, selfSize, essential, firstEdge, edgeTo, rootOrdinal, unreachable, steps };
+}
+
+/**
+ * DevTools' "page object" flag: everything reachable (by non-weak edges) from the
+ * root's shortcut edges — the global objects — and from "(Document DOM trees)".
+ */
+function markPageObjects(
+  snapshot: HeapSnapshot,
+  firstEdge: Uint32Array,
+  edgeTo: Uint32Array,
+  rootOrdinal: number,
+): Uint8Array {
+  const { nodes, edges, layout, strings, nodeCount } = snapshot;
+  const nfc = layout.nodeFieldCount;
+  const efc = layout.edgeFieldCount;
+  const typeOffset = layout.edgeTypeOffset;
+  const { weak, shortcut, element } = layout.edgeType;
+  const synthetic = layout.nodeType.synthetic;
+  const flags = new Uint8Array(nodeCount);
+  const stack = new Uint32Array(nodeCount);
+  let top = 0;
+  for (let e = firstEdge[rootOrdinal]! / efc, end = firstEdge[rootOrdinal + 1]! / efc; e < end; e++) {
+    const type = edges[e * efc + typeOffset]!;
+    const o = edgeTo[e]!;
+    if (type === element) {
+      if (nodes[o * nfc + layout.nodeTypeOffset] !== synthetic) continue;
+      if (strings[nodes[o * nfc + layout.nodeNameOffset]!] !== '(Document DOM trees)') continue;
+    } else if (type !== shortcut) continue;
+    if (flags[o]) continue;
+    flags[o] = 1;
+    stack[top++] = o;
+  }
+  while (top > 0) {
+    const o = stack[--top]!;
+    for (let e = firstEdge[o]! / efc, end = firstEdge[o + 1]! / efc; e < end; e++) {
+      const child = edgeTo[e]!;
+      if (flags[child] || edges[e * efc + typeOffset] === weak) continue;
+      flags[child] = 1;
+      stack[top++] = child;
+    }
+  }
+  return flags;
+}
+
+function markEssentialEdges(
+  snapshot: HeapSnapshot,
+  firstEdge: Uint32Array,
+  edgeTo: Uint32Array,
+  rootOrdinal: number,
+  pageObject: Uint8Array,
+): Uint8Array {
+  const { nodes, edges, layout, strings, nodeCount } = snapshot;
+  const nfc = layout.nodeFieldCount;
+  const efc = layout.edgeFieldCount;
+  const typeOffset = layout.edgeTypeOffset;
+  const nameOffset = layout.edgeNameOffset;
+  const idOffset = layout.nodeIdOffset;
+  const { weak, shortcut, internal } = layout.edgeType;
+  const edgeCount = edges.length / efc;
+  const essential = new Uint8Array((edgeCount + 7) >> 3);
+  // WeakMap edge names, parsed once per string: 1 = not one, 2 = one (id in tableIds).
+  const nameKind = new Uint8Array(strings.length);
+  const tableIds = new Map<number, number>();
+  const tableIdOf = (name: number): number => {
+    const kind = nameKind[name];
+    if (kind === 1) return -1;
+    if (kind === 2) return tableIds.get(name)!;
+    const text = strings[name] ?? '';
+    const c = text.charCodeAt(0);
+    const m = c >= 48 && c <= 57 ? WEAK_MAP_EDGE.exec(text) : null;
+    nameKind[name] = m ? 2 : 1;
+    if (!m) return -1;
+    const id = Number(m[1]);
+    tableIds.set(name, id);
+    return id;
+  };
+  let e = 0;
+  for (let o = 0; o < nodeCount; o++) {
+    const end = firstEdge[o + 1]! / efc;
+    const isRoot = o === rootOrdinal;
+    const fromPage = pageObject[o];
+    for (; e < end; e++) {
+      const edge = e * efc;
+      const type = edges[edge + typeOffset]!;
+      if (type === weak) continue;
+      if (type === internal) {
+        const table = tableIdOf(edges[edge + nameOffset]!);
+        if (table !== -1 && table === nodes[o * nfc + idOffset]) continue;
+      }
+      const to = edgeTo[e]!;
+      if (to === o) continue;
+      if (!isRoot) {
+        if (type === shortcut) continue;
+        if (!fromPage && pageObject[to]) continue;
+      }
+      essential[e >> 3]! |= 1 << (e & 7);
+    }
+  }
+  return essential;
+}
+
+/**
+ * DevTools' JSHeapSnapshot.calculateShallowSizes: a hidden or array node (or external
+ * string data) reached — through non-weak edges — from one owner only gives its size
+ * to that owner. Skipped when the snapshot has no user roots (DevTools then shows raw
+ * sizes, as for a snapshot taken with internals exposed).
+ */
+function shallowSizes(
+  snapshot: HeapSnapshot,
+  firstEdge: Uint32Array,
+  edgeTo: Uint32Array,
+  rootOrdinal: number,
+): Float64Array {
+  const { nodes, edges, layout, strings, nodeCount } = snapshot;
+  const nfc = layout.nodeFieldCount;
+  const efc = layout.edgeFieldCount;
+  const typeOffset = layout.edgeTypeOffset;
+  const nodeTypeOffset = layout.nodeTypeOffset;
+  const nameOffset = layout.nodeNameOffset;
+  const sizeOffset = layout.nodeSelfSizeOffset;
+  const { hidden, array, native, synthetic } = layout.nodeType;
+  const weak = layout.edgeType.weak;
+  const selfSize = new Float64Array(nodeCount);
+  for (let o = 0, i = sizeOffset; o < nodeCount; o++, i += nfc) selfSize[o] = nodes[i]!;
+
+  let hasUserRoots = false;
+  for (let e = firstEdge[rootOrdinal]! / efc, end = firstEdge[rootOrdinal + 1]! / efc; e < end; e++) {
+    const to = edgeTo[e]! * nfc;
+    if (nodes[to + nodeTypeOffset] !== synthetic || strings[nodes[to + nameOffset]!] === '(Document DOM trees)') {
+      hasUserRoots = true;
+      break;
+    }
+  }
+  if (!hasUserRoots) return selfSize;
+
+  const externalStringData = strings.indexOf('system / ExternalStringData');
+  const UNVISITED = 0xffffffff;
+  const MANY = 0xfffffffe;
+  const owner = new Uint32Array(nodeCount);
+  // Each node enters the work list at most twice (unvisited → one owner → many).
+  const work = new Uint32Array(nodeCount * 2);
+  let top = 0;
+  for (let o = 0, i = 0; o < nodeCount; o++, i += nfc) {
+    const type = nodes[i + nodeTypeOffset];
+    if (type === hidden || type === array || (type === native && nodes[i + nameOffset] === externalStringData)) {
+      owner[o] = UNVISITED;
+    } else {
+      owner[o] = o;
+      work[top++] = o;
+    }
+  }
+  while (top > 0) {
+    const o = work[--top]!;
+    const own = owner[o]!;
+    for (let e = firstEdge[o]! / efc, end = firstEdge[o + 1]! / efc; e < end; e++) {
+      if (edges[e * efc + typeOffset] === weak) continue;
+      const t = edgeTo[e]!;
+      const current = owner[t]!;
+      if (current === UNVISITED) {
+        owner[t] = own;
+        work[top++] = t;
+      } else if (current !== t && current !== own && current !== MANY) {
+        owner[t] = MANY;
+        work[top++] = t;
+      }
+    }
+  }
+  for (let o = 0; o < nodeCount; o++) {
+    const own = owner[o]!;
+    if (own === o || own === UNVISITED || own === MANY) continue;
+    if (own === rootOrdinal || nodes[own * nfc + nodeTypeOffset] === synthetic) continue;
+    selfSize[own]! += selfSize[o]!;
+    selfSize[o] = 0;
+  }
+  return selfSize;
+}
+
+/**
+ * Lengauer–Tarjan ("simple" version with path compression), 1-based vertex numbers so
+ * that 0 means "none". Unreached nodes are handled as DevTools does: first every node
+ * with no counted retainer starts a DFS of its own under the root; whatever is still
+ * unnumbered (cycles retained only by themselves) is hung off the root one by one.
+ * Returns the dominators by ordinal and the DFS order (ordinals).
+ */
+function lengauerTarjan(
+  snapshot: HeapSnapshot,
+  firstEdge: Uint32Array,
+  edgeTo: Uint32Array,
+  essential: Uint8Array,
+  rootOrdinal: number,
+  step: (name: string) => void = () => {},
+): { dominator: Uint32Array; order: Uint32Array; count: number; unreachable: number } {
+  const { layout, nodeCount } = snapshot;
+  const efc = layout.edgeFieldCount;
+  const { firstRetainer, retainingNodes } = buildRetainers(snapshot, firstEdge, edgeTo, essential, false);
+  step('retainers');
+
+  const size = nodeCount + 1;
+  const parent = new Uint32Array(size);
+  const ancestor = new Uint32Array(size);
+  const vertex = new Uint32Array(size);
+  const label = new Uint32Array(size);
+  const semi = new Uint32Array(size);
+  const dom = new Uint32Array(size);
+  // Buckets as singly linked lists: bucketHead[v] → first w, bucketNext[w] → next.
+  const bucketHead = new Uint32Array(size);
+  const bucketNext = new Uint32Array(size);
+  // Per vertex: the next edge (ordinal) its DFS will look at; reused as the
+  // path-compression stack afterwards.
+  const nextEdge = new Uint32Array(size);
+  let n = 0;
+
+  const dfs = (start: number): void => {
+    nextEdge[start] = firstEdge[start - 1]! / efc;
+    let v = start;
+    while (v !== 0) {
+      if (semi[v] === 0) {
+        semi[v] = ++n;
+        vertex[n] = v;
+        label[v] = v;
+      }
+      let next = parent[v]!;
+      const end = firstEdge[v]! / efc; // firstEdge[ordinal + 1] with ordinal = v - 1
+      let e = nextEdge[v]!;
+      for (; e < end; e++) {
+        if ((essential[e >> 3]! & (1 << (e & 7))) === 0) continue;
+        const w = edgeTo[e]! + 1;
+        if (semi[w] === 0) {
+          parent[w] = v;
+          nextEdge[w] = firstEdge[w - 1]! / efc;
+          next = w;
+          e++;
+          break;
+        }
+      }
+      nextEdge[v] = e;
+      v = next;
+    }
+  };
+
+  const r = rootOrdinal + 1;
+  dfs(r);
+  const reached = n;
+  if (n < nodeCount) {
+    for (let v = 1; v <= nodeCount; v++) {
+      if (semi[v] === 0 && firstRetainer[v - 1] === firstRetainer[v]) {
+        parent[v] = r;
+        dfs(v);
+      }
+    }
+  }
+  if (n < nodeCount) {
+    for (let v = 1; v <= nodeCount; v++) {
+      if (semi[v] === 0) {
+        parent[v] = r;
+        semi[v] = ++n;
+        vertex[n] = v;
+        label[v] = v;
+      }
+    }
+  }
+
+  step('dfs');
+  const stack = nextEdge;
+  for (let i = n; i >= 2; i--) {
+    const w = vertex[i]!;
+    let semiW = semi[w]!;
+    const begin = firstRetainer[w - 1]!;
+    const end = firstRetainer[w]!;
+    if (begin === end) {
+      // No counted retainer: its only predecessor is the root.
+      semiW = semi[r]!;
+    } else {
+      for (let k = begin; k < end; k++) {
+        const v = retainingNodes[k]! + 1;
+        // eval(v) with iterative path compression.
+        let u = v;
+        if (ancestor[v] !== 0) {
+          let sp = 0;
+          let x = v;
+          while (ancestor[ancestor[x]!] !== 0) {
+            stack[++sp] = x;
+            x = ancestor[x]!;
+          }
+          while (sp > 0) {
+            const y = stack[sp--]!;
+            const a = ancestor[y]!;
+            if (semi[label[a]!]! < semi[label[y]!]!) label[y] = label[a]!;
+            ancestor[y] = ancestor[a]!;
+          }
+          u = label[v]!;
+        }
+        if (semi[u]! < semiW) semiW = semi[u]!;
+      }
+    }
+    semi[w] = semiW;
+    const s = vertex[semiW]!;
+    bucketNext[w] = bucketHead[s]!;
+    bucketHead[s] = w;
+    const p = parent[w]!;
+    ancestor[w] = p; // link(parent[w], w)
+    for (let v = bucketHead[p]!; v !== 0; v = bucketNext[v]!) {
+      let u = v;
+      if (ancestor[v] !== 0) {
+        let sp = 0;
+        let x = v;
+        while (ancestor[ancestor[x]!] !== 0) {
+          stack[++sp] = x;
+          x = ancestor[x]!;
+        }
+        while (sp > 0) {
+          const y = stack[sp--]!;
+          const a = ancestor[y]!;
+          if (semi[label[a]!]! < semi[label[y]!]!) label[y] = label[a]!;
+          ancestor[y] = ancestor[a]!;
+        }
+        u = label[v]!;
+      }
+      dom[v] = semi[u]! < semi[v]! ? u : p;
+    }
+    bucketHead[p] = 0;
+  }
+  // dom[0] = r lets vertices whose bucket was never emptied (cycles hung off the
+  // root) fall back to the root, as in DevTools.
+  dom[0] = r;
+  dom[r] = r;
+  for (let i = 2; i <= n; i++) {
+    const w = vertex[i]!;
+    if (dom[w] !== vertex[semi[w]!]) dom[w] = dom[dom[w]!]!;
+  }
+
+  step('semi_dominators');
+  // Reuse arrays for the results, by ordinal.
+  const dominator = new Uint32Array(nodeCount);
+  for (let o = 0; o < nodeCount; o++) dominator[o] = dom[o + 1]! - 1;
+  const order = parent; // parent is no longer needed
+  for (let i = 1; i <= n; i++) order[i - 1] = vertex[i]! - 1;
+  return { dominator, order, count: n, unreachable: nodeCount - reached };
+}
