@@ -39,7 +39,7 @@ beforeAll(async () => {
   );
   snapshot = loadSnapshotFile(file);
   retained = computeDominators(snapshot).retained;
-  for (const name of ['entries-store.cjs', 'entries-store.mjs', 'entries-no-context.cjs', 'entries-reexport.mjs', 'entries-tslike.cjs']) {
+  for (const name of ['entries-store.cjs', 'entries-store.mjs', 'entries-no-context.cjs', 'entries-reexport.mjs', 'entries-tslike.cjs', 'entries-class-export.cjs']) {
     texts.set(name, await readFile(join(fixtures, name), 'utf8'));
   }
 });
@@ -174,6 +174,13 @@ describe('entries for a CommonJS and an ESM module', () => {
     expect([...entries.keys()].sort()).toEqual(['__createBinding', 'bus', 'handler']);
     expect(entries.get('bus')).toMatchObject({ obj_type: 'EventEmitter', lineno: lineOf(m, /^const bus = /) });
     expect(entries.get('handler')).toMatchObject({ obj_type: 'function', lineno: lineOf(m, /^function handler\(/) });
+  });
+
+  it('lists a module.exports that is not a plain object as one entry', () => {
+    const m = 'entries-class-export.cjs';
+    const entries = byModule(findEntries(snapshot, retained, offlineOptions()), m);
+    expect([...entries.keys()]).toEqual(['module.exports']);
+    expect(entries.get('module.exports')).toMatchObject({ obj_type: 'class', lineno: lineOf(m, /^class Store \{/) });
   });
 
   it('without readable sources still finds the same bindings, types and function lines', () => {

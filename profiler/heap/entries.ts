@@ -622,10 +622,13 @@ class EntryFinder {
 
   private moduleEntries(module: TracedModule): Entry[] {
     const byName = new Map<string, Entry>();
+    // One object bound twice (`module.exports = { cache }` with `cache` captured) is one entry.
+    const seen = new Set<number>();
     const declarations = this.declarations(module);
     const add = (name: string, value: number, line: number | undefined) => {
-      if (byName.has(name) || !this.isEntryValue(value)) return;
+      if (byName.has(name) || seen.has(value) || !this.isEntryValue(value)) return;
       if (this.belongsElsewhere(value, module.moduleName)) return;
+      seen.add(value);
       byName.set(name, this.entry(module, name, value, line));
     };
 
