@@ -7,6 +7,7 @@ import type { OptionSpec } from '../common/options.js';
 import { formatHelp, isLoopback, parseHostPort, parseOptions } from '../common/options.js';
 import { BASE_PATH, createApp } from '../ui/app.js';
 import type { AnalysisFactory } from './capture.js';
+import { StreamingAnalysis } from './heap/analyze.js';
 import { createModuleMatcher } from './heap/module-match.js';
 import { Profiler } from './profiler.js';
 import { RecordStore } from './store.js';
@@ -88,7 +89,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const traceModules = patterns.length > 0 ? patterns : [`the app's own scripts under ${root} (not node_modules, not node:)`];
 
   const store = await RecordStore.open(values.db as string);
-  const analysis = await loadAnalysis();
+  // The heap engine parses each chunk as it arrives; finish() does the rest.
+  const analysis: AnalysisFactory = (context) => new StreamingAnalysis({ entries: context });
   const profiler = new Profiler({
     inspect,
     store,
@@ -178,18 +180,3 @@ function listenOn(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-/** The heap engine's streaming analysis, fed chunk by chunk while V8 streams. */
-async function loadAnalysis(): Promise<AnalysisFactory> {
-  // TEMPORARY: a variable specifier until profiler/heap/analyze.ts lands.
-  const specifier = './heap/analyze.js';
-  try {
-    const { StreamingAnalysis } = (await import(specifier)) as {
-      StreamingAnalysis: new (context: Parameters<AnalysisFactory>[0]) => ReturnType<AnalysisFactory>;
-    };
-    return (context) => new StreamingAnalysis(context);
-  } catch (error) {
-    return () => {
-      throw new AppError('BAD_SNAPSHOT', `the heap engine is missing: ${(error as Error).message}`);
-    };
-  }
-}
