@@ -39,7 +39,7 @@ beforeAll(async () => {
   );
   snapshot = loadSnapshotFile(file);
   retained = computeDominators(snapshot).retained;
-  for (const name of ['entries-store.cjs', 'entries-store.mjs', 'entries-no-context.cjs', 'entries-reexport.mjs', 'entries-tslike.cjs', 'entries-class-export.cjs']) {
+  for (const name of ['entries-store.cjs', 'entries-store.mjs', 'entries-no-context.cjs', 'entries-reexport.mjs', 'entries-tslike.cjs', 'entries-class-export.cjs', 'entries-nested.cjs']) {
     texts.set(name, await readFile(join(fixtures, name), 'utf8'));
   }
 });
@@ -174,6 +174,13 @@ describe('entries for a CommonJS and an ESM module', () => {
     expect([...entries.keys()].sort()).toEqual(['__createBinding', 'bus', 'handler']);
     expect(entries.get('bus')).toMatchObject({ obj_type: 'EventEmitter', lineno: lineOf(m, /^const bus = /) });
     expect(entries.get('handler')).toMatchObject({ obj_type: 'function', lineno: lineOf(m, /^function handler\(/) });
+  });
+
+  it('finds a module context that only calls made in it still reach', () => {
+    const m = 'entries-nested.cjs';
+    const entries = byModule(findEntries(snapshot, retained, offlineOptions()), m);
+    expect([...entries.keys()].sort()).toEqual(['cache', 'handlers']);
+    expect(entries.get('cache')).toMatchObject({ obj_type: 'Map', lineno: lineOf(m, /^const cache = /) });
   });
 
   it('lists a module.exports that is not a plain object as one entry', () => {

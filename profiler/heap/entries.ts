@@ -399,18 +399,23 @@ class EntryFinder {
     this.moduleObjects = moduleObjects;
 
     // A context's script is the script of the closures created in it.
+    const resolve = (candidate: ContextCandidate, closure: number) => {
+      const script = this.closureScript(closure);
+      if (script < 0) return;
+      candidate.script = script;
+      candidate.url = this.closureUrl(closure, script) ?? '';
+      candidate.moduleName = candidate.url === '' ? undefined : this.options.traced(candidate.url);
+    };
+    let unresolved = 0;
     if (candidates.size > 0) {
       for (const node of closures) {
         const context = this.follow(node, E_CONTEXT);
         const candidate = context < 0 ? undefined : candidates.get(context);
-        if (candidate === undefined || candidate.script >= 0) continue;
-        const script = this.closureScript(node);
-        if (script < 0) continue;
-        candidate.script = script;
-        candidate.url = this.closureUrl(node, script) ?? '';
-        candidate.moduleName = candidate.url === '' ? undefined : this.options.traced(candidate.url);
+        if (candidate !== undefined && candidate.script < 0) resolve(candidate, node);
       }
+      for (const candidate of candidates.values()) if (candidate.script < 0) unresolved++;
     }
+    if (unresolved > 0) this.resolveThroughInnerContexts(candidates, contexts, closures, resolve);
 
     const modules = new Map<string, TracedModule>();
     const moduleFor = (moduleName: string, kind: ModuleKind, url: string, script: number): TracedModule => {
@@ -447,6 +452,41 @@ class EntryFinder {
       if (module.kind === 'commonjs') module.contexts = this.commonjsModuleContexts(module);
     }
     return modules;
+  }
+
+  /**
+   * A module Context without a live closure of its own (the functions created in it are
+   * gone) is still reachable from the contexts of calls made in it: `previous` chains.
+   * Their closures belong to the same script.
+   */
+  private resolveThroughInnerContexts(
+    candidates: Map<number, ContextCandidate>,
+    contexts: number[],
+    closures: number[],
+    resolve: (candidate: ContextCandidate, closure: number) => void,
+  ): void {
+    const owner = new Map<number, ContextCandidate>();
+    for (const candidate of candidates.values()) if (candidate.script < 0) owner.set(candidate.context, candidate);
+    const inner = new Map<number, ContextCandidate>();
+    // A few levels of nesting; each level is one pass over the contexts.
+    for (let level = 0; level < 8; level++) {
+      let added = 0;
+      for (const context of contexts) {
+        if (inner.has(context) || owner.has(context)) continue;
+        const previous = this.follow(context, E_PREVIOUS);
+        const candidate = owner.get(previous) ?? inner.get(previous);
+        if (candidate !== undefined) {
+          inner.set(context, candidate);
+          added++;
+        }
+      }
+      if (added === 0) break;
+    }
+    if (inner.size === 0) return;
+    for (const node of closures) {
+      const candidate = inner.get(this.follow(node, E_CONTEXT));
+      if (candidate !== undefined && candidate.script < 0) resolve(candidate, node);
+    }
   }
 
   /** Live mode: the scriptParsed URL of each traced module, so `source()` gets the URL it knows. */
