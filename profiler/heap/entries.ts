@@ -448,7 +448,12 @@ class EntryFinder {
       moduleFor(moduleName, 'commonjs', url, -1).exportsObjects.push(exportsObject);
     }
 
+    // A module loaded more than once (a reload with `?t=…`, a require.cache purge) has an
+    // instance per load: the newest one (highest node id) names the entries.
+    const newestFirst = (a: number, b: number) => this.nodes[b + this.idOffset]! - this.nodes[a + this.idOffset]!;
     for (const module of modules.values()) {
+      module.contexts.sort((a, b) => newestFirst(a.context, b.context));
+      module.exportsObjects.sort(newestFirst);
       if (module.kind === 'commonjs') module.contexts = this.commonjsModuleContexts(module);
     }
     return modules;
