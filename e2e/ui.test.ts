@@ -58,7 +58,7 @@ describe('apptrace UI through the real proxy and profiler', () => {
 
   it('shows the leak growing, the cache plateaued, live records, the code, and runs no injected script', async () => {
     // Requests one at a time, each waiting for its record, so every request is a point.
-    const requests = 22;
+    const requests = 20;
     for (let i = 1; i <= requests; i++) {
       const res = await fetch(`${stack.proxyUrl}/item/${i}`);
       expect(res.status).toBe(200);
@@ -73,7 +73,11 @@ describe('apptrace UI through the real proxy and profiler', () => {
     const page = await browser.newPage();
     await page.goto(`${stack.proxyUrl}/_ah/apptrace`);
     await page.waitForFunction(() => document.body.dataset.loadMs !== undefined);
-    await page.waitForSelector('#suspects tbody tr');
+    await page.waitForSelector('#suspects tbody tr').catch(async (error: Error) => {
+      await page.screenshot({ path: await artefactPath('ui-overview-failed.png') });
+      const state = await page.evaluate(() => ({ ...document.body.dataset, error: document.getElementById('st-error')!.textContent }));
+      throw new Error(`${error.message}\npage: ${JSON.stringify(state)}\nproblems: ${browser.problems.join('\n')}`);
+    });
 
     // Both charts drew data lines (coloured pixels, not only grey axes).
     expect(await coloredPixels(page, '#chart-entries canvas')).toBeGreaterThan(200);

@@ -42,6 +42,11 @@ describe('highlightLines', () => {
     }
   });
 
+  it('leaves keywords used as property names alone', () => {
+    const [line] = highlightLines('cache.delete(key); new Map();\n');
+    expect(line).toBe('cache.delete(key); <span class="tok-kw">new</span> Map();');
+  });
+
   it('shows what acorn cannot tokenize plain and escaped', () => {
     const broken = 'const x = new Map();\nconst s = "<b> unterminated\n';
     expect(highlightLines(broken)).toEqual(['const x = new Map();', 'const s = &quot;&lt;b&gt; unterminated']);

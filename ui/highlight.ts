@@ -44,9 +44,13 @@ function tokenSpans(source: string): Span[] | undefined {
       },
     };
     try {
+      let previous = '';
       for (const token of tokenizer(source, options)) {
-        const cls = tokenClass(token.type.label, token.type.keyword);
+        // After `.` or `?.` a keyword is a property name (`map.delete`), not a keyword.
+        const afterDot = previous === '.' || previous === '?.';
+        const cls = tokenClass(token.type.label, afterDot ? undefined : token.type.keyword);
         if (cls) spans.push([token.start, token.end, cls]);
+        previous = token.type.label;
       }
     } catch {
       continue; // CommonJS-only syntax as a module, or not JavaScript at all
