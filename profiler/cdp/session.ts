@@ -127,14 +127,26 @@ export class InspectorSession extends EventEmitter {
    * socket), a timer of 0 ms and the check phase after it. Without this, objects still held
    * by the request's own frames and handles are counted, and a leak's line jumps.
    */
-  async idle(client: CDP.Client): Promise<void> {
-    await client.Runtime.evaluate({
+  async idle(client: CDP.Client, timeoutMs = IDLE_TIMEOUT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    // A target paused at a breakpoint (someone else's DevTools) never answers: the
+    // snapshot goes ahead without waiting (V8 takes it while paused).
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    const evaluated = client.Runtime.evaluate({
       expression: 'new Promise((r) => setImmediate(() => setTimeout(() => setImmediate(r), 0)))',
       awaitPromise: true,
       returnByValue: true,
       silent: true,
       includeCommandLineAPI: false,
     });
+    try {
+      await Promise.race([evaluated, timeout]);
+    } finally {
+      clearTimeout(timer);
+      evaluated.catch(() => undefined);
+    }
   }
 
   #setState(state: InspectorState, hint: string | null): void {
@@ -281,6 +293,8 @@ function probeInspector(ip: string, port: number): Promise<void> {
 }
 
 const PROBE_TIMEOUT_MS = 5_000;
+/** How long a snapshot waits for the target to become idle. */
+const IDLE_TIMEOUT_MS = 2_000;
 
 class NotInspectorError extends Error {}
 
