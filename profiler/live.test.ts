@@ -45,9 +45,12 @@ describe('apptrace-profiler serve against a live target', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(env?: Record<string, string>): Promise<{ target: Target; profiler: ProfilerProcess }> {
+  async function start(env?: Record<string, string>, options: { cwd?: string } = {}): Promise<{ target: Target; profiler: ProfilerProcess }> {
     const target = await startTarget(env ? { env } : {});
-    const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', db, '--target', `127.0.0.1:${target.httpPort}`]);
+    const profiler = await startProfiler(
+      ['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', db, '--target', `127.0.0.1:${target.httpPort}`],
+      options,
+    );
     return { target, profiler };
   }
 
@@ -135,15 +138,18 @@ describe('apptrace-profiler serve against a live target', () => {
     for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end - 2);
   });
 
-  it('takes a snapshot on POST /api/snapshot, folding pending signals', async () => {
-    const { profiler } = await start();
+  it('takes a snapshot on POST /api/snapshot; without --root, names modules relative to the target\'s own directory', async () => {
+    // The profiler runs elsewhere (as in compose): the target's working directory is the root.
+    const { profiler } = await start(undefined, { cwd: dir });
     await recordsAtLeast(profiler, 1);
     await settled(profiler);
     const manual = await profiler.snapshot();
     expect(manual.status).toBe(201);
     const record = manual.body as HeapRecord;
     expect(record).toMatchObject({ index: 2, requests: 0, request: null, baseline: false });
-    expect(entry(record, 'server.mjs', 'messages')).toBeDefined();
+    expect(entry(record, 'server.mjs', 'messages')).toMatchObject({ filename: 'server.mjs', obj_type: 'Array' });
+    expect(entry(record, 'store.cjs', 'cache')).toMatchObject({ filename: 'store.cjs', obj_type: 'Map' });
+    expect((await profiler.status()).traceModules.join(' ')).toContain(FIXTURE_DIR.replace(/\/$/, ''));
   });
 
   it('re-attaches when the target restarts: records resume with a new baseline', async () => {

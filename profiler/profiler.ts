@@ -1,20 +1,29 @@
+import { isAbsolute } from 'node:path';
+import type CDP from 'chrome-remote-interface';
 import type { AppDeps, AppEvent, ProfilerStatus } from '../ui/deps.js';
 import type { AnalysisFactory } from './capture.js';
 import { Capture } from './capture.js';
 import { InspectorSession } from './cdp/session.js';
 import type { ModuleMatcher } from './heap/module-match.js';
+import { createModuleMatcher } from './heap/module-match.js';
 import type { HeapRecord, RequestInfo } from './record.js';
 import type { RecordStore } from './store.js';
 
 export interface ProfilerOptions {
   inspect: { host: string; port: number };
   store: RecordStore;
-  modules: ModuleMatcher;
+  /**
+   * The app root module names are relative to. Without it, the target's own working
+   * directory (asked on every attach; in compose the target's paths are not ours), and
+   * the profiler's until the target answers.
+   */
+  root?: string | null;
+  /** `--trace-module` patterns; none: the app's own scripts. */
+  patterns?: string[];
   analysis: AnalysisFactory;
   /** Shown in the status: the dev server behind the proxy, when known. */
   target?: string | null;
   urlPatterns?: string[];
-  traceModules?: string[];
   /** How the target is started, for hints (`server.js`). */
   targetHint?: string;
   retry?: { minMs: number; maxMs: number };
@@ -35,15 +44,18 @@ export class Profiler implements AppDeps {
   readonly capture: Capture;
   readonly #options: ProfilerOptions;
   readonly #listeners = new Set<(event: AppEvent) => void>();
+  #modules: ModuleMatcher;
   #lastProgressEvent = 0;
   #progressTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ProfilerOptions) {
     this.#options = options;
+    this.#modules = createModuleMatcher({ root: options.root ?? process.cwd(), patterns: options.patterns ?? [] });
     this.session = new InspectorSession({
       host: options.inspect.host,
       port: options.inspect.port,
-      moduleName: (url) => options.modules.traced(url),
+      moduleName: (url) => this.#modules.traced(url),
+      beforeAttach: options.root ? undefined : (client) => this.#adoptTargetRoot(client),
       ...(options.targetHint ? { targetHint: options.targetHint } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
     });
@@ -51,14 +63,25 @@ export class Profiler implements AppDeps {
       session: this.session,
       store: options.store,
       analysis: options.analysis,
-      traced: (url) => options.modules.traced(url),
-      filename: (url) => options.modules.filename(url),
+      traced: (url) => this.#modules.traced(url),
+      filename: (url) => this.#modules.filename(url),
     });
     this.session.on('state', () => this.#emitStatus());
     this.capture.on('change', () => this.#emitStatus());
     this.capture.on('failed', () => this.#emitStatus());
     this.capture.on('progress', () => this.#emitProgress());
     this.capture.on('record', (record) => this.#emit({ type: 'record', record }));
+  }
+
+  /** The root module names are relative to (the target's working directory by default). */
+  get root(): string {
+    return this.#modules.root;
+  }
+
+  /** The --trace-module patterns, or a description of the default. */
+  get traceModules(): string[] {
+    const patterns = this.#options.patterns ?? [];
+    return patterns.length > 0 ? patterns : [`the app's own scripts under ${this.root} (not node_modules, not node:)`];
   }
 
   start(): void {
@@ -94,7 +117,7 @@ export class Profiler implements AppDeps {
       lastIndex: store.lastIndex,
       lastError: capture.lastError,
       urlPatterns: this.#options.urlPatterns ?? [],
-      traceModules: this.#options.traceModules ?? [],
+      traceModules: this.traceModules,
       db: store.path,
     };
   }
@@ -114,6 +137,14 @@ export class Profiler implements AppDeps {
 
   moduleSource(moduleName: string): Promise<{ url: string; source: string } | undefined> {
     return this.session.moduleSource(moduleName);
+  }
+
+  /** Names modules relative to the target's working directory, before its scripts are listed. */
+  async #adoptTargetRoot(client: CDP.Client): Promise<void> {
+    const { result } = await client.Runtime.evaluate({ expression: 'process.cwd()', returnByValue: true, silent: true });
+    const cwd: unknown = result.value;
+    if (typeof cwd !== 'string' || !isAbsolute(cwd) || cwd === this.#modules.root) return;
+    this.#modules = createModuleMatcher({ root: cwd, patterns: this.#options.patterns ?? [] });
   }
 
   #emit(event: AppEvent): void {

@@ -59,7 +59,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     },
   },
   { name: 'target', kind: 'string', value: 'host:port', help: 'the dev server behind the proxy (shown in the UI)' },
-  { name: 'root', kind: 'string', value: 'DIR', help: "the app's root: module names are relative to it (default: the working directory)" },
+  { name: 'root', kind: 'string', value: 'DIR', help: "the app's root: module names are relative to it (default: the target's working directory)" },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
 
@@ -82,11 +82,11 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   }
   const inspect = parseHostPort(values.inspect as string);
   const listen = parseHostPort(values.listen as string);
-  const root = resolve((values.root as string | undefined) ?? process.cwd());
+  const root = values.root === undefined ? null : resolve(values.root as string);
   const patterns = (values['trace-module'] as string[] | undefined) ?? [];
   const urlPatterns = (values['url-pattern'] as string[] | undefined) ?? [];
-  const modules = createModuleMatcher({ root, patterns });
-  const traceModules = patterns.length > 0 ? patterns : [`the app's own scripts under ${root} (not node_modules, not node:)`];
+  // Bad patterns fail here, before anything starts.
+  createModuleMatcher({ root: root ?? process.cwd(), patterns });
 
   const store = await RecordStore.open(values.db as string);
   // The heap engine parses each chunk as it arrives; finish() does the rest.
@@ -94,11 +94,11 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   const profiler = new Profiler({
     inspect,
     store,
-    modules,
+    root,
+    patterns,
     analysis,
     target: (values.target as string | undefined) ?? null,
     urlPatterns,
-    traceModules,
   });
 
   const app = createApp(profiler);
@@ -146,7 +146,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       `apptrace-profiler: warning: listening on ${listen.host}, not loopback: anyone who reaches this port can read your app's source and heap.\n`,
     );
   }
-  report.start({ url: `${url}${BASE_PATH}`, store, traceModules, urlPatterns, target: (values.target as string | undefined) ?? null });
+  report.start({ url: `${url}${BASE_PATH}`, store, urlPatterns, target: (values.target as string | undefined) ?? null });
   profiler.start();
   if (process.send) {
     // The proxy that started us is gone (even after SIGKILL): do not outlive it.

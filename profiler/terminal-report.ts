@@ -28,20 +28,25 @@ export class TerminalReport {
     this.#profiler = profiler;
   }
 
-  start(info: { url: string; store: RecordStore; traceModules: string[]; urlPatterns: string[]; target: string | null }): void {
+  start(info: { url: string; store: RecordStore; urlPatterns: string[]; target: string | null }): void {
     const { store } = info;
     this.line(`apptrace-profiler listening on ${info.url}`);
     this.#previous = store.since(Math.max(0, store.lastIndex - 1))[0];
     if (info.target) this.line(`  target:    ${info.target}`);
     this.line(`  inspector: ${this.#profiler.session.address}`);
-    this.line(`  traced:    ${info.traceModules.join(', ')}`);
+    this.line(`  traced:    ${this.#profiler.traceModules.join(', ')}`);
     if (info.urlPatterns.length > 0) this.line(`  URLs:      ${info.urlPatterns.join('  ')}`);
     this.line(`  store:     ${store.path} (${store.size} record${store.size === 1 ? '' : 's'})`);
 
     const { session, capture } = this.#profiler;
+    let root = this.#profiler.root;
     const onState = (state: string, hint: string | null) => {
       const id = session.current?.id;
       this.line(`inspector ${session.address}: ${state}${state === 'connected' && id ? ` (session ${id})` : ''}${hint ? ` — ${hint}` : ''}`);
+      if (state === 'connected' && this.#profiler.root !== root) {
+        root = this.#profiler.root;
+        this.line(`  traced:    ${this.#profiler.traceModules.join(', ')} (the target's working directory)`);
+      }
     };
     const onRecord = (record: HeapRecord) => {
       this.line(this.#recordLine(record));

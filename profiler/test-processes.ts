@@ -103,10 +103,14 @@ export interface ProfilerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `apptrace-profiler serve` on a free port with the fixture as its root. */
-export async function startProfiler(args: string[]): Promise<ProfilerProcess> {
-  const child = spawn(process.execPath, [PROFILER_CLI, 'serve', '--listen', '127.0.0.1:0', '--root', FIXTURE_DIR, ...args], {
-    cwd: FIXTURE_DIR,
+/**
+ * Starts `apptrace-profiler serve` on a free port, by default with the fixture as --root;
+ * with `cwd`, from that directory and without --root (the target's own root applies).
+ */
+export async function startProfiler(args: string[], options: { cwd?: string } = {}): Promise<ProfilerProcess> {
+  const root = options.cwd ? [] : ['--root', FIXTURE_DIR];
+  const child = spawn(process.execPath, [PROFILER_CLI, 'serve', '--listen', '127.0.0.1:0', ...root, ...args], {
+    cwd: options.cwd ?? FIXTURE_DIR,
     env: { ...process.env, APPTRACE_INSPECT: '', APPTRACE_DB: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

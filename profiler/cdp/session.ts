@@ -32,6 +32,8 @@ export interface InspectorSessionOptions {
   moduleName: (url: string) => string | undefined;
   /** How the user starts the target, for hints: e.g. `server.js`. */
   targetHint?: string;
+  /** Runs once per attach, before the target's scripts are listed (e.g. to learn its root). */
+  beforeAttach?: ((client: CDP.Client) => Promise<void>) | undefined;
   /** Backoff between connection attempts, in ms. */
   retry?: { minMs: number; maxMs: number };
 }
@@ -243,6 +245,7 @@ export class InspectorSession extends EventEmitter {
       void fetch.finally(() => pending.delete(fetch));
     });
     this.current = { client, id };
+    await this.#options.beforeAttach?.(client);
     await client.Debugger.enable({});
     await client.Debugger.setSkipAllPauses({ skip: true });
     await client.HeapProfiler.enable();
