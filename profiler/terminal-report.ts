@@ -7,6 +7,7 @@ import { biggestMover } from './suspects.js';
 
 /** Progress is shown once a snapshot has run this long (small ones finish before). */
 const PROGRESS_AFTER_MS = 1_000;
+const PROGRESS_EVERY_MS = 250;
 
 /**
  * What the profiler says on its terminal: where to browse and what is traced at start,
@@ -53,8 +54,11 @@ export class TerminalReport {
       this.#previous = record;
     };
     const onFailed = (error: Error) => this.line(`snapshot discarded: ${error.message}`);
+    let shownAt = 0;
     const onProgress = (p: { done: number; total: number; bytes: number; startedAt: number }) => {
-      if (!this.#out.isTTY || Date.now() - p.startedAt < PROGRESS_AFTER_MS) return;
+      const now = Date.now();
+      if (!this.#out.isTTY || now - p.startedAt < PROGRESS_AFTER_MS || now - shownAt < PROGRESS_EVERY_MS) return;
+      shownAt = now;
       const phase = p.total > 0 && p.done < p.total ? `building ${Math.floor((100 * p.done) / p.total)}%` : 'streaming';
       this.#out.write(`\r\x1b[Ksnapshot: ${phase}, ${formatBytes(p.bytes)} received, ${((Date.now() - p.startedAt) / 1000).toFixed(1)} s`);
       this.#progressShown = true;
