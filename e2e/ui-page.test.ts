@@ -96,8 +96,8 @@ describe('UI pages in Chromium (hand-built records)', () => {
     await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
     const before = await page.$eval('#chart-entries canvas', (c) => (c as HTMLCanvasElement).toDataURL());
     deps.add(withHostileEntry(sampleRecord(41, { url: () => '/live/41' })));
-    await page.waitForFunction(() => document.getElementById('st-records')!.textContent!.includes('latest #41'));
-    expect(await page.textContent('#st-latest')).toBe('#41 GET /live/41 → 200');
+    await page.waitForFunction(() => document.getElementById('st-latest')!.textContent === '#41 GET /live/41 → 200');
+    expect(await page.textContent('#st-records')).toContain('latest #41');
     await page.waitForFunction(
       (old) => (document.querySelector('#chart-entries canvas') as HTMLCanvasElement).toDataURL() !== old,
       before,

@@ -103,13 +103,21 @@ describe('apptrace UI through the real proxy and profiler', () => {
     const live = await fetch(`${stack.proxyUrl}/item/live-one`);
     await live.text();
     await page.waitForFunction(
-      (index) => document.getElementById('st-records')!.textContent!.includes(`latest #${index}`),
+      (index) => document.getElementById('st-latest')!.textContent === `#${index} GET /item/live-one → 200`,
       before + 1,
       { timeout: 30_000 },
     );
-    expect(await page.textContent('#st-latest')).toContain('GET /item/live-one → 200');
+    expect(await page.textContent('#st-records')).toContain(`latest #${before + 1}`);
     expect(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
     expect(await page.textContent('#st-inspector')).toContain('inspector connected');
+
+    // "Snapshot now" asks the profiler for a manual snapshot; it shows up live too.
+    await page.click('#snapshot-now');
+    await page.waitForFunction(
+      (index) => document.getElementById('st-latest')!.textContent === `#${index} manual snapshot`,
+      before + 2,
+      { timeout: 30_000 },
+    );
     await page.screenshot({ path: await artefactPath('ui-overview.png') });
 
     // Clicking the leak opens its code with the definition line marked and in view.
