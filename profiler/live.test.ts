@@ -143,7 +143,24 @@ describe('apptrace-profiler serve against a live target', () => {
     const { profiler } = await start(undefined, { cwd: dir });
     await recordsAtLeast(profiler, 1);
     await settled(profiler);
+    // An open event stream gets the new record.
+    const controller = new AbortController();
+    const events = await fetch(`${profiler.base}/events`, { signal: controller.signal });
+    const reader = events.body!.getReader();
+    let text = '';
+    const streamed = (async () => {
+      const decoder = new TextDecoder();
+      while (!/event: record\n(data: .*\n)+id: 2\n/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value);
+      }
+    })();
     const manual = await profiler.snapshot();
+    await streamed;
+    controller.abort();
+    expect(text.startsWith('event: status\n')).toBe(true);
+    expect(text).toMatch(/event: record\ndata: \{"index":2,/);
     expect(manual.status).toBe(201);
     const record = manual.body as HeapRecord;
     expect(record).toMatchObject({ index: 2, requests: 0, request: null, baseline: false });
