@@ -281,15 +281,6 @@ function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined
   const locals = new Set(localLines.keys());
   if (kind === 'commonjs') for (const name of COMMONJS_WRAPPER_NAMES) locals.add(name);
 
-  let lineStarts: number[] | undefined;
-  const offsetOf = (line: number, column: number): number => {
-    if (lineStarts === undefined) {
-      lineStarts = [0];
-      for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) lineStarts.push(i + 1);
-    }
-    return line < lineStarts.length ? lineStarts[line]! + column : -1;
-  };
-
   return {
     locals,
     localLine: (name) => localLines.get(name),
@@ -309,9 +300,20 @@ function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined
       }
       return localLines.get(name) ?? moduleExportsLine;
     },
-    isClassAt(line, column) {
-      const offset = offsetOf(line, column);
-      return offset >= 0 && /^class\b/.test(source.slice(offset, offset + 6));
-    },
+    isClassAt: (line, column) => isClassAt(source, line, column),
   };
+}
+
+/**
+ * True when the text at a 0-based line and column starts with the `class` keyword: V8
+ * places a class's location there, a function's at its parameter list.
+ */
+export function isClassAt(source: string, line: number, column: number): boolean {
+  let offset = 0;
+  for (let l = 0; l < line; l++) {
+    offset = source.indexOf('\n', offset) + 1;
+    if (offset === 0) return false;
+  }
+  offset += column;
+  return /^class\b/.test(source.slice(offset, offset + 6));
 }
