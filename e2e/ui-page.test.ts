@@ -102,6 +102,13 @@ describe('UI pages in Chromium (hand-built records)', () => {
       (old) => (document.querySelector('#chart-entries canvas') as HTMLCanvasElement).toDataURL() !== old,
       before,
     );
+    // A record the page never heard of (a gap in the events) is fetched with since=.
+    const asked: string[] = [];
+    page.on('request', (r) => asked.push(r.url()));
+    deps.store.push(withHostileEntry(sampleRecord(42, { url: () => '/silent/42' })));
+    deps.add(withHostileEntry(sampleRecord(43, { url: () => '/live/43' })));
+    await page.waitForFunction(() => document.getElementById('st-latest')!.textContent === '#43 GET /live/43 → 200');
+    expect(asked).toContain(`${url}${BASE_PATH}/api/records?since=41`);
     deps.setStatus({
       inspector: { address: '127.0.0.1:9229', state: 'disconnected', hint: 'restart it: node --inspect=127.0.0.1:9229 app.js' },
       lastError: { at: new Date().toISOString(), message: '<b>target exited</b>' },

@@ -89,6 +89,8 @@ describe('overview page', () => {
     });
     const { body } = await get(deps);
     expect(body).toContain('snapshot 25% · 2 pending');
+    const streaming = await get(new MemoryDeps({ snapshot: { running: true, progress: { done: 3 * 1024 * 1024, total: 0 }, pendingSignals: 0 } }));
+    expect(streaming.body).toContain('snapshot: 3.00 MB streamed');
     expect(body).toContain('last error: snapshot cut off: target exited');
   });
 
@@ -107,6 +109,13 @@ describe('overview page', () => {
     expect(body).not.toContain(HOSTILE);
     expect(body).toContain('#1 GET /?q=&lt;script&gt;alert(1)&lt;/script&gt; → 200');
     expect(body).toContain('&lt;img src=x onerror=&quot;alert(3)&quot;&gt;');
+  });
+
+  it('names a baseline record as such, not as a manual snapshot', async () => {
+    const deps = new MemoryDeps();
+    deps.add({ ...sampleRecord(1), baseline: true, request: null, requests: 0 });
+    const { body } = await get(deps);
+    expect(body).toContain('#1 baseline (first snapshot after attaching)');
   });
 
   it('answers the overview with a trailing slash too', async () => {

@@ -81,10 +81,9 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
   });
 }
 
-/** "#12 GET /path → 200", or "#12 manual snapshot". */
+/** "#12 GET /path → 200", "#1 baseline (…)" or "#12 manual snapshot" (same words as overview.js). */
 export function latestText(record: HeapRecord): string {
   const request = record.request;
-  return request
-    ? `#${record.index} ${request.method} ${request.url} → ${request.status}`
-    : `#${record.index} manual snapshot`;
+  if (request) return `#${record.index} ${request.method} ${request.url} → ${request.status}`;
+  return record.baseline ? `#${record.index} baseline (first snapshot after attaching)` : `#${record.index} manual snapshot`;
 }

@@ -1,4 +1,5 @@
 import type { ProfilerStatus } from './deps.js';
+import { formatBytes } from './format.js';
 
 /**
  * The words the status strip and the notices use, computed from a ProfilerStatus.
@@ -14,10 +15,14 @@ export function snapshotText(status: ProfilerStatus): string {
   const { running, progress, pendingSignals } = status.snapshot;
   let text = 'idle';
   if (running) {
+    // V8 counts nodes while it builds the snapshot (done/total), then the profiler counts
+    // the bytes streamed in (total 0).
     text =
       progress && progress.total > 0
         ? `snapshot ${Math.min(100, Math.floor((progress.done / progress.total) * 100))}%`
-        : 'snapshot running';
+        : progress && progress.done > 0
+          ? `snapshot: ${formatBytes(progress.done)} streamed`
+          : 'snapshot running';
   }
   return pendingSignals > 0 ? `${text} · ${pendingSignals} pending` : text;
 }

@@ -82,7 +82,8 @@
 
   function requestText(record) {
     const r = record.request;
-    return r ? r.method + ' ' + r.url + ' → ' + r.status : 'manual snapshot';
+    if (r) return r.method + ' ' + r.url + ' → ' + r.status;
+    return record.baseline ? 'baseline (first snapshot after attaching)' : 'manual snapshot';
   }
 
   // ---- charts ----
@@ -328,7 +329,9 @@
       text =
         snap.progress && snap.progress.total > 0
           ? 'snapshot ' + Math.min(100, Math.floor((snap.progress.done / snap.progress.total) * 100)) + '%'
-          : 'snapshot running';
+          : snap.progress && snap.progress.done > 0
+            ? 'snapshot: ' + formatBytes(snap.progress.done) + ' streamed'
+            : 'snapshot running';
     }
     if (snap.pendingSignals > 0) text += ' · ' + snap.pendingSignals + ' pending';
     $('st-snapshot').textContent = text;
