@@ -18,9 +18,10 @@
  * The dominators are computed with the iterative Lengauer–Tarjan algorithm (T. Lengauer
  * and R. E. Tarjan, "A fast algorithm for finding dominators in a flowgraph", TOPLAS
  * 1979) over preallocated Uint32Arrays; there is no recursion, since real heaps are
- * far deeper than the call stack.
+ * far deeper than the call stack. The passes share one scratch buffer, which keeps the
+ * peak memory at about 10 words per node on top of the snapshot.
  */
-import { buildEdgeTargets, buildFirstEdgeIndexes, buildRetainers } from './graph.js';
+import { buildFirstEdgeIndexes } from './graph.js';
 import type { HeapSnapshot } from './snapshot.js';
 
 export interface Dominators {
@@ -34,8 +35,6 @@ export interface Dominators {
   essential: Uint8Array;
   /** First-edge offsets, as buildFirstEdgeIndexes returns them. */
   firstEdge: Uint32Array;
-  /** Target ordinal of each edge, as buildEdgeTargets returns them. */
-  edgeTo: Uint32Array;
   rootOrdinal: number;
   /** Nodes the counted edges do not reach from the root (hung off the root). */
   unreachable: number;
@@ -50,27 +49,31 @@ export function isEssential(essential: Uint8Array, edgeOrdinal: number): boolean
 
 const WEAK_MAP_EDGE = /^\d+ \/ part of key \(.*? @\d+\) -> value \(.*? @\d+\) pair in WeakMap \(table @(\d+)\)$/s;
 
+/** Scratch words per node (+1) that the passes share. */
+const POOL_SLOTS = 9;
+
 /** Computes the dominator tree and retained sizes; odd data is reported in snapshot.warnings. */
-export function computeDominators(
-  snapshot: HeapSnapshot,
-  firstEdge = buildFirstEdgeIndexes(snapshot),
-  edgeTo = buildEdgeTargets(snapshot),
-): Dominators {
+export function computeDominators(snapshot: HeapSnapshot, firstEdge = buildFirstEdgeIndexes(snapshot)): Dominators {
   const rootOrdinal = 0;
   const steps: Record<string, number> = {};
   let t = performance.now();
   const step = (name: string): void => {
     const now = performance.now();
-    steps[name] = now - t;
+    steps[name] = Math.round((now - t) * 10) / 10;
     t = now;
   };
-  const pageObject = markPageObjects(snapshot, firstEdge, edgeTo, rootOrdinal);
+  const size = snapshot.nodeCount + 1;
+  const pool = new ArrayBuffer(POOL_SLOTS * size * 4);
+  const slot = (i: number, count = 1): Uint32Array => new Uint32Array(pool, i * size * 4, count * size);
+
+  const pageObject = new Uint8Array(snapshot.nodeCount);
+  markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(0));
   step('page_objects');
-  const essential = markEssentialEdges(snapshot, firstEdge, edgeTo, rootOrdinal, pageObject);
+  const essential = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject);
   step('essential');
-  const selfSize = shallowSizes(snapshot, firstEdge, edgeTo, rootOrdinal);
+  const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(0), slot(1, 2));
   step('shallow');
-  const { dominator, order, count, unreachable } = lengauerTarjan(snapshot, firstEdge, edgeTo, essential, rootOrdinal, step);
+  const { dominator, order, count, unreachable } = lengauerTarjan(snapshot, firstEdge, essential, rootOrdinal, slot, step);
   const retained = new Float64Array(selfSize);
   // Children come after their dominator in DFS order: add up from the last one.
   for (let i = count - 1; i > 0; i--) {
@@ -83,7 +86,7 @@ export function computeDominators(
       `${unreachable} nodes are not reachable from the root through edges that retain (only weak or no retainers); they are counted under the root.`,
     );
   }
-  return { dominator, retained, selfSize, essential, firstEdge, edgeTo, rootOrdinal, unreachable, steps };
+  return { dominator, retained, selfSize, essential, firstEdge, rootOrdinal, unreachable, steps };
 }
 
 /**
@@ -93,51 +96,55 @@ export function computeDominators(
 function markPageObjects(
   snapshot: HeapSnapshot,
   firstEdge: Uint32Array,
-  edgeTo: Uint32Array,
   rootOrdinal: number,
-): Uint8Array {
-  const { nodes, edges, layout, strings, nodeCount } = snapshot;
+  flags: Uint8Array,
+  stack: Uint32Array,
+): void {
+  const { nodes, edges, layout, strings } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
+  const scale = 1 / nfc;
+  const toOffset = layout.edgeToNodeOffset;
   const typeOffset = layout.edgeTypeOffset;
   const { weak, shortcut, element } = layout.edgeType;
   const synthetic = layout.nodeType.synthetic;
-  const flags = new Uint8Array(nodeCount);
-  const stack = new Uint32Array(nodeCount);
   let top = 0;
-  for (let e = firstEdge[rootOrdinal]! / efc, end = firstEdge[rootOrdinal + 1]! / efc; e < end; e++) {
-    const type = edges[e * efc + typeOffset]!;
-    const o = edgeTo[e]!;
+  for (let e = firstEdge[rootOrdinal]!, end = firstEdge[rootOrdinal + 1]!; e < end; e += efc) {
+    const type = edges[e + typeOffset]!;
+    const to = edges[e + toOffset]!;
     if (type === element) {
-      if (nodes[o * nfc + layout.nodeTypeOffset] !== synthetic) continue;
-      if (strings[nodes[o * nfc + layout.nodeNameOffset]!] !== '(Document DOM trees)') continue;
+      if (nodes[to + layout.nodeTypeOffset] !== synthetic) continue;
+      if (strings[nodes[to + layout.nodeNameOffset]!] !== '(Document DOM trees)') continue;
     } else if (type !== shortcut) continue;
+    const o = (to * scale + 0.5) | 0;
     if (flags[o]) continue;
     flags[o] = 1;
     stack[top++] = o;
   }
   while (top > 0) {
     const o = stack[--top]!;
-    for (let e = firstEdge[o]! / efc, end = firstEdge[o + 1]! / efc; e < end; e++) {
-      const child = edgeTo[e]!;
-      if (flags[child] || edges[e * efc + typeOffset] === weak) continue;
+    for (let e = firstEdge[o]!, end = firstEdge[o + 1]!; e < end; e += efc) {
+      // to_node is a multiple of the field count (the loader checks it), so rounding
+      // the product is exact — and cheaper than a division.
+      const child = (edges[e + toOffset]! * scale + 0.5) | 0;
+      if (flags[child] || edges[e + typeOffset] === weak) continue;
       flags[child] = 1;
       stack[top++] = child;
     }
   }
-  return flags;
 }
 
 function markEssentialEdges(
   snapshot: HeapSnapshot,
   firstEdge: Uint32Array,
-  edgeTo: Uint32Array,
   rootOrdinal: number,
   pageObject: Uint8Array,
 ): Uint8Array {
   const { nodes, edges, layout, strings, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
+  const scale = 1 / nfc;
+  const toOffset = layout.edgeToNodeOffset;
   const typeOffset = layout.edgeTypeOffset;
   const nameOffset = layout.edgeNameOffset;
   const idOffset = layout.nodeIdOffset;
@@ -173,7 +180,7 @@ function markEssentialEdges(
         const table = tableIdOf(edges[edge + nameOffset]!);
         if (table !== -1 && table === nodes[o * nfc + idOffset]) continue;
       }
-      const to = edgeTo[e]!;
+      const to = (edges[edge + toOffset]! * scale + 0.5) | 0;
       if (to === o) continue;
       if (!isRoot) {
         if (type === shortcut) continue;
@@ -194,12 +201,15 @@ function markEssentialEdges(
 function shallowSizes(
   snapshot: HeapSnapshot,
   firstEdge: Uint32Array,
-  edgeTo: Uint32Array,
   rootOrdinal: number,
+  owner: Uint32Array,
+  work: Uint32Array,
 ): Float64Array {
   const { nodes, edges, layout, strings, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
+  const scale = 1 / nfc;
+  const toOffset = layout.edgeToNodeOffset;
   const typeOffset = layout.edgeTypeOffset;
   const nodeTypeOffset = layout.nodeTypeOffset;
   const nameOffset = layout.nodeNameOffset;
@@ -210,8 +220,8 @@ function shallowSizes(
   for (let o = 0, i = sizeOffset; o < nodeCount; o++, i += nfc) selfSize[o] = nodes[i]!;
 
   let hasUserRoots = false;
-  for (let e = firstEdge[rootOrdinal]! / efc, end = firstEdge[rootOrdinal + 1]! / efc; e < end; e++) {
-    const to = edgeTo[e]! * nfc;
+  for (let e = firstEdge[rootOrdinal]!, end = firstEdge[rootOrdinal + 1]!; e < end; e += efc) {
+    const to = edges[e + toOffset]!;
     if (nodes[to + nodeTypeOffset] !== synthetic || strings[nodes[to + nameOffset]!] === '(Document DOM trees)') {
       hasUserRoots = true;
       break;
@@ -222,9 +232,7 @@ function shallowSizes(
   const externalStringData = strings.indexOf('system / ExternalStringData');
   const UNVISITED = 0xffffffff;
   const MANY = 0xfffffffe;
-  const owner = new Uint32Array(nodeCount);
   // Each node enters the work list at most twice (unvisited → one owner → many).
-  const work = new Uint32Array(nodeCount * 2);
   let top = 0;
   for (let o = 0, i = 0; o < nodeCount; o++, i += nfc) {
     const type = nodes[i + nodeTypeOffset];
@@ -238,9 +246,9 @@ function shallowSizes(
   while (top > 0) {
     const o = work[--top]!;
     const own = owner[o]!;
-    for (let e = firstEdge[o]! / efc, end = firstEdge[o + 1]! / efc; e < end; e++) {
-      if (edges[e * efc + typeOffset] === weak) continue;
-      const t = edgeTo[e]!;
+    for (let e = firstEdge[o]!, end = firstEdge[o + 1]!; e < end; e += efc) {
+      if (edges[e + typeOffset] === weak) continue;
+      const t = (edges[e + toOffset]! * scale + 0.5) | 0;
       const current = owner[t]!;
       if (current === UNVISITED) {
         owner[t] = own;
@@ -271,29 +279,57 @@ function shallowSizes(
 function lengauerTarjan(
   snapshot: HeapSnapshot,
   firstEdge: Uint32Array,
-  edgeTo: Uint32Array,
   essential: Uint8Array,
   rootOrdinal: number,
-  step: (name: string) => void = () => {},
+  slot: (i: number) => Uint32Array,
+  step: (name: string) => void,
 ): { dominator: Uint32Array; order: Uint32Array; count: number; unreachable: number } {
-  const { layout, nodeCount } = snapshot;
+  const { edges, layout, nodeCount } = snapshot;
+  const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
-  const { firstRetainer, retainingNodes } = buildRetainers(snapshot, firstEdge, edgeTo, essential, false);
+  const scale = 1 / nfc;
+  const toOffset = layout.edgeToNodeOffset;
+
+  // Predecessors through counted edges only, in compressed-sparse-row form, by vertex
+  // number (ordinal + 1): the predecessors of w are retainers[firstRetainer[w - 1] ..
+  // firstRetainer[w]], as vertex numbers.
+  const firstRetainer = slot(0);
+  firstRetainer.fill(0);
+  let kept = 0;
+  const edgeCount = edges.length / efc;
+  for (let e = 0, to = toOffset; e < edgeCount; e++, to += efc) {
+    if ((essential[e >> 3]! & (1 << (e & 7))) === 0) continue;
+    firstRetainer[(edges[to]! * scale + 0.5) | 0]!++;
+    kept++;
+  }
+  for (let o = 0, sum = 0; o < nodeCount; o++) {
+    sum += firstRetainer[o]!;
+    firstRetainer[o] = sum;
+  }
+  firstRetainer[nodeCount] = kept;
+  const retainers = new Uint32Array(kept);
+  for (let from = nodeCount - 1, e = edgeCount - 1; from >= 0; from--) {
+    const begin = firstEdge[from]! / efc;
+    for (; e >= begin; e--) {
+      if ((essential[e >> 3]! & (1 << (e & 7))) === 0) continue;
+      retainers[--firstRetainer[(edges[e * efc + toOffset]! * scale + 0.5) | 0]!] = from + 1;
+    }
+  }
   step('retainers');
 
-  const size = nodeCount + 1;
-  const parent = new Uint32Array(size);
-  const ancestor = new Uint32Array(size);
-  const vertex = new Uint32Array(size);
-  const label = new Uint32Array(size);
-  const semi = new Uint32Array(size);
-  const dom = new Uint32Array(size);
+  const parent = slot(1);
+  const ancestor = slot(2);
+  const vertex = slot(3);
+  const label = slot(4);
+  const semi = slot(5);
   // Buckets as singly linked lists: bucketHead[v] → first w, bucketNext[w] → next.
-  const bucketHead = new Uint32Array(size);
-  const bucketNext = new Uint32Array(size);
-  // Per vertex: the next edge (ordinal) its DFS will look at; reused as the
-  // path-compression stack afterwards.
-  const nextEdge = new Uint32Array(size);
+  const bucketHead = slot(6);
+  const bucketNext = slot(7);
+  // Per vertex: the number of the next edge its DFS looks at; afterwards reused as
+  // the path-compression stack.
+  const nextEdge = slot(8);
+  for (const a of [parent, ancestor, vertex, label, semi, bucketHead, bucketNext]) a.fill(0);
+  const dom = new Uint32Array(nodeCount + 1);
   let n = 0;
 
   const dfs = (start: number): void => {
@@ -306,11 +342,11 @@ function lengauerTarjan(
         label[v] = v;
       }
       let next = parent[v]!;
-      const end = firstEdge[v]! / efc; // firstEdge[ordinal + 1] with ordinal = v - 1
+      const end = firstEdge[v]! / efc; // the edges of ordinal v - 1 end where those of v begin
       let e = nextEdge[v]!;
       for (; e < end; e++) {
         if ((essential[e >> 3]! & (1 << (e & 7))) === 0) continue;
-        const w = edgeTo[e]! + 1;
+        const w = ((edges[e * efc + toOffset]! * scale + 0.5) | 0) + 1;
         if (semi[w] === 0) {
           parent[w] = v;
           nextEdge[w] = firstEdge[w - 1]! / efc;
@@ -345,8 +381,8 @@ function lengauerTarjan(
       }
     }
   }
-
   step('dfs');
+
   const stack = nextEdge;
   for (let i = n; i >= 2; i--) {
     const w = vertex[i]!;
@@ -358,8 +394,8 @@ function lengauerTarjan(
       semiW = semi[r]!;
     } else {
       for (let k = begin; k < end; k++) {
-        const v = retainingNodes[k]! + 1;
-        // eval(v) with iterative path compression.
+        const v = retainers[k]!;
+        // eval(v), compressing the path iteratively.
         let u = v;
         if (ancestor[v] !== 0) {
           let sp = 0;
@@ -414,12 +450,13 @@ function lengauerTarjan(
     const w = vertex[i]!;
     if (dom[w] !== vertex[semi[w]!]) dom[w] = dom[dom[w]!]!;
   }
-
   step('semi_dominators');
-  // Reuse arrays for the results, by ordinal.
-  const dominator = new Uint32Array(nodeCount);
-  for (let o = 0; o < nodeCount; o++) dominator[o] = dom[o + 1]! - 1;
-  const order = parent; // parent is no longer needed
+
+  // By ordinal, in place: dominator[o] = dom[o + 1] - 1.
+  for (let o = 0; o < nodeCount; o++) dom[o] = dom[o + 1]! - 1;
+  const dominator = dom.subarray(0, nodeCount);
+  // The DFS order as ordinals (parent is no longer needed).
+  const order = parent;
   for (let i = 1; i <= n; i++) order[i - 1] = vertex[i]! - 1;
   return { dominator, order, count: n, unreachable: nodeCount - reached };
 }
