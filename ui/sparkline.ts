@@ -1,8 +1,12 @@
+/** Below this, a change is V8's own noise (the suspects' flat threshold). */
+const NOISE_BYTES = 1024;
+
 /**
  * A trend line as inline SVG markup. Only numbers go into it, so it needs no escaping.
  * ui/client/overview.js draws the same line with DOM calls for the suspects table.
  * Long histories are thinned to at most 60 points; the vertical span is at least a tenth
- * of the largest value, so a flat line with a few bytes of noise reads flat.
+ * of the largest value and at least NOISE_BYTES, so a flat line with a few bytes of noise
+ * reads flat.
  */
 export function sparklineSvg(history: number[], width = 120, height = 28): string {
   const pad = 2;
@@ -14,7 +18,7 @@ export function sparklineSvg(history: number[], width = 120, height = 28): strin
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  const span = Math.max(max - min, Math.abs(max) / 10) || 1;
+  const span = Math.max(max - min, Math.abs(max) / 10, NOISE_BYTES) || 1;
   const step = values.length > 1 ? (width - 2 * pad) / (values.length - 1) : 0;
   const points = values
     .map((v, i) => {

@@ -226,10 +226,12 @@
 
   // ---- suspects table ----
   const SVG = 'http://www.w3.org/2000/svg';
+  // Below this, a change is V8's own noise (the suspects' flat threshold).
+  const NOISE_BYTES = 1024;
   /**
    * A trend line. Long histories are thinned to at most 60 points; the vertical span is
-   * at least a tenth of the largest value, so a flat line with noise of a few bytes reads
-   * flat instead of as a zigzag (same rules as ui/sparkline.ts).
+   * at least a tenth of the largest value and at least NOISE_BYTES, so a flat line with
+   * noise of a few bytes reads flat instead of as a zigzag (same rules as ui/sparkline.ts).
    */
   function sparkline(history, width, height) {
     const svg = document.createElementNS(SVG, 'svg');
@@ -246,7 +248,7 @@
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    const span = Math.max(max - min, Math.abs(max) / 10) || 1;
+    const span = Math.max(max - min, Math.abs(max) / 10, NOISE_BYTES) || 1;
     const step = values.length > 1 ? (width - 2 * pad) / (values.length - 1) : 0;
     const points = values
       .map((v, i) => (pad + i * step).toFixed(1) + ',' + (height - pad - ((v - min) / span) * (height - 2 * pad)).toFixed(1))
