@@ -139,6 +139,13 @@ describe('moduleDeclarations (CommonJS)', () => {
     expect(c.commonjsExportLine('y')).toBe(4);
   });
 
+  it('binds a block-level function at module level in sloppy scripts only (Annex B)', () => {
+    const sloppy = 'if (true) {\n  function late() {}\n}\n';
+    expect(moduleDeclarations(sloppy, 'commonjs')?.localLine('late')).toBe(2);
+    expect(moduleDeclarations(`'use strict';\n${sloppy}`, 'commonjs')?.localLine('late')).toBeUndefined();
+    expect(moduleDeclarations(sloppy, 'module')?.localLine('late')).toBeUndefined();
+  });
+
   it('accepts a top-level return and a hashbang, and gives up on what is not JavaScript', () => {
     expect(moduleDeclarations('#!/usr/bin/env node\nconst a = 1;\nif (a) return;\n', 'commonjs')?.localLine('a')).toBe(2);
     expect(moduleDeclarations('const a: number = 1;\ninterface X {}\n', 'commonjs')).toBeUndefined();

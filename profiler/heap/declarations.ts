@@ -128,10 +128,19 @@ function propertyName(key: Node, computed: boolean): string | undefined {
   return undefined;
 }
 
+function isUseStrict(statement: Statement | ModuleDeclaration | undefined): boolean {
+  return (
+    statement?.type === 'ExpressionStatement' &&
+    statement.expression.type === 'Literal' &&
+    statement.expression.value === 'use strict'
+  );
+}
+
 function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined {
   const program = parseProgram(source, kind);
   if (program === undefined) return undefined;
 
+  const strict = program.sourceType === 'module' || isUseStrict(program.body[0]);
   const localLines = new Map<string, number>();
   const exportsByName = new Map<string, { local?: string; line: number }>();
   const reexports = new Set<string>();
@@ -166,6 +175,11 @@ function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined
       switch (node.type) {
         case 'VariableDeclaration':
           if (node.kind === 'var') declareStatement(node, false);
+          break;
+        case 'FunctionDeclaration':
+          // Sloppy-mode scripts also bind a function declared in a block at function
+          // level (ECMAScript Annex B.3.3); nested ones only, top-level ones are handled above.
+          if (node !== root && kind === 'commonjs' && !strict) declareStatement(node, false);
           break;
         case 'BlockStatement':
           stack.push(...node.body);

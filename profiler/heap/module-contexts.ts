@@ -228,8 +228,8 @@ function resolveScripts(
  * Keeps, among a CommonJS module's candidate contexts, the module's own one. A
  * top-level function's call context looks like a module context when the module
  * itself captured nothing; it is told apart by (1) its ScopeInfo belonging to a named
- * function of the script, (2) holding variables the module does not declare at top
- * level (when the source is known), (3) sharing its ScopeInfo with other live contexts
+ * function of the script, (2) holding mostly variables the module does not declare at
+ * top level (when the source is known), (3) sharing its ScopeInfo with other live contexts
  * (a function called more than once).
  */
 function commonjsModuleContexts(
@@ -242,12 +242,15 @@ function commonjsModuleContexts(
   let kept = module.contexts.filter((candidate) => {
     if (namedScopeInfos.has(candidate.scopeInfo)) return false;
     if (declarations === undefined) return true;
+    // Most of a module context's names are top-level declarations; tolerate a few the
+    // parser does not see as such (`eval`-made vars and the like).
+    let known = 0;
     let variables = 0;
     for (const [name] of view.contextVariables(candidate.context)) {
-      if (!declarations.locals.has(name)) return false;
+      if (declarations.locals.has(name)) known++;
       variables++;
     }
-    return variables > 0;
+    return variables > 0 && known * 2 >= variables;
   });
   if (kept.length > 1) {
     const perScopeInfo = new Map<number, number>();
