@@ -66,6 +66,20 @@ function onUnhandledProxyError(error: Error): void {
   process.stderr.write(`apptrace-proxy: ${error.message}\n`);
 }
 
+/**
+ * http-proxy's first web pass, `deleteLength`, sets `content-length: 0` and deletes
+ * `transfer-encoding` on every DELETE or OPTIONS without a content-length: a chunked
+ * DELETE body is then cut off (and the upstream connection broken). A request with
+ * neither header has no body anyway (RFC 9112 §6.3), so the pass only does harm;
+ * it is taken out of the list of passes that http-proxy exposes on the instance.
+ */
+function dropDeleteLengthPass(proxy: object): void {
+  const passes = (proxy as { webPasses?: Array<{ name: string }> }).webPasses;
+  const index = passes?.findIndex((pass) => pass.name === 'deleteLength') ?? -1;
+  if (index === -1) throw new Error('http-proxy changed: no deleteLength pass to drop; check proxy/forward.ts');
+  passes!.splice(index, 1);
+}
+
 /** X-Forwarded-For/-Proto/-Host/-Port: who asked, over what, under which name and port. */
 function addForwardedHeaders(req: IncomingMessage, listenPort: string): void {
   const headers = req.headers;
@@ -111,6 +125,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const engine = proxy as unknown as {
     web(req: IncomingMessage, res: ServerResponse, callback: typeof onWebError): void;
   };
+  dropDeleteLengthPass(proxy);
   proxy.on('proxyRes', onUpstreamResponse);
   proxy.on('error', onUnhandledProxyError);
   const listenPort = String(options.listenPort);
