@@ -602,6 +602,7 @@ export class SnapshotLoader {
     }
     if (this.bytes === 0) bad('the snapshot is empty (0 bytes).');
     if (this.mode !== M_DONE) {
+      if (this.mode === M_HEADER) bad(`the snapshot is truncated: it ends inside the "snapshot" header after ${this.bytes} bytes.`);
       if (!this.header) bad('this is not a V8 heap snapshot: it has no complete "snapshot" header.');
       const where = this.target ? `inside "${this.target.key}"` : this.mode === M_STRINGS ? 'inside "strings"' : 'early';
       bad(`the snapshot is truncated: it ends ${where} after ${this.bytes} bytes.`);
