@@ -28,6 +28,11 @@ export interface Stack {
   records(since?: number): Promise<HeapRecord[]>;
   /** Waits until at least `count` records exist; resolves with the status. */
   waitForRecords(count: number, timeoutMs?: number): Promise<ProfilerStatus>;
+  /**
+   * Waits for the record whose last request is `url` (as the proxy saw it), looking only
+   * at records after `since`; resolves with that record.
+   */
+  waitForRecordOf(url: string, since?: number, timeoutMs?: number): Promise<HeapRecord>;
   stop(): Promise<void>;
 }
 
@@ -82,6 +87,7 @@ export async function startStack(options: {
       ready: async (res) => res.ok && ((await res.json()) as ProfilerStatus).inspector.state === 'connected',
     });
     const running = proxy;
+    const records = async (since = 0) => (await (await fetch(`${api}/records?since=${since}`)).json()) as HeapRecord[];
     return {
       proxyUrl: proxyUrl!,
       appPort: Number(appPort),
@@ -89,7 +95,7 @@ export async function startStack(options: {
       target,
       proxy: running,
       status,
-      records: async (since = 0) => (await (await fetch(`${api}/records?since=${since}`)).json()) as HeapRecord[],
+      records,
       waitForRecords: (count, timeoutMs = 30_000) =>
         eventually(
           async () => {
@@ -97,6 +103,12 @@ export async function startStack(options: {
             return s.records >= count && !s.snapshot.running && s.snapshot.pendingSignals === 0 ? s : undefined;
           },
           () => `${count} records (proxy output:\n${running.output()})`,
+          timeoutMs,
+        ),
+      waitForRecordOf: (url, since = 0, timeoutMs = 30_000) =>
+        eventually(
+          async () => (await records(since)).find((r) => r.request?.url === url),
+          () => `a record of ${url} (proxy output:\n${running.output()})`,
           timeoutMs,
         ),
       async stop() {

@@ -57,18 +57,17 @@ describe('apptrace UI through the real proxy and profiler', () => {
   });
 
   it('shows the leak growing, the cache plateaued, live records, the code, and runs no injected script', async () => {
-    // Requests one at a time, each waiting for its record, so every request is a point.
+    // Requests one at a time, each waiting for its own record, so every request is a point.
     const requests = 20;
+    let last = 0;
     for (let i = 1; i <= requests; i++) {
       const res = await fetch(`${stack.proxyUrl}/item/${i}`);
       expect(res.status).toBe(200);
       await res.text();
-      await stack.waitForRecords(i, 60_000);
+      last = (await stack.waitForRecordOf(`/item/${i}`, last, 60_000)).index;
     }
-    await rawGet(stack.proxyUrl, INJECTION);
-    const afterInjection = await stack.waitForRecords(requests + 1, 60_000);
-    const injected = (await stack.records(afterInjection.lastIndex - 1)).at(-1)!;
-    expect(injected.request?.url).toBe(INJECTION);
+    expect(await rawGet(stack.proxyUrl, INJECTION)).toBe(200);
+    const injected = await stack.waitForRecordOf(INJECTION, last, 60_000);
 
     const page = await browser.newPage();
     await page.goto(`${stack.proxyUrl}/_ah/apptrace`);
@@ -99,7 +98,7 @@ describe('apptrace UI through the real proxy and profiler', () => {
 
     // Live: a new request shows up without a reload.
     await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
-    const before = afterInjection.lastIndex;
+    const before = injected.index;
     const live = await fetch(`${stack.proxyUrl}/item/live-one`);
     await live.text();
     await page.waitForFunction(
