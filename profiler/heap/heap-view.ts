@@ -83,13 +83,14 @@ export class HeapView {
   /** Offset into `edges` of each node's first edge, by ordinal (nodeCount + 1 values). */
   readonly firstEdge: Uint32Array;
   readonly locations: LocationIndex;
-  private readonly typeOffset: number;
-  private readonly nameOffset: number;
+  /** Field offsets and name tags, public for the few loops that visit every node. */
+  readonly typeOffset: number;
+  readonly nameOffset: number;
   private readonly idOffset: number;
   private readonly edgeTypeOffset: number;
   private readonly edgeNameOffset: number;
   private readonly edgeToOffset: number;
-  private readonly tags: Uint8Array;
+  readonly tags: Uint8Array;
   private readonly scriptNames = new Map<number, string>();
 
   /**
