@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { moduleDeclarations } from './declarations.js';
+import { isClassAt, moduleDeclarations } from './declarations.js';
 
 /** 1-based line of the first line containing `marker`. */
 function lineOf(source: string, marker: string): number {
@@ -100,9 +100,9 @@ describe('moduleDeclarations (ES modules)', () => {
 
   it('tells a class keyword at a 0-based position', () => {
     const line = lineOf(esm, 'class Store') - 1;
-    expect(d.isClassAt(line, 0)).toBe(true);
-    expect(d.isClassAt(lineOf(esm, 'function helper') - 1, 0)).toBe(false);
-    expect(d.isClassAt(10_000, 0)).toBe(false);
+    expect(isClassAt(esm, line, 0)).toBe(true);
+    expect(isClassAt(esm, lineOf(esm, 'function helper') - 1, 0)).toBe(false);
+    expect(isClassAt(esm, 10_000, 0)).toBe(false);
   });
 });
 

@@ -9,6 +9,7 @@
  * `export default`), `var` hoisted out of top-level blocks, and for CommonJS the
  * `module.exports = {…}`, `module.exports.x =` and `exports.x =` assignments.
  */
+import { createHash } from 'node:crypto';
 import { parse } from 'acorn';
 import type { Node, Pattern, Program, Statement, ModuleDeclaration, Expression } from 'acorn';
 
@@ -28,15 +29,16 @@ export interface ModuleDeclarations {
   isReexport(name: string): boolean;
   /** CommonJS: the line that defines `module.exports.<name>` (or the `module.exports =` line). */
   commonjsExportLine(name: string): number | undefined;
-  /** True when the text at a 0-based line and column starts with the `class` keyword. */
-  isClassAt(line: number, column: number): boolean;
 }
 
 /** The parameters of Node's CommonJS wrapper: bound in every CommonJS module scope. */
 const COMMONJS_WRAPPER_NAMES = ['exports', 'require', 'module', '__filename', '__dirname'];
 
 const CACHE_LIMIT = 256;
-/** Parsed sources by kind and text: a profiler reads the same modules on every snapshot. */
+/**
+ * Parsed sources by kind and a digest of the text: a profiler reads the same modules on
+ * every snapshot. Keyed by digest so that the cache does not keep the sources alive.
+ */
 const cache = new Map<string, ModuleDeclarations | null>();
 
 /**
@@ -46,7 +48,7 @@ const cache = new Map<string, ModuleDeclarations | null>();
  * @example moduleDeclarations('const a = new Map();\n', 'commonjs')?.localLine('a') === 1
  */
 export function moduleDeclarations(source: string, kind: ModuleKind): ModuleDeclarations | undefined {
-  const key = `${kind}\u0000${source}`;
+  const key = `${kind}:${createHash('sha1').update(source).digest('base64')}`;
   const hit = cache.get(key);
   if (hit !== undefined) return hit ?? undefined;
   const result = build(source, kind) ?? null;
@@ -314,7 +316,6 @@ function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined
       }
       return localLines.get(name) ?? moduleExportsLine;
     },
-    isClassAt: (line, column) => isClassAt(source, line, column),
   };
 }
 
