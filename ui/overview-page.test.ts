@@ -36,6 +36,7 @@ describe('overview page', () => {
       `<script src="${BASE_PATH}/static/overview.js">`,
     ]);
     expect(body).toContain(`href="${BASE_PATH}/static/uplot.css"`);
+    expect(body).toContain(`<link rel="preload" href="${BASE_PATH}/api/records?since=0" as="fetch" crossorigin="anonymous">`);
     // With records, the empty notice is hidden; connected, the inspector notice too.
     expect(body).toMatch(/<section id="empty" class="notice" hidden>/);
     expect(body).toMatch(/<section id="no-inspector" class="notice warn" hidden>/);

@@ -77,6 +77,8 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
     bodyClass: 'page-overview',
     styles: ['uplot.css'],
     scripts: ['uplot.js', 'overview.js'],
+    // The records are most of the page's bytes: start fetching them with the scripts.
+    preload: [`${base}/api/records?since=0`],
     body,
   });
 }
