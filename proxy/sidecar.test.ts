@@ -1,0 +1,103 @@
+/**
+ * The sidecar: without --profiler, apptrace-proxy starts the profiler as a child process
+ * and stops it on exit. APPTRACE_PROFILER_SCRIPT points it at fixtures/fake-profiler.js, a
+ * real process that speaks the profiler's IPC contract.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Started, eventually, fixture, isAlive, killAll, request, runProxyToExit, startNode, startProxy } from './test-support.js';
+
+const env = { APPTRACE_PROFILER_SCRIPT: fixture('fake-profiler.js') };
+let target: Started;
+
+beforeAll(async () => {
+  target = await startNode(fixture('target-server.js'), []);
+});
+afterAll(killAll);
+
+async function whoami(port: number): Promise<{ pid: number; argv: string[] }> {
+  const res = await request(port, '/_ah/apptrace/whoami');
+  expect(res.status).toBe(200);
+  return JSON.parse(res.body) as { pid: number; argv: string[] };
+}
+
+describe('the sidecar profiler', () => {
+  it('is started with the proxy’s settings, reached through /_ah/apptrace, and gone after Ctrl-C', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'apptrace-sidecar-')), 'db.json');
+    const proxy = await startProxy(
+      [
+        '--target',
+        `127.0.0.1:${target.port}`,
+        '--inspect',
+        '127.0.0.1:9555',
+        '--db',
+        db,
+        '--trace-module',
+        'src/**',
+        '--url-pattern',
+        '^/api/',
+      ],
+      env,
+    );
+    const profiler = await whoami(proxy.port);
+    expect(profiler.argv).toEqual([
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--inspect',
+      '127.0.0.1:9555',
+      '--db',
+      db,
+      '--target',
+      `127.0.0.1:${target.port}`,
+      '--trace-module',
+      'src/**',
+      '--url-pattern',
+      '^/api/',
+    ]);
+    expect(proxy.stdout()).toContain(`(sidecar, pid ${profiler.pid})`);
+    expect(proxy.stdout()).toContain('fake-profiler: ready'); // its terminal lines show in ours
+    expect(isAlive(profiler.pid)).toBe(true);
+    expect((await request(proxy.port, '/echo')).status).toBe(200);
+
+    proxy.child.kill('SIGINT');
+    expect((await proxy.exited).code).toBe(0);
+    expect(isAlive(profiler.pid)).toBe(false);
+  });
+
+  it('is stopped on SIGTERM too', async () => {
+    const proxy = await startProxy(['--target', `127.0.0.1:${target.port}`], env);
+    const { pid } = await whoami(proxy.port);
+    proxy.child.kill('SIGTERM');
+    await proxy.exited;
+    expect(isAlive(pid)).toBe(false);
+  });
+
+  it('exits by itself when the proxy is killed outright (the IPC channel closes)', async () => {
+    const proxy = await startProxy(['--target', `127.0.0.1:${target.port}`], env);
+    const { pid } = await whoami(proxy.port);
+    proxy.child.kill('SIGKILL');
+    await proxy.exited;
+    await eventually(() => (isAlive(pid) ? undefined : true), `profiler pid ${pid} to exit`);
+  });
+
+  it('failing at start: the proxy prints its reason and exits with its status', async () => {
+    const run = await runProxyToExit(['--target', `127.0.0.1:${target.port}`, '--listen', '127.0.0.1:0'], { ...env, FAKE_PROFILER_FAIL: '3' });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain('fake-profiler: cannot open the store');
+    expect(run.stderr).toContain('the profiler exited with status 3 before it was ready');
+  });
+
+  it('dying later: the app is still served and /_ah/apptrace says the profiler is gone', async () => {
+    const proxy = await startProxy(['--target', `127.0.0.1:${target.port}`], env);
+    const { pid } = await whoami(proxy.port);
+    process.kill(pid, 'SIGKILL');
+    await eventually(() => (proxy.stderr().includes('the profiler was killed by SIGKILL') ? true : undefined), 'the report');
+    expect((await request(proxy.port, '/echo')).status).toBe(200);
+    const page = await request(proxy.port, '/_ah/apptrace', { headers: { accept: 'application/json' } });
+    expect(page.status).toBe(502);
+    expect(JSON.parse(page.body).hint).toContain('restart apptrace-proxy');
+  });
+});
