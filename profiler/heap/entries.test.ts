@@ -16,6 +16,7 @@ import type { Entry } from '../record.js';
 import { findEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
 import { computeDominators } from './dominators.js';
+import { layoutFromMeta } from './layout.js';
 import { loadSnapshotFile } from './loader.js';
 import { createModuleMatcher, readScriptSource } from './module-match.js';
 import type { HeapSnapshot } from './snapshot.js';
@@ -237,6 +238,32 @@ describe('entries for a CommonJS and an ESM module', () => {
     for (const entry of entries) {
       expect(entry.dominated_size, entry.name).toBeGreaterThan(0);
     }
+  });
+
+  it('reads the node layout from meta: the same entries with 5 node fields instead of 7', () => {
+    const { layout, nodes, edges, locations, meta } = snapshot;
+    const keep = ['type', 'name', 'id', 'self_size', 'edge_count'];
+    const from = keep.map((f) => meta.node_fields.indexOf(f));
+    const narrow = new Uint32Array(snapshot.nodeCount * keep.length);
+    for (let ordinal = 0; ordinal < snapshot.nodeCount; ordinal++) {
+      for (let f = 0; f < keep.length; f++) narrow[ordinal * keep.length + f] = nodes[ordinal * layout.nodeFieldCount + from[f]!]!;
+    }
+    // Node offsets in edges and locations scale with the node width.
+    const rescale = (offset: number) => (offset / layout.nodeFieldCount) * keep.length;
+    const narrowEdges = edges.slice();
+    for (let e = layout.edgeToNodeOffset; e < narrowEdges.length; e += layout.edgeFieldCount) narrowEdges[e] = rescale(narrowEdges[e]!);
+    const narrowLocations = locations.slice();
+    for (let row = 0; row < narrowLocations.length; row += layout.locationFieldCount) narrowLocations[row] = rescale(narrowLocations[row]!);
+    const narrowMeta = { ...meta, node_fields: keep, node_types: from.map((f) => meta.node_types[f]!) };
+    const narrowSnapshot: HeapSnapshot = {
+      ...snapshot,
+      meta: narrowMeta,
+      layout: layoutFromMeta(narrowMeta),
+      nodes: narrow,
+      edges: narrowEdges,
+      locations: narrowLocations,
+    };
+    expect(findEntries(narrowSnapshot, retained, offlineOptions())).toEqual(findEntries(snapshot, retained, offlineOptions()));
   });
 
   it('traces only the modules the patterns name', () => {
