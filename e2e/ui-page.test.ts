@@ -77,6 +77,7 @@ describe('UI pages in Chromium (hand-built records)', () => {
     // The hostile name is a row, shown as text.
     expect(rows.some((r) => r.name === PWN_NAME)).toBe(true);
     expect(await page.textContent('#st-latest')).toBe(`#40 GET ${PWN_URL} → 200`);
+    await page.waitForFunction(() => document.getElementById('st-live')!.textContent === 'live');
 
     // Hovering the chart shows values, and the request URL as text, in the legend.
     const box = (await page.$('#chart-entries .u-over'))!;

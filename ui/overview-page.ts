@@ -18,6 +18,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
     <span id="st-inspector" class="pill state-${status.inspector.state}">${inspectorText(status)}</span>
     <span id="st-snapshot" class="pill${status.snapshot.running ? ' busy' : ''}">${snapshotText(status)}</span>
     <span id="st-records" class="pill">${recordsText(status)}</span>
+    <span id="st-live" class="pill" title="the event stream from the profiler">connecting…</span>
     <span id="st-latest" class="pill latest">${latest ? latestText(latest) : ''}</span>
     <span id="st-error" class="pill error"${status.lastError ? '' : html` hidden`}>${
       status.lastError ? `last error: ${status.lastError.message}` : ''

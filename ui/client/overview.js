@@ -456,11 +456,19 @@
 
   function connect() {
     const events = new EventSource(base + '/events');
+    const live = $('st-live');
     let opened = false;
     events.addEventListener('open', () => {
+      live.textContent = 'live';
+      live.className = 'pill state-connected';
       // After a reconnect, fetch what was missed while the stream was down.
       if (opened) catchUp();
       opened = true;
+    });
+    events.addEventListener('error', () => {
+      // EventSource retries by itself; say so meanwhile.
+      live.textContent = events.readyState === EventSource.CLOSED ? 'not live (reload the page)' : 'reconnecting…';
+      live.className = 'pill state-disconnected';
     });
     events.addEventListener('record', (e) => {
       let record = null;
