@@ -156,10 +156,16 @@ export class Capture extends EventEmitter {
     try {
       const record = await this.#take(target, requests, request);
       if (this.#stopped) throw new AppError('SNAPSHOT_ABORTED', 'the profiler stopped during the snapshot');
-      const stored = await this.#options.store.append(record);
+      // Shown at once; the file is written meanwhile (a big store takes a while to write).
+      const { record: stored, written } = this.#options.store.append(record);
       this.#baselines.add(target.id);
       this.emit('record', stored);
       for (const waiter of waiters) waiter.resolve(stored);
+      written.catch((error: unknown) => {
+        const appError = error as AppError;
+        this.lastError = { at: new Date().toISOString(), message: appError.message };
+        this.emit('failed', appError);
+      });
       return true;
     } catch (error) {
       const appError = isAppError(error)

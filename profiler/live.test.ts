@@ -112,9 +112,12 @@ describe('apptrace-profiler serve against a live target', () => {
     expect(suspects.filter((s) => s.verdict === 'growing').map((s) => s.name)).toEqual(['messages']);
 
     // The store on disk holds the same records.
-    const onDisk = JSON.parse(readFileSync(db, 'utf8')) as { version: number; records: HeapRecord[] };
+    const onDisk = await waitFor(() => {
+      const data = JSON.parse(readFileSync(db, 'utf8')) as { version: number; records: HeapRecord[] };
+      return data.records.length === 6 ? data : undefined;
+    }, 'the file to hold 6 records');
     expect(onDisk.version).toBe(1);
-    expect(onDisk.records.map((r) => r.index)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(onDisk.records).toEqual(records);
     // The terminal line follows once the record is on disk.
     await waitFor(() => /#6 +1 request .* server\.mjs · messages/.test(profiler.output.stdout), 'the record line');
   });

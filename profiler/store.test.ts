@@ -30,8 +30,9 @@ describe('RecordStore', () => {
     const path = join(dir, 'nested', 'db.json');
     const store = await RecordStore.open(path);
     expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ version: 1, records: [] });
-    const appended = await Promise.all([store.append(record(1)), store.append(record(2)), store.append(record(3))]);
-    expect(appended.map((r) => r.index)).toEqual([1, 2, 3]);
+    const appended = [store.append(record(1)), store.append(record(2)), store.append(record(3))];
+    expect(appended.map((a) => a.record.index)).toEqual([1, 2, 3]);
+    await Promise.all(appended.map((a) => a.written));
     expect(store.since(1).map((r) => r.index)).toEqual([2, 3]);
     expect(store.since(3)).toEqual([]);
     await store.flush();
@@ -41,7 +42,10 @@ describe('RecordStore', () => {
       [2, 2],
       [3, 3],
     ]);
-    expect((await reopened.append(record(4))).index).toBe(4);
+    const fourth = reopened.append(record(4));
+    expect(fourth.record.index).toBe(4);
+    await fourth.written;
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { records: unknown[] }).records).toHaveLength(4);
   });
 
   for (const [what, bytes] of [

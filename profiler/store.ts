@@ -22,7 +22,7 @@ export type NewRecord = Omit<HeapRecord, 'index'>;
  *
  * @example
  *   const store = await RecordStore.open('.apptrace/db.json');
- *   const record = await store.append({ at, requests: 1, request, heap, timings, entries });
+ *   const { record, written } = store.append({ at, requests: 1, request, heap, timings, entries });
  */
 export class RecordStore {
   readonly path: string;
@@ -91,23 +91,22 @@ export class RecordStore {
   }
 
   /**
-   * Numbers a record, keeps it and writes the file. Appends are serialized: the file on
-   * disk always holds a prefix of the records in order. The record is visible to
-   * `since` at once; the promise settles when it is on disk.
+   * Numbers a record, keeps it and starts writing the file. The record is visible to
+   * `since` at once; `written` settles when it is on disk. Writes are serialized (and
+   * steno coalesces the queued ones): the file on disk always holds a prefix of the
+   * records, in order.
    */
-  append(record: NewRecord): Promise<HeapRecord> {
+  append(record: NewRecord): { record: HeapRecord; written: Promise<void> } {
     const stored: HeapRecord = { index: this.lastIndex + 1, ...record };
     this.#db.data.records.push(stored);
     const write = this.#queue.then(() => this.#db.write());
     this.#queue = write.catch(() => undefined);
-    return write.then(
-      () => stored,
-      (error: unknown) => {
-        throw new AppError('STORE_UNREADABLE', `cannot write the record store ${this.path}: ${(error as Error).message}`, {
-          cause: error,
-        });
-      },
-    );
+    const written = write.catch((error: unknown) => {
+      throw new AppError('STORE_UNREADABLE', `cannot write the record store ${this.path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    });
+    return { record: stored, written };
   }
 
   /** Resolves when every write started so far has finished. */

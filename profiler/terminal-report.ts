@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { AppError } from '../common/errors.js';
 import type { HeapRecord } from './record.js';
 import { formatBytes } from './capture.js';
 import type { Profiler } from './profiler.js';
@@ -53,7 +54,8 @@ export class TerminalReport {
       this.line(this.#recordLine(record));
       this.#previous = record;
     };
-    const onFailed = (error: Error) => this.line(`snapshot discarded: ${error.message}`);
+    const onFailed = (error: AppError) =>
+      this.line(error.code === 'STORE_UNREADABLE' ? `store: ${error.message}` : `snapshot discarded: ${error.message}`);
     let shownAt = 0;
     const onProgress = (p: { done: number; total: number; bytes: number; startedAt: number }) => {
       const now = Date.now();
