@@ -185,12 +185,14 @@ export class InspectorSession extends EventEmitter {
         if (this.#stopped) break;
         const current = this.current;
         if (current) {
-          // Attached, then a command failed (target died during setup): start over.
+          // Attached, then a command failed (the target died during setup): start over.
           this.current = null;
           await current.client.close().catch(() => undefined);
+          this.#setState('disconnected', `the target's inspector at ${this.address} went away while attaching; retrying`);
           this.emit('detached', current.id);
+        } else {
+          this.#setState('unreachable', this.#explain(error));
         }
-        this.#setState('unreachable', this.#explain(error));
       }
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
