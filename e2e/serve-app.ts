@@ -12,9 +12,12 @@ import { serve, type ServerType } from '@hono/node-server';
  */
 export async function serveApp(
   fetch: (request: Request) => Response | Promise<Response>,
+  /** 0 (default) for a free port; a given port to restart a server where it was. */
+  atPort = 0,
 ): Promise<{ url: string; port: number; close(): Promise<void> }> {
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch, port: atPort, hostname: '127.0.0.1' }, () => resolve(s));
+    s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
   return {

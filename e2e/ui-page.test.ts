@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { HeapRecord } from '../profiler/record.js';
 import { BASE_PATH, createApp } from '../ui/app.js';
 import { MemoryDeps } from '../ui/memory-deps.js';
@@ -44,6 +44,10 @@ describe('UI pages in Chromium (hand-built records)', () => {
 
   beforeAll(async () => {
     browser = await openBrowser();
+  });
+  beforeEach(() => {
+    // Each test answers for its own pages' problems only.
+    browser.problems.length = 0;
   });
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.close()));
@@ -140,6 +144,31 @@ describe('UI pages in Chromium (hand-built records)', () => {
     expect(await page.textContent('h2')).toContain(PWN_NAME);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(browser.problems).toEqual([]);
+    await page.close();
+  });
+
+  it('keeps an open page live across a restart of the server, catching up what it missed', async () => {
+    const deps = new MemoryDeps();
+    for (const r of sampleRecords({ count: 5 })) deps.add(r);
+    const first = await serveApp(createApp(deps).fetch);
+    const page = await browser.newPage();
+    const seen = browser.problems.length;
+    await openOverview(page, first.url);
+    await page.waitForFunction(() => document.getElementById('st-live')!.textContent === 'live');
+    await first.close();
+    await page.waitForFunction(() => document.getElementById('st-live')!.textContent === 'reconnecting…');
+    // Records made while the page could not hear about them.
+    deps.add(sampleRecord(6));
+    deps.add(sampleRecord(7, { url: () => '/while/away' }));
+    const second = await serveApp(createApp(deps).fetch, first.port);
+    servers.push(second);
+    await page.waitForFunction(() => document.getElementById('st-latest')!.textContent === '#7 GET /while/away → 200', undefined, {
+      timeout: 20_000,
+    });
+    expect(await page.textContent('#st-live')).toBe('live');
+    // Only the refused reconnection attempts may have been logged.
+    expect(browser.problems.slice(seen).filter((p) => !p.includes('/events'))).toEqual([]);
+    browser.problems.splice(seen);
     await page.close();
   });
 

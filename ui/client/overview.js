@@ -454,21 +454,23 @@
     connect();
   }
 
+  let everOpened = false;
   function connect() {
     const events = new EventSource(base + '/events');
     const live = $('st-live');
-    let opened = false;
     events.addEventListener('open', () => {
       live.textContent = 'live';
       live.className = 'pill state-connected';
       // After a reconnect, fetch what was missed while the stream was down.
-      if (opened) catchUp();
-      opened = true;
+      if (everOpened) catchUp();
+      everOpened = true;
     });
     events.addEventListener('error', () => {
-      // EventSource retries by itself; say so meanwhile.
-      live.textContent = events.readyState === EventSource.CLOSED ? 'not live (reload the page)' : 'reconnecting…';
+      live.textContent = 'reconnecting…';
       live.className = 'pill state-disconnected';
+      // EventSource retries a dropped stream by itself, but gives up after an HTTP error
+      // (the proxy's 502 while the profiler restarts): then retry here.
+      if (events.readyState === EventSource.CLOSED) setTimeout(connect, 3000);
     });
     events.addEventListener('record', (e) => {
       let record = null;
