@@ -3,7 +3,7 @@
  * it: script URLs from `Debugger.scriptParsed`, sources from `Debugger.getScriptSource`,
  * the snapshot streamed in `HeapProfiler.addHeapSnapshotChunk` chunks. The snapshot's
  * `locations` carry the same script ids as the Debugger domain, so the live names must
- * agree with the ones read from the heap alone.
+ * agree with the ones read from the heap alone — also with breakpoints set.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -80,6 +80,14 @@ beforeAll(async () => {
     });
     await client.Debugger.enable({});
     await Promise.all(fetches);
+    // A developer's breakpoint puts a DebugInfo between a function and its script.
+    for (const file of ['entries-store.cjs', 'entries-store.mjs']) {
+      const { locations } = await client.Debugger.setBreakpointByUrl({
+        url: pathToFileURL(join(fixtures, file)).href,
+        lineNumber: lineOf(file, /^\s+sessions\.set\(/) - 1,
+      });
+      expect(locations.length, file).toBe(1);
+    }
     const loader = new SnapshotLoader();
     client.HeapProfiler.addHeapSnapshotChunk(({ chunk }) => loader.write(chunk));
     await client.HeapProfiler.takeHeapSnapshot({ reportProgress: false });

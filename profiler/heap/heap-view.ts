@@ -230,14 +230,15 @@ export class HeapView {
 
   sharedScript(shared: number): number {
     let script = this.follow(shared, Tag.EScriptOrDebugInfo);
-    if (script < 0) script = this.follow(shared, Tag.EScript);
-    if (script < 0) return -1;
-    // With a DebugInfo in between (breakpoints), the Script is one step further.
-    if (this.follow(script, Tag.ESource) < 0) {
-      const behind = this.follow(script, Tag.EScript);
-      if (behind >= 0) script = behind;
+    if (script < 0) script = this.follow(shared, Tag.EScript); // newer V8
+    if (script < 0 || this.follow(script, Tag.ESource) >= 0) return script;
+    // A function with breakpoints has a DebugInfo in that slot (`system / DebugInfo`);
+    // the Script is one of its (hidden) edges: the child that has a `source`.
+    for (let edge = this.edgesStart(script), end = this.edgesEnd(script); edge < end; edge += this.edgeFieldCount) {
+      const child = this.to(edge);
+      if (this.type(child) === this.t.code && this.follow(child, Tag.ESource) >= 0) return child;
     }
-    return script;
+    return -1;
   }
 
   /** The name V8 gave a Script: a path for CommonJS, a file URL for ES modules. */
