@@ -102,6 +102,8 @@
     };
   }
 
+  const POINTS_UP_TO = 60;
+
   const bytesAxis = (label, extra) =>
     Object.assign({ label, size: 72, values: (u, splits) => splits.map(formatBytes) }, extra || {});
 
@@ -129,7 +131,7 @@
           width: s.width || 1.5,
           show: !hidden.has(s.label),
           value: (u, v) => formatBytes(v),
-          points: { show: data.xs.length <= 60 },
+          points: { show: data.xs.length <= POINTS_UP_TO },
         })),
       ),
       axes: [
@@ -179,6 +181,8 @@
     if (data.xs.length === 0) return;
     const entriesEl = $('chart-entries');
     const heapEl = $('chart-heap');
+    // Points are drawn on short series only; rebuild once when the series grow past that.
+    if (data.xs.length === POINTS_UP_TO + 1) rebuild = true;
     if (rebuild || !charts.entries) {
       if (charts.entries) charts.entries.destroy();
       if (charts.heap) charts.heap.destroy();
