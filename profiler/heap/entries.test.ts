@@ -22,8 +22,8 @@ import { createModuleMatcher, readScriptSource } from './module-match.js';
 import type { HeapSnapshot } from './snapshot.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
-const STRINGS = 2000;
-const LENGTH = 200;
+const STRINGS = 1000;
+const LENGTH = 100;
 
 let dir: string;
 let snapshot: HeapSnapshot;
