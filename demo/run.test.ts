@@ -94,7 +94,7 @@ describe('npm run demo', () => {
       expect(started.length).toBeGreaterThanOrEqual(3);
       // Ctrl-C in a terminal reaches run.js alone: its children run in their own process groups.
       demo.child.kill('SIGINT');
-      expect(await demo.exited).toBe(0);
+      expect(await demo.exited, demo.output()).toBe(0);
       expect(alive(started)).toEqual([]);
     } finally {
       blocker.server.close();
@@ -110,7 +110,7 @@ describe('npm run demo', () => {
     const seen = new Set<number>();
     const watch = setInterval(() => descendants(demo.child.pid!).forEach((pid) => seen.add(pid)), 10);
     try {
-      expect(await demo.exited).toBe(2);
+      expect(await demo.exited, demo.output()).toBe(2);
     } finally {
       clearInterval(watch);
     }

@@ -12,7 +12,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pickPort } from './ports.js';
-import { Supervisor } from './supervisor.js';
+import { Supervisor, type ExitInfo } from './supervisor.js';
 
 const HOST = '127.0.0.1';
 /** The repository root: this file runs as dist/demo/run.js. */
@@ -119,10 +119,14 @@ async function main(argv: string[]): Promise<number> {
   }
 
   // Run until one of them ends (or Ctrl-C), then stop the other one too.
-  const first = await Promise.race([
-    app.exited.then((exit) => ({ ...exit, name: 'app' })),
-    proxy.exited.then((exit) => ({ ...exit, name: 'apptrace' })),
-  ]);
+  // Whichever ends first, in the order they ended (Promise.race would prefer the first
+  // listed when both have already ended).
+  const first = await new Promise<ExitInfo & { name: string }>((resolve) => {
+    app.child.once('exit', (code, signal) => resolve({ code, signal, name: 'app' }));
+    proxy.child.once('exit', (code, signal) => resolve({ code, signal, name: 'apptrace' }));
+    if (app.done) void app.exited.then((exit) => resolve({ ...exit, name: 'app' }));
+    if (proxy.done) void proxy.exited.then((exit) => resolve({ ...exit, name: 'apptrace' }));
+  });
   if (!stopping) stop(`${first.name} exited (${first.signal ?? `code ${first.code}`})`);
   await supervisor.stopAll('SIGINT');
   // Stopped with Ctrl-C: success. A process that ended on its own: its status (1 if killed).

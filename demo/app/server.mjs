@@ -26,7 +26,7 @@ const config = Object.freeze({
   port: Number(process.env.PORT || 3000),
   maxMessages: 50,
   // A visitor is remembered (their name fills the form) in a cache of this many entries.
-  visitorCacheSize: 16,
+  visitorCacheSize: 8,
   maxBodyBytes: 4096,
 });
 
