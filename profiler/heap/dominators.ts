@@ -67,11 +67,12 @@ export function computeDominators(snapshot: HeapSnapshot, firstEdge = buildFirst
   const slot = (i: number, count = 1): Uint32Array => new Uint32Array(pool, i * size * 4, count * size);
 
   const pageObject = new Uint8Array(snapshot.nodeCount);
-  markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(0));
+  markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1));
   step('page_objects');
-  const essential = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject);
+  // Slot 0 holds the retainer counts (then the index) until the dominators are done.
+  const essential = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject, slot(0));
   step('essential');
-  const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(0), slot(1, 2));
+  const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(1), slot(2, 2));
   step('shallow');
   const { dominator, order, count, unreachable } = lengauerTarjan(snapshot, firstEdge, essential, rootOrdinal, slot, step);
   const retained = new Float64Array(selfSize);
@@ -134,11 +135,17 @@ function markPageObjects(
   }
 }
 
+/**
+ * Sets the bit of every edge that counts, and counts each node's counted retainers
+ * into `retainerCount` (the first half of building the retainer index, done here to
+ * save a pass over the edges).
+ */
 function markEssentialEdges(
   snapshot: HeapSnapshot,
   firstEdge: Uint32Array,
   rootOrdinal: number,
   pageObject: Uint8Array,
+  retainerCount: Uint32Array,
 ): Uint8Array {
   const { nodes, edges, layout, strings, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
@@ -151,22 +158,18 @@ function markEssentialEdges(
   const { weak, shortcut, internal } = layout.edgeType;
   const edgeCount = edges.length / efc;
   const essential = new Uint8Array((edgeCount + 7) >> 3);
-  // WeakMap edge names, parsed once per string: 1 = not one, 2 = one (id in tableIds).
+  // WeakMap edge names ("1 / part of key (K @1) -> value (V @2) pair in WeakMap
+  // (table @3)"), parsed once per string: 0 = not seen, 1 = not one, 2 = one.
   const nameKind = new Uint8Array(strings.length);
   const tableIds = new Map<number, number>();
-  const tableIdOf = (name: number): number => {
-    const kind = nameKind[name];
-    if (kind === 1) return -1;
-    if (kind === 2) return tableIds.get(name)!;
+  const classify = (name: number): number => {
     const text = strings[name] ?? '';
     const c = text.charCodeAt(0);
     const m = c >= 48 && c <= 57 ? WEAK_MAP_EDGE.exec(text) : null;
-    nameKind[name] = m ? 2 : 1;
-    if (!m) return -1;
-    const id = Number(m[1]);
-    tableIds.set(name, id);
-    return id;
+    if (m) tableIds.set(name, Number(m[1]));
+    return (nameKind[name] = m ? 2 : 1);
   };
+  retainerCount.fill(0);
   let e = 0;
   for (let o = 0; o < nodeCount; o++) {
     const end = firstEdge[o + 1]! / efc;
@@ -177,8 +180,9 @@ function markEssentialEdges(
       const type = edges[edge + typeOffset]!;
       if (type === weak) continue;
       if (type === internal) {
-        const table = tableIdOf(edges[edge + nameOffset]!);
-        if (table !== -1 && table === nodes[o * nfc + idOffset]) continue;
+        const name = edges[edge + nameOffset]!;
+        const kind = nameKind[name] || classify(name);
+        if (kind === 2 && tableIds.get(name) === nodes[o * nfc + idOffset]) continue;
       }
       const to = (edges[edge + toOffset]! * scale + 0.5) | 0;
       if (to === o) continue;
@@ -187,6 +191,7 @@ function markEssentialEdges(
         if (!fromPage && pageObject[to]) continue;
       }
       essential[e >> 3]! |= 1 << (e & 7);
+      retainerCount[to]!++;
     }
   }
   return essential;
@@ -292,19 +297,13 @@ function lengauerTarjan(
 
   // Predecessors through counted edges only, in compressed-sparse-row form, by vertex
   // number (ordinal + 1): the predecessors of w are retainers[firstRetainer[w - 1] ..
-  // firstRetainer[w]], as vertex numbers.
+  // firstRetainer[w]], as vertex numbers. Slot 0 holds the counts already.
   const firstRetainer = slot(0);
-  firstRetainer.fill(0);
-  let kept = 0;
   const edgeCount = edges.length / efc;
-  for (let e = 0, to = toOffset; e < edgeCount; e++, to += efc) {
-    if ((essential[e >> 3]! & (1 << (e & 7))) === 0) continue;
-    firstRetainer[(edges[to]! * scale + 0.5) | 0]!++;
-    kept++;
-  }
-  for (let o = 0, sum = 0; o < nodeCount; o++) {
-    sum += firstRetainer[o]!;
-    firstRetainer[o] = sum;
+  let kept = 0;
+  for (let o = 0; o < nodeCount; o++) {
+    kept += firstRetainer[o]!;
+    firstRetainer[o] = kept;
   }
   firstRetainer[nodeCount] = kept;
   const retainers = new Uint32Array(kept);

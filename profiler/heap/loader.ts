@@ -22,6 +22,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AppError } from '../../common/errors.js';
 import { layoutFromMeta } from './layout.js';
 import type { HeapSnapshot, SnapshotLayout, SnapshotMeta } from './snapshot.js';
+import { WasmNumberReader } from './wasm-numbers.js';
 
 // Parser modes: what the next byte belongs to.
 const M_TOP = 0; // between top-level tokens
@@ -32,6 +33,7 @@ const M_NESTED = 4; // inside a nested array of unsigned integers (trace_tree)
 const M_STRINGS = 5; // inside the string table
 const M_SKIP = 6; // inside a value we do not use
 const M_DONE = 7; // after the closing brace
+const M_WASM = 8; // inside "nodes" or "edges", decoded by WebAssembly
 
 // What the top level expects next.
 const T_OPEN = 0; // `{`
@@ -113,10 +115,11 @@ export class SnapshotLoader {
   private headerBytes = 0;
   private skipPrimitive = false;
 
-  // Number arrays.
+  // Number arrays. `value` starts as a non-integer so that V8 stores the field as a
+  // double from the start (changing its representation later deoptimizes the hot loop).
   private target: NumberTarget | null = null;
   private count = 0;
-  private value = 0;
+  private value = 0.5;
   private hasDigit = false;
 
   // String table.
@@ -132,11 +135,13 @@ export class SnapshotLoader {
   private layout: SnapshotLayout | null = null;
   private nodes: Uint32Array | null = null;
   private edges: Uint32Array | null = null;
+  private wasm: WasmNumberReader | null = null;
   private readonly arrays = new Map<string, Uint32Array>();
   private readonly warnings: string[] = [];
 
   constructor(options: LoaderOptions = {}) {
     this.onProgress = options.onProgress;
+    warmUp();
   }
 
   /** Feeds the next piece of the snapshot: a string (CDP chunk) or bytes (file). */
@@ -168,6 +173,9 @@ export class SnapshotLoader {
     this.chunkText = null;
     while (i < end) {
       switch (this.mode) {
+        case M_WASM:
+          i = this.readWasmNumbers(buf, i, end);
+          break;
         case M_NUMBERS:
           i = this.target!.growable ? this.readGrowableNumbers(buf, i, end) : this.readNumbers(buf, i, end);
           break;
@@ -225,6 +233,19 @@ export class SnapshotLoader {
     this.value = value;
     this.hasDigit = hasDigit;
     return i;
+  }
+
+  /** As readNumbers, in WebAssembly (nodes and edges). */
+  private readWasmNumbers(buf: Buffer, i: number, end: number): number {
+    const wasm = this.wasm!;
+    const stop = wasm.read(buf, i, end);
+    if (stop === -1) return end;
+    const c = buf[stop]!;
+    if (c !== C_CLOSE_BRACKET) this.badByte(c, stop);
+    wasm.flush();
+    this.count = wasm.count;
+    this.finishNumbers();
+    return stop + 1;
   }
 
   /** As readNumbers, for arrays whose length the header does not give. */
@@ -471,6 +492,9 @@ export class SnapshotLoader {
       if (key === 'trace_tree') {
         this.depth = 1;
         this.mode = M_NESTED;
+      } else if (this.wasm && (key === 'nodes' || key === 'edges')) {
+        this.wasm.begin(target.array);
+        this.mode = M_WASM;
       } else this.mode = M_NUMBERS;
       return i + 1;
     }
@@ -584,8 +608,9 @@ export class SnapshotLoader {
     this.header = header;
     this.layout = layout;
     try {
-      this.nodes = new Uint32Array(nodeCount * layout.nodeFieldCount);
-      this.edges = new Uint32Array(edgeCount * layout.edgeFieldCount);
+      this.wasm = WasmNumberReader.create(nodeCount * layout.nodeFieldCount, edgeCount * layout.edgeFieldCount);
+      this.nodes = this.wasm ? this.wasm.nodes : new Uint32Array(nodeCount * layout.nodeFieldCount);
+      this.edges = this.wasm ? this.wasm.edges : new Uint32Array(edgeCount * layout.edgeFieldCount);
     } catch (error) {
       throw new AppError('BAD_SNAPSHOT', `cannot allocate arrays for ${nodeCount} nodes and ${edgeCount} edges.`, {
         cause: error,
@@ -630,6 +655,47 @@ export class SnapshotLoader {
     if (samples && samples.length > 0) snapshot.samples = samples;
     checkSnapshot(snapshot, this.header.root_index ?? 0);
     return snapshot;
+  }
+}
+
+let warmedUp = false;
+
+/**
+ * Runs the parser once over a tiny snapshot that takes every branch (numbers past
+ * 2^31, escapes, arrays ending, strings split across chunks), so that V8 has seen all
+ * the types before the real data comes. Without it the first large snapshot deoptimizes
+ * the number loop midway (a value outgrowing a small integer) and runs unoptimized
+ * code for a while; this costs about a millisecond once per process.
+ */
+function warmUp(): void {
+  if (warmedUp) return;
+  warmedUp = true;
+  const fields = ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'];
+  const meta = {
+    node_fields: fields,
+    node_types: [['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number', 'native', 'synthetic']],
+    edge_fields: ['type', 'name_or_index', 'to_node'],
+    edge_types: [['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak']],
+    location_fields: ['object_index', 'script_id', 'line', 'column'],
+  };
+  const count = 64;
+  const nodes: number[] = [];
+  for (let i = 0; i < count; i++) nodes.push(3, 1, 4294967295 - i, 123456789, 1, 0, 0);
+  const edges: number[] = [];
+  for (let i = 0; i < count; i++) edges.push(2, 1, ((i + 1) % count) * 7);
+  const text =
+    `{"snapshot":${JSON.stringify({ meta, node_count: count, edge_count: count })},
+"nodes":[${nodes.join(',')}],
+` +
+    `"edges":[${edges.join('\n,')}],
+"trace_tree":[[1,2,[3,4]]],"locations":[${nodes.join(',')}],
+` +
+    `"strings":["",${JSON.stringify('a"b\\c\u00e9\ud83d\ude00')},"plain","more plain text"]}`;
+  for (let round = 0; round < 3; round++) {
+    const loader = new SnapshotLoader();
+    const bytes = Buffer.from(text);
+    for (let i = 0; i < bytes.length; i += 97) loader.write(bytes.subarray(i, i + 97));
+    loader.end();
   }
 }
 
