@@ -1,38 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { AppError, isAppError } from '../common/errors.js';
 import type { AttachedTarget, InspectorSession } from './cdp/session.js';
-import type { Entry, HeapRecord, RequestInfo } from './record.js';
+import type { AnalysisFactory } from './analysis-client.js';
+import type { HeapRecord, RequestInfo } from './record.js';
 import type { RecordStore } from './store.js';
-
-/** What the capture needs from the heap engine: fed chunk by chunk while V8 streams. */
-export interface SnapshotAnalysis {
-  write(chunk: string): void;
-  finish(): { total_size: number; node_count: number; edge_count: number; entries: Entry[] };
-}
-
-/** What the entry analysis needs to know about the target's scripts. */
-export interface AnalysisContext {
-  /** The module name of a traced script URL, or undefined. */
-  traced: (url: string) => string | undefined;
-  /** scriptId → URL, from Debugger.scriptParsed. */
-  scriptUrls: Map<number, string>;
-  /** Source of a traced script as the target loaded it. */
-  source: (url: string) => string | undefined;
-  /** A readable name for a script that is not traced. */
-  filename: (url: string) => string;
-}
 
 /** After a failed snapshot, carried-over signals wait this long before the next try. */
 const RETRY_AFTER_FAILURE_MS = 1_000;
 
-export type AnalysisFactory = (context: AnalysisContext) => SnapshotAnalysis;
-
 export interface CaptureOptions {
   session: InspectorSession;
   store: RecordStore;
+  /** Starts the analysis of one snapshot (in a worker thread, see analysis-client.ts). */
   analysis: AnalysisFactory;
-  traced: (url: string) => string | undefined;
-  filename: (url: string) => string;
+  /** How modules are named and which are traced, at the time of a snapshot. */
+  modules: () => { root: string; patterns: string[] };
   /** Take a baseline as soon as a target is attached (default true). */
   baselineOnAttach?: boolean;
 }
@@ -63,7 +45,7 @@ export declare interface Capture {
  * no record, the store untouched, `lastError` says what happened.
  *
  * @example
- *   const capture = new Capture({ session, store, analysis: (ctx) => new StreamingAnalysis(ctx), traced });
+ *   const capture = new Capture({ session, store, analysis: () => worker.begin(), modules: () => ({ root, patterns }) });
  *   capture.signal([{ method: 'GET', url: '/', status: 200 }]);
  */
 export class Capture extends EventEmitter {
@@ -147,14 +129,19 @@ export class Capture extends EventEmitter {
 
   /** Takes one snapshot; resolves false when it failed (never rejects). */
   async #runOne(target: AttachedTarget): Promise<boolean> {
-    const requests = this.pendingSignals;
-    const request = this.#lastRequest;
     const waiters = this.#waiters.splice(0);
-    this.pendingSignals = 0;
-    this.#lastRequest = null;
-    this.emit('change');
+    let claimed: { requests: number; request: RequestInfo | null } = { requests: 0, request: null };
+    // The signals this snapshot covers are the ones that arrived before V8 starts it:
+    // those that come in while the target goes idle are in this heap too.
+    const claim = () => {
+      claimed = { requests: this.pendingSignals, request: this.#lastRequest };
+      this.pendingSignals = 0;
+      this.#lastRequest = null;
+      this.emit('change');
+      return claimed;
+    };
     try {
-      const record = await this.#take(target, requests, request);
+      const record = await this.#take(target, claim);
       if (this.#stopped) throw new AppError('SNAPSHOT_ABORTED', 'the profiler stopped during the snapshot');
       // Shown at once; the file is written meanwhile (a big store takes a while to write).
       const { record: stored, written } = this.#options.store.append(record);
@@ -174,8 +161,8 @@ export class Capture extends EventEmitter {
       // The heap those requests changed is gone when the target went away, and a snapshot
       // the engine cannot read will not get better; otherwise the next one covers them.
       if (this.#options.session.current?.id === target.id && !this.#stopped && appError.code !== 'BAD_SNAPSHOT') {
-        this.pendingSignals += requests;
-        this.#lastRequest ??= request;
+        this.pendingSignals += claimed.requests;
+        this.#lastRequest ??= claimed.request;
       }
       this.lastError = { at: new Date().toISOString(), message: appError.message };
       for (const waiter of waiters) waiter.reject(appError);
@@ -184,29 +171,22 @@ export class Capture extends EventEmitter {
     }
   }
 
-  async #take(target: AttachedTarget, requests: number, request: RequestInfo | null): Promise<Omit<HeapRecord, 'index'>> {
+  async #take(
+    target: AttachedTarget,
+    claim: () => { requests: number; request: RequestInfo | null },
+  ): Promise<Omit<HeapRecord, 'index'>> {
     const { session } = this.#options;
     const { client } = target;
     const baseline = !this.#baselines.has(target.id);
     await session.idle(client);
+    const { requests, request } = claim();
 
-    const analysis = this.#options.analysis({
-      traced: this.#options.traced,
-      scriptUrls: session.scriptUrls,
-      source: (url) => session.source(url),
-      filename: this.#options.filename,
-    });
+    const analysis = this.#options.analysis();
     const progress: CaptureProgress = { done: 0, total: 0, bytes: 0, startedAt: Date.now() };
     this.progress = progress;
-    let analysisError: unknown;
     const offChunk = client.HeapProfiler.addHeapSnapshotChunk(({ chunk }) => {
       progress.bytes += chunk.length;
-      if (analysisError !== undefined) return;
-      try {
-        analysis.write(chunk);
-      } catch (error) {
-        analysisError = error;
-      }
+      analysis.write(chunk);
       this.emit('progress', progress);
     });
     const offProgress = client.HeapProfiler.reportHeapSnapshotProgress(({ done, total }) => {
@@ -218,6 +198,7 @@ export class Capture extends EventEmitter {
     try {
       await client.HeapProfiler.takeHeapSnapshot({ reportProgress: true });
     } catch (error) {
+      analysis.abort();
       throw new AppError(
         'SNAPSHOT_ABORTED',
         `the snapshot was cut off after ${formatBytes(progress.bytes)} (${(error as Error)?.message ?? String(error)}); nothing was recorded`,
@@ -229,15 +210,17 @@ export class Capture extends EventEmitter {
     }
     const streamed = performance.now();
     if (session.current?.id !== target.id) {
+      analysis.abort();
       throw new AppError('SNAPSHOT_ABORTED', 'the target went away while the snapshot streamed; nothing was recorded');
     }
-    if (analysisError !== undefined) {
-      throw new AppError('BAD_SNAPSHOT', `the snapshot could not be analysed: ${(analysisError as Error)?.message ?? String(analysisError)}`, {
-        cause: analysisError,
-      });
-    }
     await session.sourcesReady();
-    const result = analysis.finish();
+    const { root, patterns } = this.#options.modules();
+    const result = await analysis.finish({
+      root,
+      patterns,
+      scriptUrls: [...session.scriptUrls],
+      sources: [...session.sources],
+    });
     const finished = performance.now();
     return {
       at: new Date().toISOString(),

@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import type CDP from 'chrome-remote-interface';
 import type { AppDeps, AppEvent, ProfilerStatus } from '../ui/deps.js';
-import type { AnalysisFactory } from './capture.js';
+import type { AnalysisFactory } from './analysis-client.js';
 import { Capture } from './capture.js';
 import { InspectorSession } from './cdp/session.js';
 import type { ModuleMatcher } from './heap/module-match.js';
@@ -27,6 +27,8 @@ export interface ProfilerOptions {
   /** How the target is started, for hints (`server.js`). */
   targetHint?: string;
   retry?: { minMs: number; maxMs: number };
+  /** Called once capture and session have stopped (e.g. to end the analysis worker). */
+  onStop?: () => Promise<void>;
 }
 
 /**
@@ -63,8 +65,7 @@ export class Profiler implements AppDeps {
       session: this.session,
       store: options.store,
       analysis: options.analysis,
-      traced: (url) => this.#modules.traced(url),
-      filename: (url) => this.#modules.filename(url),
+      modules: () => ({ root: this.#modules.root, patterns: this.#options.patterns ?? [] }),
     });
     this.session.on('state', () => this.#emitStatus());
     this.capture.on('change', () => this.#emitStatus());
@@ -94,6 +95,7 @@ export class Profiler implements AppDeps {
     const stopping = this.capture.stop();
     await this.session.close();
     await stopping;
+    await this.#options.onStop?.();
     await this.#options.store.flush();
   }
 

@@ -6,8 +6,7 @@ import { AppError } from '../common/errors.js';
 import type { OptionSpec } from '../common/options.js';
 import { formatHelp, isLoopback, parseHostPort, parseOptions } from '../common/options.js';
 import { BASE_PATH, createApp } from '../ui/app.js';
-import type { AnalysisFactory } from './capture.js';
-import { StreamingAnalysis } from './heap/analyze.js';
+import { AnalysisWorker } from './analysis-client.js';
 import { createModuleMatcher } from './heap/module-match.js';
 import { Profiler } from './profiler.js';
 import { RecordStore } from './store.js';
@@ -89,14 +88,15 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   createModuleMatcher({ root: root ?? process.cwd(), patterns });
 
   const store = await RecordStore.open(values.db as string);
-  // The heap engine parses each chunk as it arrives; finish() does the rest.
-  const analysis: AnalysisFactory = (context) => new StreamingAnalysis({ entries: context });
+  // The heap engine parses each chunk as it arrives, in a worker thread.
+  const worker = new AnalysisWorker();
   const profiler = new Profiler({
     inspect,
     store,
     root,
     patterns,
-    analysis,
+    analysis: () => worker.begin(),
+    onStop: () => worker.close(),
     target: (values.target as string | undefined) ?? null,
     urlPatterns,
   });

@@ -12,7 +12,7 @@ function records(
   const out: HeapRecord[] = [];
   for (let i = 0; i < count; i++) {
     const entries: Entry[] = names.map((name) => ({
-      obj_type: name === 'handle' ? 'function' : 'Map',
+      obj_type: name === 'handle' || name === 'closure' ? 'function' : 'Map',
       name,
       dominated_size: sizes[name]![i]!,
       filename: 'app.mjs',
@@ -64,6 +64,19 @@ describe('rankSuspects', () => {
     expect(leak.history).toHaveLength(n - 1);
     expect(leak.first_size).toBe(12_000);
     expect(leak.last_size).toBe(10_000 + 2_000 * (n - 1));
+  });
+
+  it('takes a function that grew a few KB while V8 compiled it for flat, one that leaks through its closure for growing', () => {
+    const ranked = rankSuspects(
+      records({
+        // TurboFan code after the first calls: +3 KB once, then nothing.
+        handle: [600, 1_400, 3_600, 3_600, 3_600, 3_600, 3_600],
+        // A closure over a private array: +2 KB per request.
+        closure: linear(1_000, 2_000, 7),
+      }),
+    );
+    const verdicts = Object.fromEntries(ranked.map((s) => [s.name, s.verdict]));
+    expect(verdicts).toEqual({ handle: 'flat', closure: 'growing' });
   });
 
   it('measures growth per request, not per record, when signals were folded', () => {

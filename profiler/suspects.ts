@@ -13,8 +13,10 @@ import { entryKey } from './record.js';
  *   that has not filled up yet;
  * - **plateaued** — it grew by more than V8's noise, then stopped: a bounded cache;
  * - **flat** — it changed by less than `flatBytes` overall: most objects, and functions
- *   whose size rose by a few hundred bytes in their first calls (feedback vectors,
- *   inline caches, optimised code).
+ *   whose size rose in their first calls (feedback vectors, inline caches, optimised
+ *   code: a few hundred bytes, a few KB once TurboFan compiles it). Functions and
+ *   classes get the larger `functionFlatBytes`; one that leaks through its closure
+ *   passes that soon enough.
  * Growing entries come first, then plateaued, then flat, each by growth per request.
  */
 export interface SuspectOptions {
@@ -22,15 +24,19 @@ export interface SuspectOptions {
   window?: number;
   /** Changes smaller than this over the window are V8's own noise, not growth. */
   flatBytes?: number;
+  /** The same for functions and classes, whose compiled code grows in their first calls. */
+  functionFlatBytes?: number;
 }
 
 const DEFAULT_WINDOW = 50;
 const DEFAULT_FLAT_BYTES = 1024;
+const DEFAULT_FUNCTION_FLAT_BYTES = 8 * 1024;
 const ORDER: Record<Verdict, number> = { growing: 0, plateaued: 1, flat: 2 };
 
 export function rankSuspects(records: readonly HeapRecord[], options: SuspectOptions = {}): Suspect[] {
   const window = Math.max(2, options.window ?? DEFAULT_WINDOW);
   const flatBytes = options.flatBytes ?? DEFAULT_FLAT_BYTES;
+  const functionFlatBytes = options.functionFlatBytes ?? DEFAULT_FUNCTION_FLAT_BYTES;
   const session = latestSession(records);
   if (session === null) return [];
 
@@ -61,7 +67,8 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
   for (const [key, { entry, history }] of histories) {
     if (!alive.has(key)) continue;
     const recent = history.slice(-window);
-    const { verdict, slope } = judge(recent, flatBytes);
+    const code = entry.obj_type === 'function' || entry.obj_type === 'class';
+    const { verdict, slope } = judge(recent, code ? functionFlatBytes : flatBytes);
     suspects.push({
       module_name: entry.module_name,
       name: entry.name,

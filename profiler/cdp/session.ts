@@ -96,6 +96,11 @@ export class InspectorSession extends EventEmitter {
     return this.#scripts;
   }
 
+  /** URL → prefetched source of the traced scripts (a live view; do not mutate). */
+  get sources(): Map<string, string> {
+    return this.#sources;
+  }
+
   /** The prefetched source of a traced script URL, if any. */
   source(url: string): string | undefined {
     return this.#sources.get(url);

@@ -1,0 +1,114 @@
+/**
+ * The heap analysis, in a worker thread. The profiler's own event loop must stay free
+ * while a snapshot is parsed and its dominator tree computed: the proxy's signals, the
+ * UI and the event stream keep being answered, so a request's signal arrives before the
+ * next snapshot starts and is counted in the record that holds its effect.
+ *
+ * Protocol (one snapshot at a time, in order on one port; see analysis-client.ts):
+ *   → { type: 'begin', id }          a new snapshot starts
+ *   → { type: 'chunk', id, chunk }    a piece of it, as V8 streamed it
+ *   → { type: 'finish', id, context } script ids, sources and module naming
+ *   ← { type: 'result', id, result } | { type: 'error', id, message, code }
+ *   → { type: 'abort', id }           forget it (the target died mid-stream)
+ */
+import { parentPort } from 'node:worker_threads';
+import { isAppError } from '../common/errors.js';
+import { StreamingAnalysis } from './heap/analyze.js';
+import type { EntryOptions } from './heap/entries.js';
+import { createModuleMatcher } from './heap/module-match.js';
+import type { Entry } from './record.js';
+
+export interface FinishContext {
+  /** Module names are relative to this root; patterns are --trace-module values. */
+  root: string;
+  patterns: string[];
+  /** scriptId → URL, from Debugger.scriptParsed. */
+  scriptUrls: [number, string][];
+  /** URL → source of the traced scripts, as the target loaded them. */
+  sources: [string, string][];
+}
+
+export interface AnalysisSummary {
+  total_size: number;
+  node_count: number;
+  edge_count: number;
+  entries: Entry[];
+}
+
+export type WorkerRequest =
+  | { type: 'begin'; id: number }
+  | { type: 'chunk'; id: number; chunk: string }
+  | { type: 'finish'; id: number; context: FinishContext }
+  | { type: 'abort'; id: number };
+
+export type WorkerAnswer =
+  | { type: 'result'; id: number; result: AnalysisSummary }
+  | { type: 'error'; id: number; message: string; code: string };
+
+/** Runs one analysis from its chunks; also usable in-process. */
+export class ChunkedAnalysis {
+  readonly #entries: EntryOptions = { traced: () => undefined };
+  readonly #analysis = new StreamingAnalysis({ entries: this.#entries });
+  #error: unknown;
+
+  write(chunk: string): void {
+    if (this.#error !== undefined) return;
+    try {
+      this.#analysis.write(chunk);
+    } catch (error) {
+      // Remembered, and reported at finish: the rest of the stream is skipped.
+      this.#error = error;
+    }
+  }
+
+  finish(context: FinishContext): AnalysisSummary {
+    if (this.#error !== undefined) throw this.#error;
+    const modules = createModuleMatcher({ root: context.root, patterns: context.patterns });
+    const sources = new Map(context.sources);
+    Object.assign(this.#entries, {
+      traced: (url: string) => modules.traced(url),
+      filename: (url: string) => modules.filename(url),
+      scriptUrls: new Map(context.scriptUrls),
+      source: (url: string) => sources.get(url),
+    } satisfies EntryOptions);
+    const result = this.#analysis.finish();
+    return { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count, entries: result.entries };
+  }
+}
+
+if (parentPort) {
+  const port = parentPort;
+  let current: { id: number; analysis: ChunkedAnalysis } | null = null;
+  port.on('message', (message: WorkerRequest) => {
+    switch (message.type) {
+      case 'begin':
+        current = { id: message.id, analysis: new ChunkedAnalysis() };
+        break;
+      case 'chunk':
+        if (current?.id === message.id) current.analysis.write(message.chunk);
+        break;
+      case 'abort':
+        if (current?.id === message.id) current = null;
+        break;
+      case 'finish': {
+        if (current?.id !== message.id) {
+          port.postMessage({ type: 'error', id: message.id, message: 'no such analysis', code: 'SNAPSHOT_ABORTED' } satisfies WorkerAnswer);
+          break;
+        }
+        const { analysis } = current;
+        current = null;
+        try {
+          port.postMessage({ type: 'result', id: message.id, result: analysis.finish(message.context) } satisfies WorkerAnswer);
+        } catch (error) {
+          port.postMessage({
+            type: 'error',
+            id: message.id,
+            message: (error as Error)?.message ?? String(error),
+            code: isAppError(error) ? error.code : 'BAD_SNAPSHOT',
+          } satisfies WorkerAnswer);
+        }
+        break;
+      }
+    }
+  });
+}
