@@ -101,3 +101,56 @@ describe('the sidecar profiler', () => {
     expect(JSON.parse(page.body).hint).toContain('restart apptrace-proxy');
   });
 });
+
+describe('the real profiler as the sidecar', () => {
+  it('attaches, records a traced request, streams its events through the proxy, and stops with the proxy', async () => {
+    const app = await startNode(fixture('target-server.js'), [], { nodeArgs: ['--inspect=127.0.0.1:0'] });
+    const inspectPort = await eventually(() => /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(app.stderr())?.[1], 'the inspector port');
+    const dir = mkdtempSync(join(tmpdir(), 'apptrace-sidecar-real-'));
+    const proxy = await startProxy(
+      ['--target', `127.0.0.1:${app.port}`, '--inspect', `127.0.0.1:${inspectPort}`, '--db', join(dir, 'db.json'), '--url-pattern', '^/traced/'],
+      {},
+      dir,
+    );
+    const pid = Number(/\(sidecar, pid (\d+)\)/.exec(proxy.stdout())![1]);
+
+    await eventually(async () => {
+      const status = JSON.parse((await request(proxy.port, '/_ah/apptrace/api/status')).body);
+      return status.inspector.state === 'connected' ? status : undefined;
+    }, 'the profiler to attach');
+
+    // Open the profiler's event stream through the proxy, then trace a request: its record
+    // must arrive as a server-sent event while the stream stays open.
+    const recordEvent = new Promise<string>((resolve, reject) => {
+      void import('node:http').then(({ request: httpRequest }) => {
+        httpRequest({ host: '127.0.0.1', port: proxy.port, path: '/_ah/apptrace/events', agent: false }, (res) => {
+          expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            // The profiler's first record after attaching is the baseline (no request).
+            for (const match of text.matchAll(/event: record\n(?:id: .*\n)?data: (.*)\n/g)) {
+              if (JSON.parse(match[1]!).request?.url === '/traced/echo?n=1') {
+                resolve(match[1]!);
+                res.destroy();
+              }
+            }
+          });
+          res.on('error', () => undefined);
+        })
+          .on('error', reject)
+          .end();
+      });
+    });
+    await new Promise((r) => setTimeout(r, 200)); // let the event stream subscribe
+    expect((await request(proxy.port, '/traced/echo?n=1')).status).toBe(200);
+    const record = JSON.parse(await recordEvent);
+    expect(record.requests).toBeGreaterThanOrEqual(1);
+    expect(record.request).toEqual({ method: 'GET', url: '/traced/echo?n=1', status: 200 });
+
+    proxy.child.kill('SIGINT');
+    expect((await proxy.exited).code).toBe(0);
+    expect(isAlive(pid)).toBe(false);
+  });
+});

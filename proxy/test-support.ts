@@ -41,10 +41,10 @@ export async function killAll(): Promise<void> {
 export function startNode(
   script: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; ready?: RegExp; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; ready?: RegExp; cwd?: string; nodeArgs?: string[] } = {},
 ): Promise<Started> {
   const ready = options.ready ?? /listening (\d+)/;
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
     cwd: options.cwd,
@@ -79,7 +79,7 @@ export function startProxy(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: st
   return startNode(PROXY_CLI, ['--listen', '127.0.0.1:0', ...args], {
     env,
     cwd,
-    ready: /listening on http:\/\/127\.0\.0\.1:(\d+)[\s\S]*profiler /,
+    ready: /apptrace-proxy: listening on http:\/\/127\.0\.0\.1:(\d+)[\s\S]*  profiler /,
   });
 }
 

@@ -8,6 +8,7 @@
  *
  *   node dist/bench/proxy/run.js [--rounds 5] [--duration 3] [--connections 50]
  *                                [--only name,name] [--cpu-prof DIR]
+ *                                [--variant name=path/to/other/dist/proxy/cli.js]…
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,10 +23,12 @@ interface Settings {
   connections: number;
   only: string[] | undefined;
   cpuProf: string | undefined;
+  /** Extra apptrace-proxy builds to compare, as name=path/to/proxy/cli.js (old against new). */
+  variants: { name: string; cli: string }[];
 }
 
 function parseSettings(argv: string[]): Settings {
-  const settings: Settings = { rounds: 5, duration: 3, connections: 50, only: undefined, cpuProf: undefined };
+  const settings: Settings = { rounds: 5, duration: 3, connections: 50, only: undefined, cpuProf: undefined, variants: [] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -36,6 +39,11 @@ function parseSettings(argv: string[]): Settings {
     else if (flag === '--connections') settings.connections = Number(value);
     else if (flag === '--only') settings.only = value.split(',');
     else if (flag === '--cpu-prof') settings.cpuProf = value;
+    else if (flag === '--variant') {
+      const [name, cli] = value.split('=');
+      if (!name || !cli) throw new Error('--variant takes name=path/to/proxy/cli.js');
+      settings.variants.push({ name, cli });
+    }
     else throw new Error(`unknown flag ${flag}; see the comment at the top of bench/proxy/run.ts`);
   }
   return settings;
@@ -169,13 +177,13 @@ http {
   };
 }
 
-function apptraceContender(name: string, path: string, settings: Settings): Contender {
+function apptraceContender(name: string, path: string, settings: Settings, cli = here('../../proxy/cli.js')): Contender {
   return {
     name,
     async start({ port: targetPort }) {
       const profiler = await nodeServer('./null-profiler.js');
       const args = [
-        here('../../proxy/cli.js'),
+        cli,
         '--target',
         `127.0.0.1:${targetPort}`,
         '--listen',
@@ -239,6 +247,7 @@ function contenders(settings: Settings): Contender[] {
     { name: 'nginx keep-alive', start: startNginx },
     apptraceContender('apptrace-proxy untraced', '/', settings),
     apptraceContender('apptrace-proxy traced', '/traced/hello', settings),
+    ...settings.variants.map((v) => apptraceContender(`variant ${v.name}`, '/', settings, v.cli)),
   ];
   const hasNginx = spawnSync('nginx', ['-v'], { stdio: 'ignore' }).status === 0;
   if (!hasNginx) process.stdout.write('note: nginx is not installed; skipping it (apt-get install nginx-light).\n');
@@ -373,10 +382,14 @@ async function main(): Promise<void> {
   for (const [a, b, budget] of budgets) {
     const r = ratio(a, b);
     if (r === undefined) continue;
+    // Contenders run back to back within a round, so the ratio within each round is less
+    // exposed to load that changes between rounds than the ratio of the medians.
+    const perRound = results.get(a)!.map((x, i) => x / results.get(b)![i]!);
     const cpuA = cpuMedians.get(a)!;
     const cpuB = cpuMedians.get(b)!;
     process.stdout.write(
       `${a} / ${b}: ${r.toFixed(2)}× throughput (budget ≥ ${budget}×) ${r >= budget ? 'ok' : 'BELOW BUDGET'}; ` +
+        `median of per-round ratios ${median(perRound).toFixed(2)}× (${perRound.map((x) => x.toFixed(2)).join(' ')}); ` +
         `CPU per request ${b} / ${a} = ${(cpuB / cpuA).toFixed(2)}×\n`,
     );
   }
