@@ -83,3 +83,19 @@ export async function composeUp(
   }
   return up;
 }
+
+/** Compose's default `stop_grace_period`. */
+export const STOP_GRACE_MS = 10_000;
+
+/**
+ * `docker compose stop <service>`: SIGTERM, then SIGKILL once the grace period is over.
+ * Resolves with how the service ended and whether it needed the SIGKILL.
+ */
+export async function composeStop(supervisor: Supervisor, service: RunningService, graceMs = STOP_GRACE_MS): Promise<{ killed: boolean }> {
+  supervisor.signal(service, 'SIGTERM');
+  const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
+  const killed = (await Promise.race([service.exited, timer])) === 'timeout';
+  if (killed) supervisor.signal(service, 'SIGKILL');
+  await service.exited;
+  return { killed };
+}

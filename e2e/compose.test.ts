@@ -10,7 +10,7 @@ import type { HeapRecord } from '../profiler/record.js';
 import type { ProfilerStatus } from '../ui/deps.js';
 import { openBrowser } from './browser.js';
 import { allContainerPorts, imageRuntime, loadComposeConfig, localTopology, type LocalService } from './compose-topology.js';
-import { checkOnce, composeUp, type UpEvent, type UpService } from './compose-up.js';
+import { checkOnce, composeStop, composeUp, type UpEvent, type UpService } from './compose-up.js';
 import { eventually } from './processes.js';
 
 /**
@@ -142,8 +142,7 @@ describe('the compose topology as processes', () => {
     const before = await getJson<HeapRecord[]>('/_ah/apptrace/api/records');
     expect(before.length).toBeGreaterThan(0);
     const profiler = up.get('profiler')!;
-    supervisor!.signal(profiler.running, 'SIGTERM');
-    await profiler.running.exited;
+    await composeStop(supervisor!, profiler.running);
     const again = supervisor!.start(profiler.local.spec);
     up.set('profiler', { ...profiler, running: again });
     await healthyAgain(profiler.local);
@@ -153,8 +152,10 @@ describe('the compose topology as processes', () => {
 
   it('answers a clear 502 naming the target while the app is down, and recovers when it is back', async () => {
     const app = up.get('app')!;
-    supervisor!.signal(app.running, 'SIGTERM');
-    await app.running.exited;
+    // Like `docker compose restart app`. (An app that exits gracefully waits for the
+    // inspector's client to disconnect; until the profiler lets go, compose's SIGKILL
+    // after the grace period ends it.)
+    await composeStop(supervisor!, app.running);
     const down = await fetch(`${proxyUrl}/`);
     expect(down.status).toBe(502);
     expect(await down.text()).toContain(`localhost:${ports.get(3000)}`);
