@@ -30,7 +30,7 @@ export interface Dominators {
   /** Retained size of each node, by ordinal. */
   retained: Float64Array;
   /** Self sizes as DevTools shows them (owned internal objects counted in their owner). */
-  selfSize: Float64Array;
+  selfSize: Uint32Array;
   /** Bit `e` is set when edge `e` (edge offset / edge field count) counts. */
   essential: Uint8Array;
   /** First-edge offsets, as buildFirstEdgeIndexes returns them. */
@@ -209,7 +209,7 @@ function shallowSizes(
   rootOrdinal: number,
   owner: Uint32Array,
   work: Uint32Array,
-): Float64Array {
+): Uint32Array {
   const { nodes, edges, layout, strings, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
@@ -221,7 +221,7 @@ function shallowSizes(
   const sizeOffset = layout.nodeSelfSizeOffset;
   const { hidden, array, native, synthetic } = layout.nodeType;
   const weak = layout.edgeType.weak;
-  const selfSize = new Float64Array(nodeCount);
+  const selfSize = new Uint32Array(nodeCount);
   for (let o = 0, i = sizeOffset; o < nodeCount; o++, i += nfc) selfSize[o] = nodes[i]!;
 
   let hasUserRoots = false;

@@ -52,6 +52,11 @@ const C_CLOSE_BRACE = 125;
 const C_COLON = 58;
 
 const MAX_HEADER_BYTES = 16 << 20;
+/**
+ * V8 copies a slice shorter than this (SlicedString::kMinLength); a longer one would
+ * keep the whole chunk's text alive, so it is decoded on its own instead.
+ */
+const SLICE_LIMIT = 13;
 
 function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 13 || c === 9;
@@ -343,10 +348,12 @@ export class SnapshotLoader {
             high |= b;
           }
           if (b === C_QUOTE && j < end) {
-            if (high < 0x80) {
+            if (high >= 0x80) strings.push(utf8(buf, i, j));
+            else if (j - i >= SLICE_LIMIT) strings.push(latin1(buf, i, j));
+            else {
               if (text === null) text = this.chunkText = latin1(buf, 0, end);
               strings.push(text.slice(i, j));
-            } else strings.push(utf8(buf, i, j));
+            }
             this.strOpen = false;
             i = j + 1;
             continue;
@@ -794,7 +801,7 @@ export function readFileChunks(path: string, sink: (chunk: Buffer) => void, opti
   }
   try {
     const total = fstatSync(fd).size;
-    const buffer = Buffer.allocUnsafe(options.chunkSize ?? 1 << 22);
+    const buffer = Buffer.allocUnsafe(options.chunkSize ?? 1 << 20);
     let done = 0;
     for (;;) {
       let n: number;
