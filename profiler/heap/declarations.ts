@@ -221,6 +221,11 @@ function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined
   const commonjsAssignment = (expression: Expression) => {
     // Walk `a = b = c` chains: `module.exports = exports = {...}` is common.
     let current: Expression = expression;
+    let value: Expression = expression;
+    while (value.type === 'AssignmentExpression' && value.operator === '=') value = value.right;
+    // tsc's CommonJS output first declares every export (`exports.b = exports.a = void 0;`)
+    // and assigns it where the source defines it: that later line is the definition.
+    if (value.type === 'UnaryExpression' && value.operator === 'void') return;
     while (current.type === 'AssignmentExpression' && current.operator === '=') {
       const target = current.left;
       const line = lineOf(current);

@@ -18,6 +18,12 @@
  *   (0-based line of its start; a class starts at its `class` keyword); classes carry a
  *   `system / ClassPositions` property. A variable's line comes from the module's source
  *   (acorn, declarations.ts); when no source can be read, an object's entry says line 1.
+ * - Source maps (source-maps.ts): positions and lines are those of the script V8 ran. When
+ *   the script names a source map, each one is mapped to the original source: `filename`
+ *   and `lineno` become the `.ts` file and line. `module_name` becomes the original source
+ *   too when the whole script comes from one (tsc and tsx write one `.ts` per script), so
+ *   records, suspects and the code browser name `src/store.ts`, not `dist/store.js`; a
+ *   script made from several sources (a bundle) keeps its own name.
  */
 import type { Entry } from '../record.js';
 import { isClassAt, moduleDeclarations } from './declarations.js';
@@ -27,13 +33,18 @@ import { findTracedModules } from './module-contexts.js';
 import type { TracedModule } from './module-contexts.js';
 import { scriptPath } from './module-match.js';
 import type { HeapSnapshot } from './snapshot.js';
+import { scriptSourceMap, singleOriginalSource } from './source-maps.js';
+import type { OriginalPosition, ScriptSourceMap } from './source-maps.js';
 
 export interface EntryOptions {
   /** module_name (path relative to the app root) for a traced script URL/path, or undefined when not traced */
   traced(url: string): string | undefined;
   /** script id -> URL, from Debugger.scriptParsed (live mode). Without it, script names come from the heap itself (offline). */
   scriptUrls?: Map<number, string>;
-  /** The source text of a script by URL, for declaration lines of variables; may return undefined. */
+  /**
+   * The source text of a script by URL, for declaration lines of variables and for its
+   * source map (its `sourceMappingURL` comment); may return undefined.
+   */
   source?(url: string): string | undefined;
   /**
    * A readable name for a script that is not traced (where an entry's function is
@@ -77,6 +88,9 @@ export function findEntries(snapshot: HeapSnapshot, retained: Float64Array, opti
 class EntryFinder {
   private readonly sources = new Map<string, string | undefined>();
   private readonly declarationCache = new Map<string, ModuleDeclarations | undefined>();
+  private readonly sourceMaps = new Map<string, ScriptSourceMap | undefined>();
+  /** Traced module name → the name its entries carry (the original source's, when source-mapped). */
+  private readonly moduleNames = new Map<string, string>();
   private moduleObjects: number[] = [];
   private builtinModules: number[] = [];
   /** Lazily built: values another module owns (its exports object and their properties). */
@@ -96,6 +110,7 @@ class EntryFinder {
     });
     this.moduleObjects = found.moduleObjects;
     this.builtinModules = found.builtinModules;
+    this.nameModules([...found.modules.values()]);
     const entries: Entry[] = [];
     for (const module of found.modules.values()) entries.push(...this.moduleEntries(module));
     return entries;
@@ -130,6 +145,47 @@ class EntryFinder {
 
   private filenameOf(url: string): string {
     return this.options.traced(url) ?? this.options.filename?.(url) ?? scriptPath(url) ?? url;
+  }
+
+  // ---- source maps ----
+
+  private sourceMapOf(url: string, script: number): ScriptSourceMap | undefined {
+    if (this.sourceMaps.has(url)) return this.sourceMaps.get(url);
+    const source = this.sourceOf(url, script);
+    const map = source === undefined ? undefined : scriptSourceMap(url, source);
+    this.sourceMaps.set(url, map);
+    return map;
+  }
+
+  /**
+   * A module's entries are named after its one original source when it has one; two
+   * scripts from the same source (an ESM and a CommonJS build) keep their own names.
+   */
+  private nameModules(modules: TracedModule[]): void {
+    const renamed = new Map<string, string[]>();
+    for (const module of modules) {
+      const map = this.sourceMapOf(module.url, module.script);
+      const original = map === undefined ? undefined : singleOriginalSource(map);
+      if (original === undefined) continue;
+      const name = this.filenameOf(original);
+      renamed.set(name, [...(renamed.get(name) ?? []), module.moduleName]);
+    }
+    const taken = new Set(modules.map((m) => m.moduleName));
+    for (const [name, moduleNames] of renamed) {
+      if (moduleNames.length !== 1 || (taken.has(name) && name !== moduleNames[0])) continue;
+      this.moduleNames.set(moduleNames[0]!, name);
+    }
+  }
+
+  /** Where a declaration (known by its generated 1-based line) is in the original source. */
+  private mapLine(module: TracedModule, line: number | undefined): { filename: string; lineno: number } | undefined {
+    if (line === undefined) return undefined;
+    const original = this.sourceMapOf(module.url, module.script)?.originalLine(line);
+    return original === undefined ? undefined : this.place(original);
+  }
+
+  private place(original: OriginalPosition): { filename: string; lineno: number } {
+    return { filename: this.filenameOf(original.url), lineno: original.line };
   }
 
   // ---- the bindings of one module ----
@@ -295,13 +351,20 @@ class EntryFinder {
     const base = {
       name,
       dominated_size: this.retained[value / view.nodeFieldCount] ?? 0,
-      module_name: module.moduleName,
+      module_name: this.moduleNames.get(module.moduleName) ?? module.moduleName,
       id: view.id(value),
     };
     if (view.type(value) === view.t.closure) {
       return { ...base, ...this.closureDefinition(value, module, declaredLine) };
     }
-    return { ...base, obj_type: this.objectType(value), filename: module.moduleName, lineno: declaredLine ?? 1 };
+    const mapped = this.mapLine(module, declaredLine);
+    return {
+      ...base,
+      obj_type: this.objectType(value),
+      // Unmapped, a declared line is the loaded script's; line 1 fits either name.
+      filename: mapped?.filename ?? (declaredLine === undefined ? base.module_name : module.moduleName),
+      lineno: mapped?.lineno ?? declaredLine ?? 1,
+    };
   }
 
   /** Where a function or class is defined, and which of the two it is. */
@@ -322,13 +385,21 @@ class EntryFinder {
       }
     }
     const row = view.locations.find(closure);
-    if (row < 0) return { obj_type: isClass ? 'class' : 'function', filename, lineno: declaredLine ?? 1 };
+    if (row < 0) {
+      const mapped = this.mapLine(module, declaredLine);
+      return { obj_type: isClass ? 'class' : 'function', filename: mapped?.filename ?? filename, lineno: mapped?.lineno ?? declaredLine ?? 1 };
+    }
     const line = view.locations.line(row);
+    const column = view.locations.column(row);
+    // The module's own script is read by the module's URL (the inspector's, when known).
+    const [scriptUrl, scriptNode] = url === undefined || this.options.traced(url) === module.moduleName ? [module.url, module.script] : [url, script];
     if (!isClass && url !== undefined) {
       // A second opinion from the source: a class's location is its `class` keyword.
-      const source = this.options.traced(url) === module.moduleName ? this.sourceOf(module.url, module.script) : this.sourceOf(url, script);
-      isClass = source !== undefined && isClassAt(source, line, view.locations.column(row));
+      const source = this.sourceOf(scriptUrl, scriptNode);
+      isClass = source !== undefined && isClassAt(source, line, column);
     }
+    const original = this.sourceMapOf(scriptUrl, scriptNode)?.originalPosition(line + 1, column);
+    if (original !== undefined) return { obj_type: isClass ? 'class' : 'function', ...this.place(original) };
     return { obj_type: isClass ? 'class' : 'function', filename, lineno: line + 1 };
   }
 

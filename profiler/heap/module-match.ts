@@ -15,11 +15,18 @@
  *   absolute path instead, and `node:…` patterns against Node's internal script names.
  * Without patterns, the app's own scripts are traced: files under the root that are
  * not inside a `node_modules` folder (never `node:` internals nor `eval` code).
+ *
+ * A source-mapped script also matches a pattern that names one of its original sources:
+ * `--trace-module src/store.ts` traces `dist/store.js` built from it with `tsc --sourceMap`
+ * (source-maps.ts). The script's module name stays its own here; entries.ts names its
+ * entries after the original source. Only the app's own scripts (outside `node_modules`)
+ * are looked at this way, so a pattern never makes the matcher read every dependency.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError } from '../../common/errors.js';
+import { originalSources } from './source-maps.js';
 
 export interface ModuleMatcher {
   /** The app root that module names are relative to. */
@@ -35,6 +42,11 @@ export interface ModuleMatcherOptions {
   root: string;
   /** `--trace-module` values; none means "the app's own scripts". */
   patterns?: readonly string[];
+  /**
+   * The source of a script as the target loaded it (the inspector's copy), to find its
+   * source map; when it returns undefined, or is not given, the file is read from disk.
+   */
+  source?(url: string): string | undefined;
 }
 
 /**
@@ -178,11 +190,23 @@ export function createModuleMatcher(options: ModuleMatcherOptions): ModuleMatche
     let result: string | undefined;
     if (tests.length === 0) {
       result = isOwnScript(rel) ? rel : undefined;
-    } else if (tests.some((test) => test(rel, abs, url))) {
+    } else if (tests.some((test) => test(rel, abs, url)) || matchesOriginal(url, rel)) {
       result = rel ?? url;
     }
     cache.set(url, result);
     return result;
+  }
+
+  /** True when a pattern names one of the original sources of the app's own script `url`. */
+  function matchesOriginal(url: string, rel: string | undefined): boolean {
+    if (rel === undefined || /(^|\/)node_modules\//.test(rel)) return false;
+    const source = options.source?.(url) ?? readScriptSource(url);
+    if (source === undefined) return false;
+    for (const original of originalSources(url, source)) {
+      const originalAbs = scriptPath(original);
+      if (tests.some((test) => test(relativeName(originalAbs), originalAbs, original))) return true;
+    }
+    return false;
   }
 
   function filename(url: string): string {
