@@ -33,7 +33,8 @@ function renderPage({ title, messages, visitorName, requestCount, error }) {
 <style>
   body { font: 16px/1.4 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
   .messages { list-style: none; padding: 0; } .messages li { border-bottom: 1px solid #ddd; padding: .5rem 0; }
-  .messages p { margin: .25rem 0; } form { display: grid; gap: .5rem; margin: 1rem 0 2rem; }
+  .messages p { margin: .25rem 0; } form { display: grid; gap: .75rem; margin: 1rem 0 2rem; }
+  label { display: grid; gap: .25rem; } input, textarea, button { font: inherit; padding: .35rem; }
   .error { color: #b00020; } footer { color: #666; font-size: .9rem; }
 </style>
 </head>
