@@ -5,8 +5,10 @@
  * differ) is compiled by the installed `tsc` twice into a temporary app:
  * - `cjs/`: CommonJS, `--sourceMap` (a `store.js.map` file beside `store.js`);
  * - `esm/`: ES module, `--inlineSourceMap --inlineSources` (a data URL, like tsx), with
- *   the `.ts` deleted afterwards so that its text can only come from the map.
- * A child process loads both and writes a snapshot; another runs them under
+ *   the `.ts` deleted afterwards so that its text can only come from the map;
+ * - `tsx/`: like `esm/` into `.build/`, served by module hooks (fixtures/ts-app/ts-hooks.mjs)
+ *   as the text of `tsx/src/store.ts` itself, the way tsx runs TypeScript.
+ * A child process loads the first two and writes a snapshot; another runs all three under
  * `node --enable-source-maps --inspect` for a snapshot over a real inspector. Expected
  * lines are read from the `.ts` and `.js` texts.
  */
@@ -26,7 +28,7 @@ import type { EntryOptions } from './entries.js';
 import { SnapshotLoader, loadSnapshotFile } from './loader.js';
 import { createModuleMatcher, readScriptSource } from './module-match.js';
 import type { HeapSnapshot } from './snapshot.js';
-import { originalSource } from './source-maps.js';
+import { moduleSourceOf, originalSource } from './source-maps.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixture = join(here, 'fixtures/ts-app');
@@ -39,6 +41,7 @@ const LENGTH = 50;
 let dir: string;
 let cjsRoot: string;
 let esmRoot: string;
+let tsxRoot: string;
 let tsText: string;
 let snapshotFile: string;
 let snapshot: HeapSnapshot;
@@ -75,11 +78,11 @@ function expectTypeScriptEntries(entries: Entry[], moduleName = 'src/store.ts'):
   }
 }
 
-async function compile(root: string, args: string[]): Promise<void> {
+async function compile(root: string, args: string[], outDir = 'dist'): Promise<void> {
   mkdirSync(join(root, 'src'), { recursive: true });
   copyFileSync(join(fixture, 'src/store.ts'), join(root, 'src/store.ts'));
   // Run in the app's folder so that tsc does not pick up the repository's tsconfig.json.
-  await run(tsc, [...args, '--target', 'es2022', '--outDir', 'dist', '--rootDir', 'src', 'src/store.ts'], { cwd: root, timeout: 60_000 });
+  await run(tsc, [...args, '--target', 'es2022', '--outDir', outDir, '--rootDir', 'src', 'src/store.ts'], { cwd: root, timeout: 60_000 });
 }
 
 function options(root: string, patterns?: string[]): EntryOptions {
@@ -92,11 +95,13 @@ beforeAll(async () => {
   tsText = readFileSync(join(fixture, 'src/store.ts'), 'utf8');
   cjsRoot = join(dir, 'cjs');
   esmRoot = join(dir, 'esm');
+  tsxRoot = join(dir, 'tsx');
   mkdirSync(esmRoot, { recursive: true });
   writeFileSync(join(esmRoot, 'package.json'), '{"type":"module"}\n');
   await Promise.all([
     compile(cjsRoot, ['--module', 'commonjs', '--sourceMap']),
     compile(esmRoot, ['--module', 'esnext', '--inlineSourceMap', '--inlineSources']),
+    compile(tsxRoot, ['--module', 'esnext', '--inlineSourceMap', '--inlineSources'], '.build'),
   ]);
   rmSync(join(esmRoot, 'src'), { recursive: true });
   snapshotFile = join(dir, 'ts.heapsnapshot');
@@ -192,6 +197,7 @@ describe('entries of a TypeScript app over a real inspector (node --enable-sourc
           String(LENGTH),
           `require:${join(cjsRoot, 'dist/store.js')}`,
           `import:${join(esmRoot, 'dist/store.js')}`,
+          `tsx:${join(tsxRoot, 'src/store.ts')}`,
         ],
         { stdio: ['pipe', 'pipe', 'pipe'] },
       );
@@ -216,11 +222,12 @@ describe('entries of a TypeScript app over a real inspector (node --enable-sourc
     });
   }
 
-  it('maps entries with the inspector\'s script URLs and sources, like offline', async () => {
+  it('maps entries with the inspector\'s script URLs and sources, like offline; the code browser gets the .ts', async () => {
     const port = await startTarget();
     const scriptUrls = new Map<number, string>();
     const sources = new Map<string, string>();
-    const matchers = [cjsRoot, esmRoot].map((root) => createModuleMatcher({ root, patterns: ['src/store.ts'] }));
+    const roots = [cjsRoot, esmRoot, tsxRoot];
+    const matchers = roots.map((root) => createModuleMatcher({ root, patterns: ['src/store.ts'] }));
     let live: HeapSnapshot;
     const client = await CDP({ host: '127.0.0.1', port });
     try {
@@ -240,13 +247,21 @@ describe('entries of a TypeScript app over a real inspector (node --enable-sourc
     } finally {
       await client.close();
     }
-    expect([...sources.keys()].sort()).toEqual([cjsRoot, esmRoot].map((root) => pathToFileURL(join(root, 'dist/store.js')).href).sort());
+    const loadedUrls = [join(cjsRoot, 'dist/store.js'), join(esmRoot, 'dist/store.js'), join(tsxRoot, 'src/store.ts')].map((p) => pathToFileURL(p).href);
+    expect([...sources.keys()].sort()).toEqual([...loadedUrls].sort());
+    // Under tsx the script named src/store.ts is JavaScript: entries must not use its lines.
+    expect(sources.get(loadedUrls[2]!)).not.toBe(tsText);
     const liveRetained = computeDominators(live).retained;
-    for (const [index, root] of [cjsRoot, esmRoot].entries()) {
-      const entries = findEntries(live, liveRetained, { ...matchers[index]!, scriptUrls, source: (url) => sources.get(url) });
+    for (const [index, root] of roots.entries()) {
+      const matcher = matchers[index]!;
+      const entries = findEntries(live, liveRetained, { ...matcher, scriptUrls, source: (url) => sources.get(url) });
       expectTypeScriptEntries(entries);
-      const offline = findEntries(live, liveRetained, options(root, ['src/store.ts']));
-      expect(entries).toEqual(offline);
+      // Offline, the disk has the scripts as loaded, except tsx's (its .ts file is TypeScript).
+      if (root !== tsxRoot) expect(entries).toEqual(findEntries(live, liveRetained, options(root, ['src/store.ts'])));
+      // What the code browser shows for the module name of the entries: the .ts text.
+      const scripts = [...scriptUrls.values()].map((url) => ({ url, moduleName: matcher.traced(url) }));
+      const shown = await moduleSourceOf('src/store.ts', scripts, (url) => sources.get(url), root);
+      expect(shown).toEqual({ url: pathToFileURL(join(root, 'src/store.ts')).href, source: tsText });
     }
   });
 });

@@ -23,7 +23,8 @@
  *   and `lineno` become the `.ts` file and line. `module_name` becomes the original source
  *   too when the whole script comes from one (tsc and tsx write one `.ts` per script), so
  *   records, suspects and the code browser name `src/store.ts`, not `dist/store.js`; a
- *   script made from several sources (a bundle) keeps its own name.
+ *   script made from several sources (a bundle), or whose original text cannot be read,
+ *   keeps its own name.
  */
 import type { Entry } from '../record.js';
 import { isClassAt, moduleDeclarations } from './declarations.js';
@@ -158,15 +159,18 @@ class EntryFinder {
   }
 
   /**
-   * A module's entries are named after its one original source when it has one; two
-   * scripts from the same source (an ESM and a CommonJS build) keep their own names.
+   * A module's entries are named after its one original source when it has one and its
+   * text can be read (the map's `sourcesContent`, or the file); two scripts from the same
+   * source (an ESM and a CommonJS build) keep their own names.
    */
   private nameModules(modules: TracedModule[]): void {
     const renamed = new Map<string, string[]>();
     for (const module of modules) {
       const map = this.sourceMapOf(module.url, module.script);
-      const original = map === undefined ? undefined : singleOriginalSource(map);
-      if (original === undefined) continue;
+      if (map === undefined) continue;
+      const original = singleOriginalSource(map);
+      // Named after a source the code browser can show (source-maps.ts, moduleSourceOf).
+      if (original === undefined || map.sourceText(original) === undefined) continue;
       const name = this.filenameOf(original);
       renamed.set(name, [...(renamed.get(name) ?? []), module.moduleName]);
     }

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moduleDeclarations } from './declarations.js';
 import { createModuleMatcher } from './module-match.js';
-import { originalName, originalSource, originalSources, scriptSourceMap, sourceMappingUrl } from './source-maps.js';
+import { moduleSourceOf, originalName, originalSource, originalSources, scriptSourceMap, sourceMappingUrl } from './source-maps.js';
 
 let dir: string;
 
@@ -123,6 +123,34 @@ describe('scriptSourceMap', () => {
   it('names an original source relative to the root, and keeps non-file sources as they are', () => {
     expect(originalName(pathToFileURL(join(dir, 'app/src/a b.ts')).href, join(dir, 'app'))).toBe('src/a b.ts');
     expect(originalName('webpack://app/src/a.ts', dir)).toBe('webpack://app/src/a.ts');
+  });
+});
+
+describe('moduleSourceOf (what the code browser shows)', () => {
+  it('shows the original of a source-mapped module, the loaded script otherwise, and nothing untraced', async () => {
+    const root = join(dir, 'browser');
+    const map = (sources: string[], content: string[]) => inline({ version: 3, sources, sourcesContent: content, names: [], mappings: 'AAAA' });
+    const u = (path: string) => pathToFileURL(join(root, path)).href;
+    const loaded = new Map<string, string>([
+      // tsc output: dist/store.js from src/store.ts.
+      [u('dist/store.js'), `exports.a = 1;\n${map(['../src/store.ts'], ['export const a = 1;\n'])}\n`],
+      // tsx: the script is named src/view.ts, its text is JavaScript.
+      [u('src/view.ts'), `export const v = 1;\n${map(['view.ts'], ['export const v: number = 1;\n'])}\n`],
+      [u('plain.js'), 'exports.p = 1;\n'],
+      [u('secret.js'), 'exports.s = 1;\n'],
+    ]);
+    const scripts = [
+      { url: u('dist/store.js'), moduleName: 'dist/store.js' },
+      { url: u('src/view.ts'), moduleName: 'src/view.ts' },
+      { url: u('plain.js'), moduleName: 'plain.js' },
+      { url: u('secret.js'), moduleName: undefined },
+    ];
+    const read = async (url: string) => loaded.get(url);
+    expect(await moduleSourceOf('src/store.ts', scripts, read, root)).toEqual({ url: u('src/store.ts'), source: 'export const a = 1;\n' });
+    expect(await moduleSourceOf('src/view.ts', scripts, read, root)).toEqual({ url: u('src/view.ts'), source: 'export const v: number = 1;\n' });
+    expect(await moduleSourceOf('plain.js', scripts, read, root)).toEqual({ url: u('plain.js'), source: 'exports.p = 1;\n' });
+    expect(await moduleSourceOf('secret.js', scripts, read, root)).toBeUndefined();
+    expect(await moduleSourceOf('src/other.ts', scripts, read, root)).toBeUndefined();
   });
 });
 

@@ -288,3 +288,41 @@ export function originalName(url: string, root: string): string {
   if (rel === '') return url;
   return sep === '/' ? rel : rel.split(sep).join('/');
 }
+
+/** A script the target has loaded, with the module name `--trace-module` gives it (undefined: not traced). */
+export interface LoadedScript {
+  url: string;
+  moduleName: string | undefined;
+}
+
+/**
+ * What the code browser shows for a module name of the records: the original source when
+ * the name is a source-mapped script's one original source (`src/store.ts` for
+ * `dist/store.js`, or for `src/store.ts` itself as tsx loaded it, whose loaded text is
+ * JavaScript), else the traced script of that name as the target loaded it. Only the
+ * traced scripts and the sources their maps name are looked at, never another path.
+ *
+ * @param read the loaded source of a script (the inspector's `Debugger.getScriptSource`)
+ * @param root the app root module names are relative to
+ * @example
+ *   const shown = await moduleSourceOf('src/store.ts', scripts, (url) => session.sourceOf(url), root);
+ *   // { url: 'file:///app/src/store.ts', source: '…the TypeScript text…' }
+ */
+export async function moduleSourceOf(
+  moduleName: string,
+  scripts: Iterable<LoadedScript>,
+  read: (url: string) => string | undefined | Promise<string | undefined>,
+  root: string,
+): Promise<{ url: string; source: string } | undefined> {
+  const traced = [...scripts].filter((s) => s.moduleName !== undefined);
+  // The script of that name first, then scripts whose original source has that name.
+  const ordered = [...traced.filter((s) => s.moduleName === moduleName), ...traced.filter((s) => s.moduleName !== moduleName)];
+  for (const script of ordered) {
+    const source = await read(script.url);
+    if (source === undefined) continue;
+    const original = originalSource(script.url, source, root);
+    if (original?.path === moduleName) return { url: original.url, source: original.text };
+    if (script.moduleName === moduleName) return { url: script.url, source };
+  }
+  return undefined;
+}
