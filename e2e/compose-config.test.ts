@@ -22,6 +22,8 @@ import {
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
 const DOCKERFILE = join(ROOT, 'Dockerfile');
+/** The file as compose reads it (interpolated, normalised). */
+const config: ComposeConfig = loadComposeConfig(COMPOSE_FILE);
 
 function flagValue(words: string[], flag: string): string | undefined {
   const at = words.indexOf(flag);
@@ -34,7 +36,6 @@ describe('docker-compose.yml', () => {
     expect(runComposeConfig(COMPOSE_FILE, ['-q'])).toBe('');
   });
 
-  const config: ComposeConfig = loadComposeConfig(COMPOSE_FILE);
   const { app, profiler, proxy } = config.services;
 
   it('has exactly the three services app, profiler and proxy, all built from this repository', () => {
@@ -128,7 +129,6 @@ describe('Dockerfile', () => {
 });
 
 describe('the compose topology as local processes', () => {
-  const config = loadComposeConfig(COMPOSE_FILE);
   const ports = new Map([
     [3000, 41000],
     [9229, 41001],
