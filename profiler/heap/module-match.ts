@@ -190,18 +190,35 @@ export function createModuleMatcher(options: ModuleMatcherOptions): ModuleMatche
     let result: string | undefined;
     if (tests.length === 0) {
       result = isOwnScript(rel) ? rel : undefined;
-    } else if (tests.some((test) => test(rel, abs, url)) || matchesOriginal(url, rel)) {
-      result = rel ?? url;
+    } else {
+      const matched = tests.some((test) => test(rel, abs, url)) || matchesOriginal(url, rel);
+      // Not known yet (no source to find a map in): not cached, the inspector may give it later.
+      if (matched === undefined) return undefined;
+      if (matched) result = rel ?? url;
     }
     cache.set(url, result);
     return result;
   }
 
-  /** True when a pattern names one of the original sources of the app's own script `url`. */
-  function matchesOriginal(url: string, rel: string | undefined): boolean {
+  /** Scripts whose file could not be read: the disk is asked once. */
+  const unreadable = new Set<string>();
+
+  function scriptSource(url: string): string | undefined {
+    const given = options.source?.(url);
+    if (given !== undefined || unreadable.has(url)) return given;
+    const text = readScriptSource(url);
+    if (text === undefined) unreadable.add(url);
+    return text;
+  }
+
+  /**
+   * Whether a pattern names one of the original sources of the app's own script `url`;
+   * undefined when its source cannot be read (not on this machine, not fetched yet).
+   */
+  function matchesOriginal(url: string, rel: string | undefined): boolean | undefined {
     if (rel === undefined || /(^|\/)node_modules\//.test(rel)) return false;
-    const source = options.source?.(url) ?? readScriptSource(url);
-    if (source === undefined) return false;
+    const source = scriptSource(url);
+    if (source === undefined) return undefined;
     for (const original of originalSources(url, source)) {
       const originalAbs = scriptPath(original);
       if (tests.some((test) => test(relativeName(originalAbs), originalAbs, original))) return true;

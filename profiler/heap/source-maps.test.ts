@@ -182,6 +182,19 @@ describe('--trace-module and original sources', () => {
     const m = createModuleMatcher({ root, patterns: ['src/gone.ts'], source: (u) => (u === url ? loaded : undefined) });
     expect(m.traced(url)).toBe('dist/gone.js');
     expect(createModuleMatcher({ root, patterns: ['src/gone.ts'] }).traced(url)).toBeUndefined();
+
+    // A source that arrives later (prefetched after the first question) is used then.
+    const later = new Map<string, string>();
+    const waiting = createModuleMatcher({ root, patterns: ['src/gone.ts'], source: (u) => later.get(u) });
+    expect(waiting.traced(url)).toBeUndefined();
+    later.set(url, loaded);
+    expect(waiting.traced(url)).toBe('dist/gone.js');
+    // A script without a map is settled once its source is known.
+    const plainUrl = pathToFileURL(join(root, 'dist/plain.js')).href;
+    later.set(plainUrl, 'x();\n');
+    expect(waiting.traced(plainUrl)).toBeUndefined();
+    later.set(plainUrl, loaded);
+    expect(waiting.traced(plainUrl)).toBeUndefined();
   });
 });
 
