@@ -47,6 +47,7 @@ export class Supervisor {
   readonly #onLine: NonNullable<SupervisorOptions['onLine']>;
   readonly #stopTimeoutMs: number;
   readonly #keepLines: number;
+  #stopping: Promise<void> | undefined;
 
   constructor(options: SupervisorOptions = {}) {
     this.#onLine = options.onLine ?? (() => {});
@@ -115,7 +116,14 @@ export class Supervisor {
    * own children, which may be saving data), and SIGKILLs groups still alive after the
    * timeout.
    */
-  async stopAll(signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+  stopAll(signal: NodeJS.Signals = 'SIGINT'): Promise<void> {
+    // Once: a second signal would make a service that handles the first one `once`
+    // (as our CLIs do) die at once, in the middle of its own orderly stop.
+    this.#stopping ??= this.#stopAll(signal);
+    return this.#stopping;
+  }
+
+  async #stopAll(signal: NodeJS.Signals): Promise<void> {
     const services = [...this.#services].reverse();
     for (const service of services) this.signal(service, signal);
     const deadline = Date.now() + this.#stopTimeoutMs;
