@@ -7,6 +7,8 @@ import type { RecordStore } from './store.js';
 
 /** After a failed snapshot, carried-over signals wait this long before the next try. */
 const RETRY_AFTER_FAILURE_MS = 1_000;
+/** Event-loop turns given to signals already received before a snapshot claims them. */
+const SIGNAL_TURNS = 3;
 
 export interface CaptureOptions {
   session: InspectorSession;
@@ -130,11 +132,14 @@ export class Capture extends EventEmitter {
   /** Takes one snapshot; resolves false when it failed (never rejects). */
   async #runOne(target: AttachedTarget): Promise<boolean> {
     const waiters = this.#waiters.splice(0);
-    let claimed: { requests: number; request: RequestInfo | null } = { requests: 0, request: null };
-    // The signals this snapshot covers are the ones that arrived before V8 starts it:
-    // those that come in while the target goes idle are in this heap too.
+    const claims: { requests: number; request: RequestInfo | null }[] = [];
+    // The signals this snapshot covers are the ones that arrived before it finished
+    // streaming: V8 blocks the target's main thread while it takes the snapshot, so a
+    // signal that comes in until then is for a request served before the snapshot began,
+    // whose effect is in this heap (the proxy signals after the response has finished).
     const claim = () => {
-      claimed = { requests: this.pendingSignals, request: this.#lastRequest };
+      const claimed = { requests: this.pendingSignals, request: this.#lastRequest };
+      claims.push(claimed);
       this.pendingSignals = 0;
       this.#lastRequest = null;
       this.emit('change');
@@ -160,9 +165,16 @@ export class Capture extends EventEmitter {
         : new AppError('SNAPSHOT_ABORTED', `snapshot failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
       // The heap those requests changed is gone when the target went away, and a snapshot
       // the engine cannot read will not get better; otherwise the next one covers them.
-      if (this.#options.session.current?.id === target.id && !this.#stopped && appError.code !== 'BAD_SNAPSHOT') {
-        this.pendingSignals += claimed.requests;
-        this.#lastRequest ??= claimed.request;
+      const targetGone = this.#options.session.current?.id !== target.id;
+      if (targetGone) {
+        this.pendingSignals = 0;
+        this.#lastRequest = null;
+        this.emit('change');
+      } else if (!this.#stopped && appError.code !== 'BAD_SNAPSHOT') {
+        for (const claimed of claims) {
+          this.pendingSignals += claimed.requests;
+          this.#lastRequest ??= claimed.request;
+        }
       }
       this.lastError = { at: new Date().toISOString(), message: appError.message };
       for (const waiter of waiters) waiter.reject(appError);
@@ -179,7 +191,6 @@ export class Capture extends EventEmitter {
     const { client } = target;
     const baseline = !this.#baselines.has(target.id);
     await session.idle(client);
-    const { requests, request } = claim();
 
     const analysis = this.#options.analysis();
     const progress: CaptureProgress = { done: 0, total: 0, bytes: 0, startedAt: Date.now() };
@@ -209,6 +220,11 @@ export class Capture extends EventEmitter {
       offProgress();
     }
     const streamed = performance.now();
+    // Signals that reached our sockets while the snapshot streamed may still wait to be
+    // parsed: let the event loop turn a few times (no timer: requests the target serves
+    // after the snapshot need a network round trip, longer than this).
+    for (let i = 0; i < SIGNAL_TURNS; i++) await new Promise((resolve) => setImmediate(resolve));
+    const { requests, request } = claim();
     if (session.current?.id !== target.id) {
       analysis.abort();
       throw new AppError('SNAPSHOT_ABORTED', 'the target went away while the snapshot streamed; nothing was recorded');

@@ -141,6 +141,34 @@ describe('apptrace-profiler serve against a live target', () => {
     for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end - 2);
   });
 
+  it('with traffic that does not wait for snapshots, every record grows and the requests add up', async () => {
+    const { target, profiler } = await start();
+    await recordsAtLeast(profiler, 1);
+    await settled(profiler);
+    // A client that, like the proxy, signals right after each response.
+    const count = 16;
+    for (let i = 0; i < count; i++) {
+      expect(await target.get('/leak')).toBe(200);
+      expect(await profiler.signal(1)).toBe(202);
+    }
+    await settled(profiler);
+    const records = await profiler.records();
+    const after = records.slice(1);
+    expect(after.reduce((sum, r) => sum + r.requests, 0)).toBe(count);
+    // A record starts only on a signal of a request served after the previous snapshot
+    // (V8 blocks the target while it takes one, and the signal follows the response),
+    // so no record after the baseline repeats the previous one's heap.
+    const sizes = records.map((r) => entry(r, 'server.mjs', 'messages')!.dominated_size);
+    for (let i = 1; i < sizes.length; i++) {
+      expect(sizes[i]! - sizes[i - 1]!, `record ${records[i]!.index}`).toBeGreaterThanOrEqual(2048);
+    }
+    // Each /leak request keeps one 256-slot array (a bit over 2 KB); the list's own
+    // backing store grows by less than one such array over these requests.
+    const total = sizes[sizes.length - 1]! - sizes[0]!;
+    expect(total).toBeGreaterThanOrEqual(count * 2048);
+    expect(total).toBeLessThan((count + 1) * 2048 + 1024);
+  });
+
   it('takes a snapshot on POST /api/snapshot; without --root, names modules relative to the target\'s own directory', async () => {
     // The profiler runs elsewhere (as in compose): the target's working directory is the root.
     const { profiler } = await start(undefined, { cwd: dir });
