@@ -65,7 +65,9 @@ export async function runAnalyzeCommand(argv: string[]): Promise<number> {
     root: resolve((values.root as string | undefined) ?? process.cwd()),
     patterns: values['trace-module'] as string[] | undefined,
   });
-  const showProgress = !values.json && (process.stderr.isTTY === true || size >= PROGRESS_BYTES);
+  // Progress goes to stderr: on a terminal always, elsewhere only for big files (and
+  // never with --json, whose readers want a quiet stderr unless it is a terminal).
+  const showProgress = process.stderr.isTTY === true || (!values.json && size >= PROGRESS_BYTES);
   let lastShown = -1;
   const onProgress = showProgress
     ? (bytes: number, total: number): void => {

@@ -11,8 +11,8 @@
  *   const result = analysis.finish();
  */
 import type { Entry } from '../record.js';
-import { computeDominators } from './dominators.js';
-import type { Dominators } from './dominators.js';
+import { allocateDominatorArena, computeDominators } from './dominators.js';
+import type { DominatorArena, Dominators } from './dominators.js';
 import { findEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
 import { findNodeById } from './graph.js';
@@ -67,12 +67,20 @@ export interface AnalysisResult {
 
 /** Parses chunks as they arrive; `finish()` computes everything else. */
 export class StreamingAnalysis {
-  private readonly loader = new SnapshotLoader();
+  private readonly loader: SnapshotLoader;
   private readonly options: AnalysisOptions;
   private parseMs = 0;
+  private arena: DominatorArena | null = null;
 
   constructor(options: AnalysisOptions = {}) {
     this.options = options;
+    // The dominator arrays are allocated as soon as the counts are known (see
+    // DominatorArena: the garbage collection a large allocation causes is cheap then).
+    this.loader = new SnapshotLoader({
+      onHeader: ({ nodeCount, edgeCount }) => {
+        this.arena = allocateDominatorArena(nodeCount, edgeCount);
+      },
+    });
   }
 
   write(chunk: string | Buffer): void {
@@ -86,7 +94,8 @@ export class StreamingAnalysis {
     const snapshot = this.loader.end();
     const parseMs = this.parseMs + (performance.now() - t);
     t = performance.now();
-    const dominators = computeDominators(snapshot);
+    const dominators = computeDominators(snapshot, this.arena ?? undefined);
+    this.arena = null;
     const dominatorsMs = performance.now() - t;
     t = performance.now();
     const entries = this.options.entries

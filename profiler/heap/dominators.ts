@@ -52,8 +52,59 @@ const WEAK_MAP_EDGE = /^\d+ \/ part of key \(.*? @\d+\) -> value \(.*? @\d+\) pa
 /** Scratch words per node (+1) that the passes share. */
 const POOL_SLOTS = 9;
 
-/** Computes the dominator tree and retained sizes; odd data is reported in snapshot.warnings. */
-export function computeDominators(snapshot: HeapSnapshot, firstEdge = buildFirstEdgeIndexes(snapshot)): Dominators {
+/**
+ * Every array the dominator computation needs, in one allocation. The live profiler
+ * and `analyze` allocate it as soon as a snapshot's header has arrived: a large
+ * allocation makes V8 collect garbage, which is cheap while the heap is still small
+ * and costly once the snapshot's strings are in it.
+ */
+export interface DominatorArena {
+  nodeCount: number;
+  edgeCount: number;
+  retained: Float64Array;
+  firstEdge: Uint32Array;
+  dominator: Uint32Array;
+  selfSize: Uint32Array;
+  retainers: Uint32Array;
+  pool: Uint32Array;
+  pageObject: Uint8Array;
+  essential: Uint8Array;
+}
+
+export function allocateDominatorArena(nodeCount: number, edgeCount: number): DominatorArena {
+  const size = nodeCount + 1;
+  const words = 2 * nodeCount + size + size + nodeCount + edgeCount + POOL_SLOTS * size;
+  const bytes = words * 4 + nodeCount + ((edgeCount + 7) >> 3);
+  const buffer = new ArrayBuffer(bytes);
+  let at = 0;
+  const take = (n: number): number => {
+    const offset = at;
+    at += n;
+    return offset;
+  };
+  // Float64 first, for its 8-byte alignment.
+  const retained = new Float64Array(buffer, take(nodeCount * 8), nodeCount);
+  const firstEdge = new Uint32Array(buffer, take(size * 4), size);
+  const dominator = new Uint32Array(buffer, take(size * 4), size);
+  const selfSize = new Uint32Array(buffer, take(nodeCount * 4), nodeCount);
+  const retainers = new Uint32Array(buffer, take(edgeCount * 4), edgeCount);
+  const pool = new Uint32Array(buffer, take(POOL_SLOTS * size * 4), POOL_SLOTS * size);
+  const pageObject = new Uint8Array(buffer, take(nodeCount), nodeCount);
+  const essential = new Uint8Array(buffer, take((edgeCount + 7) >> 3), (edgeCount + 7) >> 3);
+  return { nodeCount, edgeCount, retained, firstEdge, dominator, selfSize, retainers, pool, pageObject, essential };
+}
+
+/**
+ * Computes the dominator tree and retained sizes; odd data is reported in
+ * snapshot.warnings. The results are views into `arena` (made here when not given).
+ */
+export function computeDominators(
+  snapshot: HeapSnapshot,
+  arena = allocateDominatorArena(snapshot.nodeCount, snapshot.edgeCount),
+): Dominators {
+  if (arena.nodeCount !== snapshot.nodeCount || arena.edgeCount !== snapshot.edgeCount) {
+    throw new Error('computeDominators: the arena was made for another snapshot');
+  }
   const rootOrdinal = 0;
   const steps: Record<string, number> = {};
   let t = performance.now();
@@ -63,19 +114,31 @@ export function computeDominators(snapshot: HeapSnapshot, firstEdge = buildFirst
     t = now;
   };
   const size = snapshot.nodeCount + 1;
-  const pool = new ArrayBuffer(POOL_SLOTS * size * 4);
-  const slot = (i: number, count = 1): Uint32Array => new Uint32Array(pool, i * size * 4, count * size);
+  const firstEdge = buildFirstEdgeIndexes(snapshot, arena.firstEdge);
+  step('first_edges');
+  const slot = (i: number, count = 1): Uint32Array => arena.pool.subarray(i * size, (i + count) * size);
 
-  const pageObject = new Uint8Array(snapshot.nodeCount);
+  const pageObject = arena.pageObject;
+  pageObject.fill(0);
   markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1));
   step('page_objects');
   // Slot 0 holds the retainer counts (then the index) until the dominators are done.
-  const essential = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject, slot(0));
+  const essential = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject, slot(0), arena.essential);
   step('essential');
-  const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(1), slot(2, 2));
+  const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(1), slot(2, 2), arena.selfSize);
   step('shallow');
-  const { dominator, order, count, unreachable } = lengauerTarjan(snapshot, firstEdge, essential, rootOrdinal, slot, step);
-  const retained = new Float64Array(selfSize);
+  const { dominator, order, count, unreachable } = lengauerTarjan(
+    snapshot,
+    firstEdge,
+    essential,
+    rootOrdinal,
+    slot,
+    arena.retainers,
+    arena.dominator,
+    step,
+  );
+  const retained = arena.retained;
+  retained.set(selfSize);
   // Children come after their dominator in DFS order: add up from the last one.
   for (let i = count - 1; i > 0; i--) {
     const o = order[i]!;
@@ -146,6 +209,7 @@ function markEssentialEdges(
   rootOrdinal: number,
   pageObject: Uint8Array,
   retainerCount: Uint32Array,
+  essential: Uint8Array,
 ): Uint8Array {
   const { nodes, edges, layout, strings, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
@@ -156,8 +220,7 @@ function markEssentialEdges(
   const nameOffset = layout.edgeNameOffset;
   const idOffset = layout.nodeIdOffset;
   const { weak, shortcut, internal } = layout.edgeType;
-  const edgeCount = edges.length / efc;
-  const essential = new Uint8Array((edgeCount + 7) >> 3);
+  essential.fill(0);
   // WeakMap edge names ("1 / part of key (K @1) -> value (V @2) pair in WeakMap
   // (table @3)"), parsed once per string: 0 = not seen, 1 = not one, 2 = one.
   const nameKind = new Uint8Array(strings.length);
@@ -209,6 +272,7 @@ function shallowSizes(
   rootOrdinal: number,
   owner: Uint32Array,
   work: Uint32Array,
+  selfSize: Uint32Array,
 ): Uint32Array {
   const { nodes, edges, layout, strings, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
@@ -221,7 +285,6 @@ function shallowSizes(
   const sizeOffset = layout.nodeSelfSizeOffset;
   const { hidden, array, native, synthetic } = layout.nodeType;
   const weak = layout.edgeType.weak;
-  const selfSize = new Uint32Array(nodeCount);
   for (let o = 0, i = sizeOffset; o < nodeCount; o++, i += nfc) selfSize[o] = nodes[i]!;
 
   let hasUserRoots = false;
@@ -287,6 +350,8 @@ function lengauerTarjan(
   essential: Uint8Array,
   rootOrdinal: number,
   slot: (i: number) => Uint32Array,
+  retainerSpace: Uint32Array,
+  dom: Uint32Array,
   step: (name: string) => void,
 ): { dominator: Uint32Array; order: Uint32Array; count: number; unreachable: number } {
   const { edges, layout, nodeCount } = snapshot;
@@ -306,7 +371,7 @@ function lengauerTarjan(
     firstRetainer[o] = kept;
   }
   firstRetainer[nodeCount] = kept;
-  const retainers = new Uint32Array(kept);
+  const retainers = retainerSpace.subarray(0, kept);
   for (let from = nodeCount - 1, e = edgeCount - 1; from >= 0; from--) {
     const begin = firstEdge[from]! / efc;
     for (; e >= begin; e--) {
@@ -328,7 +393,7 @@ function lengauerTarjan(
   // the path-compression stack.
   const nextEdge = slot(8);
   for (const a of [parent, ancestor, vertex, label, semi, bucketHead, bucketNext]) a.fill(0);
-  const dom = new Uint32Array(nodeCount + 1);
+  dom.fill(0);
   let n = 0;
 
   const dfs = (start: number): void => {

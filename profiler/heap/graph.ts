@@ -8,12 +8,12 @@ import type { HeapSnapshot } from './snapshot.js';
  * `firstEdge[ordinal]` is the offset in `edges` of the node's first edge;
  * `firstEdge[nodeCount]` is `edges.length`. (Prefix sums of the nodes' edge counts.)
  */
-export function buildFirstEdgeIndexes(snapshot: HeapSnapshot): Uint32Array {
+export function buildFirstEdgeIndexes(snapshot: HeapSnapshot, into?: Uint32Array): Uint32Array {
   const { nodes, layout, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
   const countOffset = layout.nodeEdgeCountOffset;
-  const firstEdge = new Uint32Array(nodeCount + 1);
+  const firstEdge = into ?? new Uint32Array(nodeCount + 1);
   let edgeIndex = 0;
   for (let ordinal = 0, n = countOffset; ordinal < nodeCount; ordinal++, n += nfc) {
     firstEdge[ordinal] = edgeIndex;

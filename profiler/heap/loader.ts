@@ -97,6 +97,8 @@ interface SnapshotHeader {
 export interface LoaderOptions {
   /** Called after each chunk with the bytes consumed so far. */
   onProgress?: (bytes: number) => void;
+  /** Called once the header is read, with the counts (to allocate what comes next early). */
+  onHeader?: (counts: { nodeCount: number; edgeCount: number; layout: SnapshotLayout }) => void;
 }
 
 export class SnapshotLoader {
@@ -144,8 +146,11 @@ export class SnapshotLoader {
   private readonly arrays = new Map<string, Uint32Array>();
   private readonly warnings: string[] = [];
 
+  private readonly onHeader: LoaderOptions['onHeader'];
+
   constructor(options: LoaderOptions = {}) {
     this.onProgress = options.onProgress;
+    this.onHeader = options.onHeader;
     warmUp();
   }
 
@@ -623,6 +628,7 @@ export class SnapshotLoader {
         cause: error,
       });
     }
+    this.onHeader?.({ nodeCount, edgeCount, layout });
   }
 
   /** Finishes loading: checks what arrived and returns the snapshot. */
