@@ -40,11 +40,13 @@ export declare interface Capture {
 }
 
 /**
- * Takes one heap snapshot at a time. Signals that arrive while one runs are folded into
- * the next: that record's `requests` counts them and `request` is the last of them. The
- * first snapshot after attaching is a baseline (V8 builds internal caches while it takes
- * it). A snapshot that is cut off — the target died, the session closed — is discarded:
- * no record, the store untouched, `lastError` says what happened.
+ * Takes one heap snapshot at a time. A signal starts one when none runs; signals that
+ * arrive before it has finished streaming are folded into it (V8 blocks the target's
+ * main thread while it takes the snapshot, so those are for requests served before it
+ * began), later ones into the next: a record's `requests` counts them and `request` is
+ * the last of them. The first snapshot after attaching is a baseline (V8 builds internal
+ * caches while it takes it). A snapshot that is cut off — the target died, the session
+ * closed — is discarded: no record, the store untouched, `lastError` says what happened.
  *
  * @example
  *   const capture = new Capture({ session, store, analysis: () => worker.begin(), modules: () => ({ root, patterns }) });
