@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { patternedSha1, patternedStream } from './fixtures/patterned.js';
-import { type Started, fixture, killAll, memoryOf, request, startNode, startProxy } from './test-support.js';
+import { type Started, eventually, fixture, killAll, memoryOf, request, startNode, startProxy } from './test-support.js';
 
 const BIG = 200 * 1024 * 1024;
 
@@ -116,6 +116,28 @@ describe('apptrace-proxy forwards', () => {
     // A buffering proxy would hold at least one whole body (200 MB). Streaming holds a few
     // socket buffers; the bound leaves room for garbage not yet collected.
     expect(after.hwm - before.rss).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('a client that goes away mid-download frees the connection to the target', async () => {
+    const before = Number((await request(target.port, '/control/aborted')).body);
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: proxy.port, path: `/download?bytes=${BIG}`, agent: false }, (res) => {
+        res.once('data', () => {
+          // Stop reading and hang up after the first chunk.
+          res.destroy();
+          resolve();
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    // The proxy must destroy its upstream response, or the target would keep writing into
+    // a paused stream forever.
+    const after = await eventually(async () => {
+      const n = Number((await request(target.port, '/control/aborted')).body);
+      return n > before ? n : undefined;
+    }, 'the target to see the download aborted');
+    expect(after).toBe(before + 1);
   });
 
   it('server-sent events one by one, before the stream ends', async () => {

@@ -28,7 +28,10 @@ type ResponseWithUpstream = ServerResponse & { [kUpstreamResponse]?: IncomingMes
  * When the client goes away before the upstream's body has been sent (a closed tab on
  * a server-sent-event stream, an aborted download), the pipe stops and would leave the
  * upstream response paused forever, holding a connection of the dev server. Destroying
- * it frees both. One shared function, so a request costs no closure.
+ * it frees both. http-proxy does so only in some cases (a client request that errors
+ * with ECONNRESET while its socket is already destroyed); on a reused keep-alive socket
+ * the upstream stayed paused (forward.test.ts: "a client that goes away mid-download").
+ * One shared function, so a request costs no closure.
  */
 function onClientResponseClose(this: ResponseWithUpstream): void {
   const upstream = this[kUpstreamResponse];

@@ -124,8 +124,8 @@ interface Running {
   /** The processes whose CPU time is charged to this contender. */
   pids: number[];
   stop(): Promise<void>;
-  /** Printed under the table (e.g. how many signals the profiler received). */
-  note?(requests: number): Promise<string>;
+  /** How many signalled requests the stand-in profiler has received so far. */
+  signals?(): Promise<number>;
 }
 
 interface Contender {
@@ -205,11 +205,14 @@ function apptraceContender(name: string, path: string, settings: Settings, cli =
           await new Promise((r) => proxy.child.once('exit', r));
           await stopProcess(profiler.child);
         },
-        async note(requests) {
-          if (!path.startsWith('/traced/')) return '';
-          const res = await fetch(`http://127.0.0.1:${profiler.port}/count`);
-          return `profiler received ${await res.text()} signals for ${requests} traced requests sent`;
-        },
+        ...(path.startsWith('/traced/')
+          ? {
+              async signals() {
+                const res = await fetch(`http://127.0.0.1:${profiler.port}/count`);
+                return Number(await res.text());
+              },
+            }
+          : {}),
       };
     },
   };
@@ -333,29 +336,42 @@ async function main(): Promise<void> {
     `bench:proxy — wrk -t1 -c${settings.connections} -d${settings.duration}s, ${settings.rounds} rounds, ` +
       `node ${process.version}; target: node:http hello on :${target.port}\n`,
   );
-  for (let round = 1; round <= settings.rounds; round++) {
-    const line: string[] = [];
+  // Every contender runs for the whole bench; rounds take turns, so that each round sees
+  // about the same background load for all of them.
+  const running = new Map<string, Running>();
+  let signalsSent = 0;
+  let signalsReceived = 0;
+  try {
     for (const contender of list) {
-      const running = await contender.start({ port: target.port, pid: target.child.pid! });
-      try {
-        await runWrk(running.url, 1, settings.connections); // warm-up: JIT, sockets
-        const cpuBefore = running.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-        const result = await runWrk(running.url, settings.duration, settings.connections);
-        const cpu = running.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
+      const started = await contender.start({ port: target.port, pid: target.child.pid! });
+      running.set(contender.name, started);
+      await runWrk(started.url, 2, settings.connections); // warm-up: JIT, pooled sockets
+    }
+    for (let round = 1; round <= settings.rounds; round++) {
+      const line: string[] = [];
+      for (const contender of list) {
+        const run = running.get(contender.name)!;
+        const signalsBefore = run.signals ? await run.signals() : 0;
+        const cpuBefore = run.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+        const result = await runWrk(run.url, settings.duration, settings.connections);
+        const cpu = run.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) - cpuBefore;
+        if (run.signals) {
+          // Signals still in flight when wrk stops arrive a moment later.
+          await new Promise((r) => setTimeout(r, 300));
+          signalsReceived += (await run.signals()) - signalsBefore;
+          signalsSent += result.requests;
+        }
         results.get(contender.name)!.push(result.rps);
         cpuPerRequest.get(contender.name)!.push((cpu / result.requests) * 1e6);
         if (result.errors) errors.set(contender.name, result.errors);
-        if (running.note) {
-          const note = await running.note(result.requests);
-          if (note) notes.set(contender.name, note);
-        }
         line.push(`${contender.name} ${Math.round(result.rps)}/s ${((cpu / result.requests) * 1e6).toFixed(0)}µs`);
-      } finally {
-        await running.stop();
       }
+      process.stdout.write(`round ${round}: ${line.join(' · ')}\n`);
     }
-    process.stdout.write(`round ${round}: ${line.join(' · ')}\n`);
+  } finally {
+    for (const run of running.values()) await run.stop();
   }
+  if (signalsSent > 0) notes.set('apptrace-proxy traced', `the profiler received ${signalsReceived} signals for ${signalsSent} traced requests`);
   await stopProcess(target.child);
 
   const medians = new Map([...results].map(([name, values]) => [name, median(values)]));
