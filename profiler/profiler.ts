@@ -47,12 +47,15 @@ export class Profiler implements AppDeps {
   readonly #options: ProfilerOptions;
   readonly #listeners = new Set<(event: AppEvent) => void>();
   #modules: ModuleMatcher;
+  /** False while the root is the profiler's own directory standing in for the target's. */
+  #rootSettled: boolean;
   #lastProgressEvent = 0;
   #progressTimer: NodeJS.Timeout | null = null;
 
   constructor(options: ProfilerOptions) {
     this.#options = options;
     this.#modules = createModuleMatcher({ root: options.root ?? process.cwd(), patterns: options.patterns ?? [] });
+    this.#rootSettled = Boolean(options.root);
     this.session = new InspectorSession({
       host: options.inspect.host,
       port: options.inspect.port,
@@ -82,7 +85,9 @@ export class Profiler implements AppDeps {
   /** The --trace-module patterns, or a description of the default. */
   get traceModules(): string[] {
     const patterns = this.#options.patterns ?? [];
-    return patterns.length > 0 ? patterns : [`the app's own scripts under ${this.root} (not node_modules, not node:)`];
+    if (patterns.length > 0) return patterns;
+    const where = this.#rootSettled ? this.root : `the target's working directory (${this.root} until it says)`;
+    return [`the app's own scripts under ${where} (not node_modules, not node:)`];
   }
 
   start(): void {
@@ -145,6 +150,7 @@ export class Profiler implements AppDeps {
   async #adoptTargetRoot(client: CDP.Client): Promise<void> {
     const { result } = await client.Runtime.evaluate({ expression: 'process.cwd()', returnByValue: true, silent: true });
     const cwd: unknown = result.value;
+    this.#rootSettled = true;
     if (typeof cwd !== 'string' || !isAbsolute(cwd) || cwd === this.#modules.root) return;
     this.#modules = createModuleMatcher({ root: cwd, patterns: this.#options.patterns ?? [] });
   }

@@ -41,13 +41,14 @@ export class TerminalReport {
     this.line(`  store:     ${store.path} (${store.size} record${store.size === 1 ? '' : 's'})`);
 
     const { session, capture } = this.#profiler;
-    let root = this.#profiler.root;
+    let traced = this.#profiler.traceModules.join(', ');
     const onState = (state: string, hint: string | null) => {
       const id = session.current?.id;
       this.line(`inspector ${session.address}: ${state}${state === 'connected' && id ? ` (session ${id})` : ''}${hint ? ` — ${hint}` : ''}`);
-      if (state === 'connected' && this.#profiler.root !== root) {
-        root = this.#profiler.root;
-        this.line(`  traced:    ${this.#profiler.traceModules.join(', ')} (the target's working directory)`);
+      const now = this.#profiler.traceModules.join(', ');
+      if (now !== traced) {
+        traced = now;
+        this.line(`  traced:    ${now}`);
       }
     };
     const onRecord = (record: HeapRecord) => {
