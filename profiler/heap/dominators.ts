@@ -227,8 +227,9 @@ function markEssentialEdges(
   const tableIds = new Map<number, number>();
   const classify = (name: number): number => {
     const text = strings[name] ?? '';
+    // Cheap tests first: V8 names many internal edges by number (hash table slots).
     const c = text.charCodeAt(0);
-    const m = c >= 48 && c <= 57 ? WEAK_MAP_EDGE.exec(text) : null;
+    const m = c >= 48 && c <= 57 && text.charCodeAt(text.length - 1) === 41 ? WEAK_MAP_EDGE.exec(text) : null;
     if (m) tableIds.set(name, Number(m[1]));
     return (nameKind[name] = m ? 2 : 1);
   };
