@@ -245,4 +245,18 @@ describe('apptrace-profiler serve against a live target', () => {
     expect(onDisk.records.map((r) => r.index)).toEqual([1]);
     await waitFor(() => profiler.output.stdout.includes('snapshot discarded'), 'the discard line');
   });
+
+  it('on SIGTERM during a snapshot, abandons it without a record and leaves the target running', async () => {
+    const { target, profiler } = await start({ BALLAST: '100000' });
+    await recordsAtLeast(profiler, 1);
+    await settled(profiler);
+    await profiler.signal(1);
+    await waitFor(async () => (await profiler.status()).snapshot.running, 'a snapshot to run', 30_000);
+    profiler.child.kill('SIGTERM');
+    expect(await profiler.exited).toBe(0);
+    const onDisk = JSON.parse(readFileSync(db, 'utf8')) as { records: HeapRecord[] };
+    expect(onDisk.records.map((r) => r.index)).toEqual([1]);
+    // The target finishes its snapshot for nobody and goes on serving.
+    expect(await target.get('/leak')).toBe(200);
+  });
 });
