@@ -108,8 +108,11 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   // Signal handlers go in before anything is announced: whoever reads the
   // "listening" line may stop us right away.
   let stopping: Promise<void> | null = null;
-  const stop = (why: string) => {
-    if (stopping) return stopping;
+  const stop = (why: string, again?: () => void) => {
+    if (stopping) {
+      again?.();
+      return stopping;
+    }
     report.line(`apptrace-profiler: stopping (${why})`);
     stopping = (async () => {
       const closed = server.listening ? new Promise<void>((done) => server.close(() => done())) : Promise.resolve();
@@ -125,8 +128,10 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     })();
     return stopping;
   };
-  const onSigint = () => void stop('SIGINT');
-  const onSigterm = () => void stop('SIGTERM');
+  // A second Ctrl-C does not wait for a clean stop.
+  const now = () => process.exit(130);
+  const onSigint = () => void stop('SIGINT', now);
+  const onSigterm = () => void stop('SIGTERM', now);
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
 
@@ -137,6 +142,8 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     process.off('SIGTERM', onSigterm);
     throw error;
   }
+  // Stopped while it was getting ready: do not start anything now.
+  if (stopping) return -1;
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
   const url = `http://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`;
