@@ -56,6 +56,7 @@ export class Capture extends EventEmitter {
   running = false;
   progress: CaptureProgress | null = null;
   pendingSignals = 0;
+  /** What went wrong with the last snapshot; cleared by the next record. */
   lastError: { at: string; message: string } | null = null;
 
   readonly #options: CaptureOptions;
@@ -153,6 +154,8 @@ export class Capture extends EventEmitter {
       // Shown at once; the file is written meanwhile (a big store takes a while to write).
       const { record: stored, written } = this.#options.store.append(record);
       this.#baselines.add(target.id);
+      // The error was about an earlier snapshot; the terminal has shown it.
+      this.lastError = null;
       this.emit('record', stored);
       for (const waiter of waiters) waiter.resolve(stored);
       written.catch((error: unknown) => {
