@@ -38,6 +38,20 @@ describe('apptrace-profiler serve: bad input and lifecycle', () => {
     expect(regex.stderr).toContain('not a valid regular expression');
   });
 
+  it('prints its flags on --help and exits 0', async () => {
+    const help = await runProfiler(['serve', '--help']);
+    expect(help.code).toBe(0);
+    for (const flag of ['--inspect', '--listen', '--db', '--trace-module', '--url-pattern', '--target', '--root']) {
+      expect(help.stdout).toContain(flag);
+    }
+  });
+
+  it('warns when it listens on a non-loopback address', async () => {
+    const profiler = await startProfiler(['--listen', '0.0.0.0:0', '--inspect', `127.0.0.1:${await freePort()}`, '--db', join(dir, 'db.json')]);
+    await waitFor(() => profiler.output.stderr.includes('warning: listening on 0.0.0.0, not loopback'), 'the warning');
+    expect(profiler.base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/_ah\/apptrace$/);
+  });
+
   it('refuses a store that is not valid JSON, says so, and leaves its bytes as they were', async () => {
     const db = join(dir, 'db.json');
     const bytes = '{"version":1,"records":[{"index":1,';
