@@ -96,6 +96,8 @@ async function main(argv: string[]): Promise<number> {
         },
       });
     } catch (error) {
+      // Stopped by Ctrl-C while the profiler was starting: shutdown() has it in hand.
+      if (stopping) return -1;
       await proxy.close();
       throw error;
     }

@@ -45,7 +45,7 @@ function onClientResponseClose(this: ResponseWithUpstream): void {
  * http-proxy's own response passes (`selfHandleResponse: false`) would call
  * `res.setHeader` once per header and forward the hop-by-hop `Connection`, `Keep-Alive`
  * and `Transfer-Encoding` fields; writing the filtered raw list in one `writeHead` is
- * both correct per RFC 9110 §7.6.1 and cheaper (see bench/proxy/README.md).
+ * correct per RFC 9110 §7.6.1 and no dearer (see bench/proxy/README.md).
  */
 function onUpstreamResponse(upstreamRes: IncomingMessage, _req: IncomingMessage, res: ServerResponse): void {
   if (res.headersSent || res.destroyed) {
