@@ -231,7 +231,7 @@ describe('apptrace-profiler serve against a live target', () => {
     await waitFor(async () => {
       const { snapshot } = await profiler.status();
       return snapshot.running && snapshot.progress !== null && snapshot.progress.total === 0 && snapshot.progress.done > 0;
-    }, 'the snapshot to stream', 30_000);
+    }, 'the snapshot to stream', 40_000);
     await kill(target.child);
 
     const status = await waitFor(async () => {
@@ -251,7 +251,7 @@ describe('apptrace-profiler serve against a live target', () => {
     await recordsAtLeast(profiler, 1);
     await settled(profiler);
     await profiler.signal(1);
-    await waitFor(async () => (await profiler.status()).snapshot.running, 'a snapshot to run', 30_000);
+    await waitFor(async () => (await profiler.status()).snapshot.running, 'a snapshot to run', 40_000);
     profiler.child.kill('SIGTERM');
     expect(await profiler.exited).toBe(0);
     const onDisk = JSON.parse(readFileSync(db, 'utf8')) as { records: HeapRecord[] };

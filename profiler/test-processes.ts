@@ -154,7 +154,7 @@ export function runProfiler(args: string[], timeoutMs = 15_000): Promise<{ code:
 }
 
 /** Polls `check` until it returns something other than undefined/false. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 40_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
