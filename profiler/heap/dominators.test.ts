@@ -262,6 +262,23 @@ describe('dominators on hand-built graphs', () => {
     expect(six.result.retained[a]).toBe(120);
   });
 
+  it('a chain deeper than any call stack, with a back edge across it', () => {
+    const { g, global } = start();
+    const length = 100_000;
+    const first = g.nodes.length;
+    for (let i = 0; i < length; i++) g.node('object', 'Link', 2);
+    g.edge(global, 'property', 'head', first);
+    for (let i = 0; i < length - 1; i++) g.edge(first + i, 'property', 'next', first + i + 1);
+    // The last link points back at the second: path compression walks the whole chain.
+    g.edge(first + length - 1, 'property', 'back', first + 1);
+    const { result } = load(g);
+    expect(result.retained[first]).toBe(2 * length);
+    expect(result.retained[first + 1]).toBe(2 * (length - 1));
+    expect(result.dominator[first + 1]).toBe(first);
+    expect(result.dominator[first + length - 1]).toBe(first + length - 2);
+    expect(result.retained[0]).toBe(10 + 2 * length);
+  });
+
   it('random graphs match the brute-force reference', () => {
     let seed = 12345;
     const random = (k: number): number => {

@@ -52,7 +52,7 @@ export function isEssential(essential: Uint8Array, edgeOrdinal: number): boolean
 const WEAK_MAP_EDGE = /^\d+ \/ part of key \(.*? @\d+\) -> value \(.*? @\d+\) pair in WeakMap \(table @(\d+)\)$/s;
 
 /** Scratch words per node (+1) that the passes share. */
-const POOL_SLOTS = 7;
+const POOL_SLOTS = 6;
 
 /**
  * Every array the dominator computation needs, in one allocation. The live profiler
@@ -66,7 +66,6 @@ export interface DominatorArena {
   retained: Float64Array;
   firstEdge: Uint32Array;
   dominator: Uint32Array;
-  selfSize: Uint32Array;
   retainers: Uint32Array;
   pool: Uint32Array;
   pageObject: Uint8Array;
@@ -75,7 +74,7 @@ export interface DominatorArena {
 
 export function allocateDominatorArena(nodeCount: number, edgeCount: number): DominatorArena {
   const size = nodeCount + 1;
-  const words = 2 * nodeCount + size + size + nodeCount + edgeCount + POOL_SLOTS * size;
+  const words = 2 * nodeCount + size + size + edgeCount + POOL_SLOTS * size;
   const bytes = words * 4 + nodeCount + ((edgeCount + 7) >> 3);
   const buffer = new ArrayBuffer(bytes);
   let at = 0;
@@ -88,12 +87,11 @@ export function allocateDominatorArena(nodeCount: number, edgeCount: number): Do
   const retained = new Float64Array(buffer, take(nodeCount * 8), nodeCount);
   const firstEdge = new Uint32Array(buffer, take(size * 4), size);
   const dominator = new Uint32Array(buffer, take(size * 4), size);
-  const selfSize = new Uint32Array(buffer, take(nodeCount * 4), nodeCount);
   const retainers = new Uint32Array(buffer, take(edgeCount * 4), edgeCount);
   const pool = new Uint32Array(buffer, take(POOL_SLOTS * size * 4), POOL_SLOTS * size);
   const pageObject = new Uint8Array(buffer, take(nodeCount), nodeCount);
   const essential = new Uint8Array(buffer, take((edgeCount + 7) >> 3), (edgeCount + 7) >> 3);
-  return { nodeCount, edgeCount, retained, firstEdge, dominator, selfSize, retainers, pool, pageObject, essential };
+  return { nodeCount, edgeCount, retained, firstEdge, dominator, retainers, pool, pageObject, essential };
 }
 
 /**
@@ -127,8 +125,6 @@ export function computeDominators(
   // Slot 0 holds the retainer counts (then the index) until the dominators are done.
   const essential = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject, slot(0), arena.essential);
   step('essential');
-  const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(1), slot(2, 2), arena.selfSize);
-  step('shallow');
   const { dominator, order, count, unreachable } = lengauerTarjan(
     snapshot,
     firstEdge,
@@ -139,6 +135,10 @@ export function computeDominators(
     arena.dominator,
     step,
   );
+  // The shallow sizes go into scratch slots the dominators no longer need (slot 1
+  // holds the DFS order until the retained sizes are summed; slot 5 is free).
+  const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(0), slot(2, 2), slot(4).subarray(0, snapshot.nodeCount));
+  step('shallow');
   const retained = arena.retained;
   retained.set(selfSize);
   // Children come after their dominator in DFS order: add up from the last one.
@@ -390,38 +390,55 @@ function lengauerTarjan(
   const vertex = slot(3);
   const label = slot(4);
   const semi = slot(5);
-  // Per vertex: the number of the next edge its DFS looks at; afterwards reused as
-  // the path-compression stack.
-  const nextEdge = slot(6);
   for (const a of [parent, ancestor, vertex, label, semi]) a.fill(0);
   dom.fill(0);
   let n = 0;
+  // The DFS path (vertex, next edge to look at) and, later, the path-compression
+  // stack: as deep as the heap is, which is usually far less than its size, so they
+  // start small and grow.
+  let stackVertex = new Uint32Array(1 << 16);
+  let stackEdge = new Uint32Array(1 << 16);
+  const grow = (): void => {
+    const bigger = new Uint32Array(stackVertex.length * 2);
+    bigger.set(stackVertex);
+    stackVertex = bigger;
+    const biggerEdges = new Uint32Array(stackEdge.length * 2);
+    biggerEdges.set(stackEdge);
+    stackEdge = biggerEdges;
+  };
 
   const dfs = (start: number): void => {
-    nextEdge[start] = firstEdge[start - 1]! / efc;
-    let v = start;
-    while (v !== 0) {
-      if (semi[v] === 0) {
-        semi[v] = ++n;
-        vertex[n] = v;
-        label[v] = v;
-      }
-      let next = parent[v]!;
+    semi[start] = ++n;
+    vertex[n] = start;
+    label[start] = start;
+    let sp = 0;
+    stackVertex[sp] = start;
+    stackEdge[sp++] = firstEdge[start - 1]! / efc;
+    while (sp > 0) {
+      const v = stackVertex[sp - 1]!;
       const end = firstEdge[v]! / efc; // the edges of ordinal v - 1 end where those of v begin
-      let e = nextEdge[v]!;
+      let e = stackEdge[sp - 1]!;
+      let w = 0;
       for (; e < end; e++) {
         if ((essential[e >> 3]! & (1 << (e & 7))) === 0) continue;
-        const w = ((edges[e * efc + toOffset]! * scale + 0.5) | 0) + 1;
-        if (semi[w] === 0) {
-          parent[w] = v;
-          nextEdge[w] = firstEdge[w - 1]! / efc;
-          next = w;
-          e++;
+        const to = ((edges[e * efc + toOffset]! * scale + 0.5) | 0) + 1;
+        if (semi[to] === 0) {
+          w = to;
           break;
         }
       }
-      nextEdge[v] = e;
-      v = next;
+      if (w === 0) {
+        sp--;
+        continue;
+      }
+      stackEdge[sp - 1] = e + 1;
+      parent[w] = v;
+      semi[w] = ++n;
+      vertex[n] = w;
+      label[w] = w;
+      if (sp === stackVertex.length) grow();
+      stackVertex[sp] = w;
+      stackEdge[sp++] = firstEdge[w - 1]! / efc;
     }
   };
 
@@ -448,7 +465,7 @@ function lengauerTarjan(
   }
   step('dfs');
 
-  const stack = nextEdge;
+  let stack = stackVertex;
   for (let i = n; i >= 2; i--) {
     const w = vertex[i]!;
     let semiW = semi[w]!;
@@ -466,7 +483,11 @@ function lengauerTarjan(
           let sp = 0;
           let x = v;
           while (ancestor[ancestor[x]!] !== 0) {
-            stack[++sp] = x;
+            if (++sp === stack.length) {
+              grow();
+              stack = stackVertex;
+            }
+            stack[sp] = x;
             x = ancestor[x]!;
           }
           while (sp > 0) {
