@@ -79,7 +79,7 @@ describe('apptrace-proxy start-up', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'apptrace-proxy-cli-'));
     writeFileSync(join(cwd, 'apptrace.config.json'), JSON.stringify({ target: '127.0.0.1:1', urlPattern: ['^/from-config'] }));
     const proxy = await startProxy(['--profiler', 'http://127.0.0.1:9'], { APPTRACE_TARGET: `127.0.0.1:${target.port}` }, cwd);
-    expect(proxy.stdout()).toContain(`target          127.0.0.1:${target.port}`);
+    expect(proxy.stdout()).toMatch(new RegExp(`target +127\\.0\\.0\\.1:${target.port}\\n`));
     expect(proxy.stdout()).toContain('/^/from-config/');
     const res = await request(proxy.port, '/echo');
     expect(JSON.parse(res.body).method).toBe('GET');

@@ -39,7 +39,7 @@ function printBanner(config: ProxyConfig, port: number, profiler: { url: string;
     ['profiler', `${profiler.url} (${profiler.how})`],
   ];
   say(`apptrace-proxy: listening on ${base}`);
-  for (const [label, value] of rows) say(`  ${label.padEnd(15)} ${value}`);
+  for (const [label, value] of rows) say(`  ${label.padEnd(16)} ${value}`);
 }
 
 /** Runs the proxy; resolves with -1 while serving (the loop stays alive), or an exit status. */
