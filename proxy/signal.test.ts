@@ -141,3 +141,19 @@ describe('signals to a profiler that is down', () => {
     expect(lines[0]).toContain('ECONNREFUSED');
   });
 });
+
+describe('signals to a profiler that closes idle connections', () => {
+  it('are sent again on a fresh connection when a kept-alive one was reset, without a report', async () => {
+    const resetting = await startNode(fixture('signal-recorder.js'), [], { env: { RESET_REUSED: '1' } });
+    const proxy2 = await startProxy(['--target', `127.0.0.1:${target.port}`, '--profiler', `http://127.0.0.1:${resetting.port}`]);
+    const received = async (): Promise<string[]> =>
+      (JSON.parse((await request(resetting.port, '/control/signals')).body) as Recorded).batches.flatMap((b) => b.body.requests.map((s) => s.url));
+    for (const url of ['/first', '/second', '/third']) {
+      await request(proxy2.port, url);
+      // One at a time, so that each POST goes out on the socket the previous one left.
+      await eventually(async () => ((await received()).includes(url) ? true : undefined), `the signal for ${url}`);
+    }
+    expect(await received()).toEqual(['/first', '/second', '/third']);
+    expect(proxy2.stderr()).not.toContain('cannot signal the profiler');
+  });
+});

@@ -33,7 +33,9 @@ export interface SignalStats {
 export class SignalSender {
   readonly stats: SignalStats = { sent: 0, failed: 0, dropped: 0, batches: 0 };
   private readonly url: URL;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  // The timeout makes the agent honour the profiler's `Keep-Alive: timeout=N` hint, so an
+  // idle socket is dropped before the profiler closes it.
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1, timeout: 60_000 });
   private readonly log: (line: string) => void;
   private queue: RequestInfo[] = [];
   private inFlight = false;
@@ -68,7 +70,10 @@ export class SignalSender {
     this.queue = [];
     this.inFlight = true;
     this.stats.batches++;
-    const body = JSON.stringify({ requests: batch });
+    this.post(batch, JSON.stringify({ requests: batch }), true);
+  }
+
+  private post(batch: RequestInfo[], body: string, mayRetry: boolean): void {
     const req = request(this.url, {
       method: 'POST',
       agent: this.agent,
@@ -79,6 +84,8 @@ export class SignalSender {
     const settle = (error: Error | undefined): void => {
       if (settled) return;
       settled = true;
+      // Shutting down: the agent was destroyed under this request; nothing to report.
+      if (this.closed) return;
       if (error === undefined) {
         this.stats.sent += batch.length;
         if (this.failing) {
@@ -104,7 +111,17 @@ export class SignalSender {
       res.on('error', settle);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${SIGNAL_TIMEOUT_MS / 1000} s`)));
-    req.on('error', settle);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      // A kept-alive socket that the profiler closed just as we reused it (its idle timeout
+      // and our reuse crossed): the POST almost surely never reached it, so it goes again
+      // once on a fresh socket; at worst the profiler counts one batch twice.
+      if (mayRetry && !settled && req.reusedSocket && error.code === 'ECONNRESET') {
+        settled = true;
+        this.post(batch, body, false);
+        return;
+      }
+      settle(error);
+    });
     req.end(body);
   }
 }
