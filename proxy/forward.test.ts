@@ -233,3 +233,21 @@ describe('when the target is down', () => {
     expect(status).toBe(502);
   });
 });
+
+describe('when the target resets a kept-alive connection as the proxy reuses it', () => {
+  it('sends a GET again on a fresh connection, and answers 502 to a POST', async () => {
+    const resetting = await startNode(fixture('target-server.js'), [], { env: { RESET_REUSED: '1' } });
+    const p = await startProxy(['--target', `127.0.0.1:${resetting.port}`, '--profiler', `http://127.0.0.1:${recorder.port}`]);
+    // Sequential: each request after the first goes out on the socket the previous one
+    // left in the pool, which the target resets.
+    for (let i = 0; i < 3; i++) {
+      const res = await request(p.port, `/echo?i=${i}`);
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body).url).toBe(`/echo?i=${i}`);
+    }
+    // A POST may have reached the target: it is not sent twice.
+    const post = await request(p.port, '/echo', { method: 'POST', body: 'once', headers: { accept: 'application/json' } });
+    expect(post.status).toBe(502);
+    expect(JSON.parse(post.body).code).toBe('ECONNRESET');
+  });
+});

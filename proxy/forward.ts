@@ -1,4 +1,4 @@
-import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import { type Upstream, sendBadGateway } from './error-page.js';
@@ -56,6 +56,30 @@ function onUpstreamResponse(upstreamRes: IncomingMessage, _req: IncomingMessage,
   (res as ResponseWithUpstream)[kUpstreamResponse] = upstreamRes;
   res.once('close', onClientResponseClose);
   upstreamRes.pipe(res);
+}
+
+const kReusedSocket = Symbol('apptrace.reusedSocket');
+type RequestWithReuse = IncomingMessage & { [kReusedSocket]?: boolean };
+
+/** Notes whether the upstream request went out on a kept-alive socket (see onWebError). */
+function onUpstreamRequest(upstreamReq: ClientRequest, req: IncomingMessage): void {
+  if (upstreamReq.reusedSocket) (req as RequestWithReuse)[kReusedSocket] = true;
+}
+
+/**
+ * A GET or HEAD whose kept-alive upstream socket was reset before any answer (the dev
+ * server's idle timeout fired as we reused the socket) is safe to send again, as
+ * browsers do; anything else gets the 502.
+ */
+function mayRetry(error: Error, req: RequestWithReuse, res: ServerResponse): boolean {
+  return (
+    req[kReusedSocket] === true &&
+    (error as NodeJS.ErrnoException).code === 'ECONNRESET' &&
+    (req.method === 'GET' || req.method === 'HEAD') &&
+    req.readableEnded &&
+    !res.headersSent &&
+    !res.destroyed
+  );
 }
 
 /** An upgrade socket can fail before http-proxy attaches its own handlers; a reset must not crash the proxy. */
@@ -130,6 +154,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   };
   dropDeleteLengthPass(proxy);
   proxy.on('proxyRes', onUpstreamResponse);
+  proxy.on('proxyReq', onUpstreamRequest);
   proxy.on('error', onUnhandledProxyError);
   const listenPort = String(options.listenPort);
   const upstream = options.upstream;
@@ -138,6 +163,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const wsOptions = { agent: false as const };
 
   function onWebError(error: Error, req: IncomingMessage, res: ServerResponse | Socket): void {
+    if (mayRetry(error, req, res as ServerResponse)) {
+      (req as RequestWithReuse)[kReusedSocket] = false;
+      engine.web(req, res as ServerResponse, onWebError);
+      return;
+    }
     sendBadGateway(req, res as ServerResponse, upstream, error);
   }
 
