@@ -16,7 +16,7 @@ import type { DominatorArena, Dominators } from './dominators.js';
 import { findEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
 import { findNodeById } from './graph.js';
-import { SnapshotLoader, readFileChunks } from './loader.js';
+import { SnapshotLoader, readFileChunksAsync } from './loader.js';
 import type { HeapSnapshot } from './snapshot.js';
 
 export interface AnalysisOptions {
@@ -113,7 +113,7 @@ export class StreamingAnalysis {
 /** Analyses a `.heapsnapshot` file, reading it in chunks (any size works). */
 export async function analyzeFile(path: string, options: FileAnalysisOptions = {}): Promise<AnalysisResult> {
   const analysis = new StreamingAnalysis(options);
-  readFileChunks(path, (chunk) => analysis.write(chunk), { onProgress: options.onProgress });
+  await readFileChunksAsync(path, (chunk) => analysis.write(chunk), { onProgress: options.onProgress });
   return analysis.finish();
 }
 

@@ -19,6 +19,7 @@
  *   const snapshot = loader.end();
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { AppError } from '../../common/errors.js';
 import { layoutFromMeta } from './layout.js';
 import type { HeapSnapshot, SnapshotLayout, SnapshotMeta } from './snapshot.js';
@@ -825,5 +826,55 @@ export function readFileChunks(path: string, sink: (chunk: Buffer) => void, opti
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * As readFileChunks, but the next chunk is read (in libuv's thread pool) while `sink`
+ * parses the current one, so the copy from the page cache overlaps the parsing.
+ */
+export async function readFileChunksAsync(
+  path: string,
+  sink: (chunk: Buffer) => void,
+  options: LoadFileOptions = {},
+): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
+    throw new AppError('BAD_SNAPSHOT', `cannot read ${path}: ${why}.`, { cause: error });
+  }
+  try {
+    const total = (await handle.stat()).size;
+    const size = options.chunkSize ?? 1 << 20;
+    let current = Buffer.allocUnsafe(size);
+    let spare = Buffer.allocUnsafe(size);
+    const read = async (into: Buffer): Promise<number> => {
+      try {
+        return (await handle.read(into, 0, size, null)).bytesRead;
+      } catch (error) {
+        throw new AppError('BAD_SNAPSHOT', `cannot read ${path}: ${(error as Error).message}.`, { cause: error });
+      }
+    };
+    let n = await read(current);
+    let done = 0;
+    while (n > 0) {
+      const next = read(spare);
+      // If parsing throws, wait for the read in flight before the handle closes.
+      try {
+        sink(n === size ? current : current.subarray(0, n));
+      } catch (error) {
+        await next.catch(() => 0);
+        throw error;
+      }
+      done += n;
+      options.onProgress?.(done, total);
+      n = await next;
+      [current, spare] = [spare, current];
+    }
+  } finally {
+    await handle.close();
   }
 }
