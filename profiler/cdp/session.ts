@@ -176,6 +176,12 @@ export class InspectorSession extends EventEmitter {
         delay = retry.minMs;
         const closed = new Promise<void>((resolve) => {
           client.on('disconnect', resolve);
+          // The target is exiting (its event loop ran dry or it called process.exit) and
+          // Node waits for debuggers to let go before it ends: let go, or a graceful stop
+          // hangs until SIGKILL. Our own close() emits no 'disconnect', hence the resolve.
+          client.on('NodeRuntime.waitingForDisconnect', () => {
+            void client.close().catch(() => undefined).finally(resolve);
+          });
           this.#wake = resolve;
         });
         await this.#attach(client);
@@ -256,6 +262,9 @@ export class InspectorSession extends EventEmitter {
     await client.Debugger.enable({});
     await client.Debugger.setSkipAllPauses({ skip: true });
     await client.HeapProfiler.enable();
+    // Node only (not in the bundled browser protocol, hence send): ask to be told when the
+    // target waits for us to disconnect before exiting. Another runtime may not know it.
+    await sendUntyped(client, 'NodeRuntime.notifyWhenWaitingForDisconnect', { enabled: true }).catch(() => undefined);
     this.#setState('connected', null);
     this.emit('attached', this.current);
   }
@@ -307,6 +316,12 @@ const PROBE_TIMEOUT_MS = 5_000;
 const IDLE_TIMEOUT_MS = 2_000;
 
 class NotInspectorError extends Error {}
+
+/** `client.send` for a method the bundled protocol's types do not list (Node's own domains). */
+function sendUntyped(client: CDP.Client, method: string, params: object): Promise<unknown> {
+  const send = client.send as unknown as (this: CDP.Client, method: string, params: object) => Promise<unknown>;
+  return send.call(client, method, params);
+}
 
 function isAppErrorLike(error: unknown): error is AppError {
   return error instanceof AppError;
