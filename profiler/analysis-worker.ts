@@ -14,7 +14,9 @@
 import { parentPort } from 'node:worker_threads';
 import { isAppError } from '../common/errors.js';
 import { StreamingAnalysis } from './heap/analyze.js';
+import type { AnalysisResult } from './heap/analyze.js';
 import type { EntryOptions } from './heap/entries.js';
+import { growthPath } from './heap/growth-path.js';
 import { createModuleMatcher } from './heap/module-match.js';
 import type { Entry } from './record.js';
 
@@ -65,14 +67,29 @@ export class ChunkedAnalysis {
     if (this.#error !== undefined) throw this.#error;
     const modules = createModuleMatcher({ root: context.root, patterns: context.patterns });
     const sources = new Map(context.sources);
+    const found: [Entry, number][] = [];
     Object.assign(this.#entries, {
+      onEntry: (entry: Entry, node: number) => found.push([entry, node]),
       traced: (url: string) => modules.traced(url),
       filename: (url: string) => modules.filename(url),
       scriptUrls: new Map(context.scriptUrls),
       source: (url: string) => sources.get(url),
     } satisfies EntryOptions);
     const result = this.#analysis.finish();
+    addGrowthPaths(result, found);
     return { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count, entries: result.entries };
+  }
+}
+
+/** Entries smaller than this get no path: nothing in them is worth pointing at. */
+const PATH_MIN_BYTES = 1024;
+
+/** Each entry's growth path (heap/growth-path.ts), while the dominator tree is at hand. */
+export function addGrowthPaths(result: AnalysisResult, found: readonly [Entry, number][]): void {
+  const nfc = result.snapshot.layout.nodeFieldCount;
+  for (const [entry, node] of found) {
+    if (entry.dominated_size < PATH_MIN_BYTES) continue;
+    entry.path = growthPath(result.snapshot, result.dominators, node / nfc);
   }
 }
 

@@ -21,6 +21,83 @@ export interface Entry {
   module_name: string;
   /** V8 node id of the object (stable while one CDP session lasts). Not in the 2010 format. */
   id?: number;
+  /**
+   * Where its retained size sits: the entry's own node, then down its dominator tree
+   * always to the heaviest child while that holds at least half (heap/growth-path.ts).
+   * Only for entries of 1 KB or more. Not in the 2010 format.
+   */
+  path?: PathStep[];
+}
+
+/** One object on an entry's path down its dominator tree. */
+export interface PathStep {
+  /** V8 node id (stable while one CDP session lasts: compare within one `session`). */
+  id: number;
+  /**
+   * How the previous step holds it: a property name (`history`), `[3]` for an element,
+   * `(table)`/`(elements)` for V8's internal slots, a variable's name for a closure's
+   * context; '' for the entry itself.
+   */
+  edge: string;
+  /** V8's node type: object, array, closure, hidden, string, … */
+  type: string;
+  /** Constructor or V8 name: `Array`, `Map`, `EventEmitter`, `(object elements)`, a function's name. */
+  name: string;
+  self_size: number;
+  retained_size: number;
+  /**
+   * What it holds: an Array's elements, a Map's or Set's entries (read from its table),
+   * an object's properties (not `__proto__`), an internal array's slots.
+   */
+  length: number;
+}
+
+/** A source line that makes an entry grow, as the code browser marks it. */
+export interface MarkedLine {
+  /** 1-based line in the module's source as the code browser shows it. */
+  line: number;
+  /** Why, for people: `adds to MainPage.history (push)`. */
+  reason: string;
+  /**
+   * `reference`: found in the source (a line that adds to the growing binding or
+   * property); `allocation`: where the new objects were allocated (--allocation-sites).
+   */
+  kind: 'reference' | 'allocation';
+  /** The module the line is in, when it is not the suspect's own. */
+  module_name?: string;
+}
+
+/** One step of a suspect's growth path with its change per request. */
+export interface GrowthStep {
+  id: number;
+  edge: string;
+  type: string;
+  name: string;
+  /** Retained size and length in the last record of the comparison. */
+  retained_size: number;
+  length: number;
+  bytes_per_request: number;
+  elements_per_request: number;
+}
+
+/**
+ * Where a suspect grows: its path in the latest record, from the entry down to the deepest
+ * object (matched by V8 node id with an earlier record of the same session) whose growth
+ * still accounts for most of the entry's. The last step is where it grows.
+ */
+export interface GrowthPath {
+  steps: GrowthStep[];
+  /** Readable: `MainPage.history → Array: +1 element, +2.6 KB per request`. */
+  summary: string;
+  /** `MainPage.history`: the entry's name and the property names down to the last step. */
+  expression: string;
+  /** The last step's growth per matching request. */
+  bytes_per_request: number;
+  elements_per_request: number;
+  /** The records compared (indexes) and the matching requests between them. */
+  from_index: number;
+  to_index: number;
+  requests: number;
 }
 
 export interface RequestInfo {
@@ -72,4 +149,8 @@ export interface Suspect {
   verdict: Verdict;
   /** Every non-baseline record of the current session that holds this entry, oldest first. */
   history: { index: number; requests: number; size: number }[];
+  /** Where it grows (growing suspects whose records carry paths), else null. */
+  growth_path?: GrowthPath | null;
+  /** Lines that make it grow: `reference` ones found in the source (growing suspects, API only). */
+  marked_lines?: MarkedLine[];
 }

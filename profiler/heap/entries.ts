@@ -57,6 +57,8 @@ export interface EntryOptions {
    * last one `edges.length`), when the caller has built them already; else built here.
    */
   firstEdge?: Uint32Array;
+  /** Called for each entry with its node's offset in `snapshot.nodes` (growth paths). */
+  onEntry?(entry: Entry, node: number): void;
 }
 
 /** Names of CommonJS wrapper parameters: captured by many modules, never entries themselves. */
@@ -204,7 +206,9 @@ class EntryFinder {
       if (byName.has(name) || seen.has(value) || !this.isEntryValue(value)) return;
       if (this.belongsElsewhere(value, module.moduleName)) return;
       seen.add(value);
-      byName.set(name, this.entry(module, name, value, line));
+      const entry = this.entry(module, name, value, line);
+      byName.set(name, entry);
+      this.options.onEntry?.(entry, value);
     };
 
     for (const candidate of module.contexts) {
