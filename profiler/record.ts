@@ -27,6 +27,29 @@ export interface Entry {
    * Only for entries of 1 KB or more. Not in the 2010 format.
    */
   path?: PathStep[];
+  /**
+   * With `--allocation-sites`: where the objects it gained since the previous snapshot
+   * were allocated (the app's own functions), the most bytes first; absent when it
+   * gained none (heap/allocation-sites.ts). Not in the 2010 format.
+   */
+  allocations?: AllocationSite[];
+}
+
+/**
+ * A function of the app that allocated objects an entry holds. V8 records the function,
+ * not the statement: `line`/`column` are where the function starts (1-based, in
+ * `filename`, source-mapped).
+ */
+export interface AllocationSite {
+  module_name: string;
+  filename: string;
+  line: number;
+  column: number;
+  function_name: string;
+  /** New objects (since the previous snapshot) the entry holds that were allocated there. */
+  count: number;
+  /** Their self sizes, in bytes. */
+  bytes: number;
 }
 
 /** One object on an entry's path down its dominator tree. */
@@ -123,6 +146,8 @@ export interface HeapRecord {
   /** Changes whenever the profiler (re-)attaches; node ids compare only within one. */
   session?: string;
   heap: { total_size: number; node_count: number; edge_count: number };
+  /** True when the snapshot carried allocation stacks (`--allocation-sites`). */
+  allocation_tracking?: boolean;
   timings: { capture_ms: number; analysis_ms: number };
   entries: Entry[];
 }

@@ -53,6 +53,8 @@ const C_CLOSE_BRACE = 125;
 const C_COLON = 58;
 
 const MAX_HEADER_BYTES = 16 << 20;
+/** The parent row of trace_tree's root (see readNestedNumbers). */
+export const TRACE_ROOT_PARENT = 0xffffffff;
 /**
  * V8 copies a slice shorter than this (SlicedString::kMinLength); a longer one would
  * keep the whole chunk's text alive, so it is decoded on its own instead.
@@ -138,6 +140,9 @@ export class SnapshotLoader {
   private strParts: Buffer[] = [];
   /** The current chunk as Latin-1 text, made when the first plain string needs it. */
   private chunkText: string | null = null;
+
+  /** While reading trace_tree: fields per node, rows so far, the parents' rows. */
+  private tree: { fields: number; filled: number; rows: number; last: number; parents: number[] } | null = null;
 
   private header: SnapshotHeader | null = null;
   private layout: SnapshotLayout | null = null;
@@ -290,16 +295,22 @@ export class SnapshotLoader {
     this.top = T_COMMA;
   }
 
-  /** trace_tree: nested arrays of numbers, kept flat as V8 wrote them. */
+  /**
+   * trace_tree: V8 nests it as `[id, function_info_index, count, size, [children...]]`.
+   * Nesting is not kept as arrays: each node becomes one row of its fields (without
+   * `children`) followed by its parent's row number (TRACE_ROOT_PARENT for the root),
+   * so a node's allocation stack is a walk up the rows.
+   */
   private readNestedNumbers(buf: Buffer, i: number, end: number): number {
     const target = this.target!;
-    const need = this.count + ((end - i) >> 1) + 2;
+    const need = this.count + (end - i) + 2;
     if (target.array.length < need) {
       const grown = new Uint32Array(Math.max(need, target.array.length * 2));
       grown.set(target.array.subarray(0, this.count));
       target.array = grown;
     }
     const array = target.array;
+    const tree = this.tree!;
     for (; i < end; i++) {
       const c = buf[i]!;
       const d = c - 48;
@@ -312,13 +323,27 @@ export class SnapshotLoader {
         array[this.count++] = this.value;
         this.value = 0;
         this.hasDigit = false;
+        if (++tree.filled === tree.fields) {
+          const parents = tree.parents;
+          array[this.count++] = parents.length > 0 ? parents[parents.length - 1]! : TRACE_ROOT_PARENT;
+          tree.filled = 0;
+          tree.last = tree.rows++;
+        }
       }
-      if (c === C_OPEN_BRACKET) this.depth++;
-      else if (c === C_CLOSE_BRACKET) {
+      if (c === C_OPEN_BRACKET) {
+        // A children array belongs to the row just read.
+        if (tree.last < 0 || tree.filled !== 0) bad('"trace_tree" is not nested as V8 writes it (children without their node).');
+        tree.parents.push(tree.last);
+        this.depth++;
+      } else if (c === C_CLOSE_BRACKET) {
         if (--this.depth === 0) {
+          if (tree.filled !== 0) bad('"trace_tree" ends inside a node.');
+          this.tree = null;
           this.finishNumbers();
           return i + 1;
         }
+        tree.parents.pop();
+        tree.last = -1;
       } else if (c !== C_COMMA && !isSpace(c)) this.badByte(c, i);
     }
     return i;
@@ -504,6 +529,10 @@ export class SnapshotLoader {
       this.hasDigit = false;
       if (key === 'trace_tree') {
         this.depth = 1;
+        // Every field but the trailing `children` array (Node 20: id, function_info_index, count, size).
+        const fields = (this.header!.meta.trace_node_fields?.length ?? 5) - 1;
+        if (fields < 1) bad('snapshot.meta.trace_node_fields names no fields.');
+        this.tree = { fields, filled: 0, rows: 0, last: -1, parents: [] };
         this.mode = M_NESTED;
       } else if (this.wasm && (key === 'nodes' || key === 'edges')) {
         this.wasm.begin(target.array);
@@ -702,7 +731,7 @@ function warmUp(): void {
 "nodes":[${nodes.join(',')}],
 ` +
     `"edges":[${edges.join('\n,')}],
-"trace_tree":[[1,2,[3,4]]],"locations":[${nodes.join(',')}],
+"trace_tree":[1,0,9,99,[2,1,3,4,[],3,1,5,6,[4,0,7,8,[]]]],"locations":[${nodes.join(',')}],
 ` +
     `"strings":["",${JSON.stringify('a"b\\c\u00e9\ud83d\ude00')},"plain","more plain text"]}`;
   for (let round = 0; round < 3; round++) {

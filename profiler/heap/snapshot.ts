@@ -72,8 +72,14 @@ export interface HeapSnapshot {
   strings: string[];
   /** Rows of meta.location_fields: object_index (a node offset), script_id, line, column (0-based). */
   locations: Uint32Array;
+  /** Rows of meta.trace_function_info_fields (allocation tracking on); line and column 1-based, 0 unknown. */
   traceFunctionInfos?: Uint32Array;
-  /** The nested trace tree as V8 writes it (flat numbers), when allocation tracking was on. */
+  /**
+   * The allocation trace tree (allocation tracking on), one row per tree node: the
+   * fields of meta.trace_node_fields except `children`, then the parent's row number
+   * (0xffffffff for the root). A node's `trace_node_id` names the row whose `id` field
+   * equals it.
+   */
   traceTree?: Uint32Array;
   samples?: Uint32Array;
   /** Warnings about odd data (an edge to nowhere, ...) with counts; never thrown. */
