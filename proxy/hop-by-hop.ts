@@ -31,7 +31,10 @@ function isHopByHopName(name: string): boolean {
 
 /** The extra names a Connection header lists (`Connection: close, X-Foo` → `x-foo`). */
 function connectionTokens(connection: string | undefined): Set<string> | undefined {
-  if (connection === undefined) return undefined;
+  // The usual values name no other field: no split, no allocation (Node servers send these).
+  if (connection === undefined || connection === 'keep-alive' || connection === 'close' || connection === 'Keep-Alive') {
+    return undefined;
+  }
   let tokens: Set<string> | undefined;
   for (const raw of connection.split(',')) {
     const token = raw.trim().toLowerCase();
@@ -76,11 +79,13 @@ export function stripRequestHopByHop(headers: IncomingHttpHeaders, upgrade: bool
   }
   const listed = connectionTokens(headers.connection);
   if (listed !== undefined) for (const name of listed) if (name !== 'transfer-encoding') delete headers[name];
-  delete headers['keep-alive'];
-  delete headers['proxy-connection'];
-  delete headers.te;
+  // Delete only what is there: each delete can make the object slower for the copies
+  // http-proxy and Node's client make next.
+  if (headers['keep-alive'] !== undefined) delete headers['keep-alive'];
+  if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection'];
+  if (headers.te !== undefined) delete headers.te;
   if (!upgrade) {
-    delete headers.connection;
-    delete headers.upgrade;
+    if (headers.connection !== undefined) delete headers.connection;
+    if (headers.upgrade !== undefined) delete headers.upgrade;
   }
 }

@@ -11,6 +11,7 @@ export function announce(server: Server, port: number): void {
     process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : port}\n`);
   });
   process.on('SIGTERM', () => process.exit(0));
+  process.on('SIGINT', () => process.exit(0));
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
 }
