@@ -130,3 +130,82 @@ describe('biggestMover', () => {
     expect(biggestMover({ ...a!, session: 'other' }, b!)).toBeUndefined();
   });
 });
+
+describe('rankSuspects verdicts look at the recent records', () => {
+  /** A deterministic wobble in [-1, 1] (an LCG), so the noisy cases are the same on every run. */
+  function wobble(seed: number, n: number): number[] {
+    let x = seed;
+    return Array.from({ length: n }, () => {
+      x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+      return (x / 2 ** 31) * 2 - 1;
+    });
+  }
+  const verdicts = (ranked: ReturnType<typeof rankSuspects>) => Object.fromEntries(ranked.map((s) => [s.name, s.verdict]));
+
+  it('calls an LRU of 16 that filled up in 17 records and stayed flat for 11 plateaued, not growing', () => {
+    // Baseline, then one request per record: it grows in each of the first 17 records
+    // (16 items of 600 bytes, then its table) and not in the last 11.
+    const lru = [4_000, ...Array.from({ length: 28 }, (_, i) => 4_000 + 600 * Math.min(i + 1, 17) + (i % 3) * 24)];
+    const [cache] = rankSuspects(records({ cache: lru }));
+    expect(cache!.history).toHaveLength(28);
+    expect(cache!.verdict).toBe('plateaued');
+  });
+
+  it('calls a steady leak growing, and one with noise too, ranked by growth per request', () => {
+    const n = 30;
+    const noise = wobble(7, n);
+    const ranked = rankSuspects(
+      records({
+        steady: linear(8_000, 1_500, n),
+        // 3 KB per request, give or take 1.2 KB: some steps even go down.
+        noisy: Array.from({ length: n }, (_, i) => 20_000 + 3_000 * i + Math.round(1_200 * noise[i]!)),
+      }),
+    );
+    expect(verdicts(ranked)).toEqual({ steady: 'growing', noisy: 'growing' });
+    expect(ranked.map((s) => s.name)).toEqual(['noisy', 'steady']);
+    expect(ranked[1]!.growth_per_request).toBe(1_500);
+    // The recent fit of the noisy one is near its 3 KB.
+    expect(Math.abs(ranked[0]!.growth_per_request - 3_000)).toBeLessThan(1_000);
+  });
+
+  it('calls functions and objects that grew a few hundred bytes in their first calls flat', () => {
+    const n = 25;
+    const settle = (first: number[]) => [...first, ...Array(n - first.length).fill(first.at(-1))];
+    const ranked = rankSuspects(
+      records({
+        // Feedback vector, inline caches: +240, +180, +90 in the first calls.
+        handle: settle([700, 940, 1_120, 1_210]),
+        // An object that got two more properties on the first requests.
+        config: settle([2_000, 2_064, 2_160]),
+      }),
+    );
+    expect(verdicts(ranked)).toEqual({ handle: 'flat', config: 'flat' });
+  });
+
+  it('calls a leak that started late growing, measured at its recent rate, ahead of a slower steady leak and a filled cache', () => {
+    const quiet = 30;
+    const late = [...Array(quiet).fill(12_000), ...linear(12_000 + 4_000, 4_000, 8)];
+    const n = late.length;
+    const ranked = rankSuspects(
+      records({
+        late,
+        steady: linear(5_000, 1_000, n),
+        cache: Array.from({ length: n }, (_, i) => 3_000 + 800 * Math.min(i, 12)),
+      }),
+    );
+    expect(ranked.map((s) => [s.name, s.verdict])).toEqual([
+      ['late', 'growing'],
+      ['steady', 'growing'],
+      ['cache', 'plateaued'],
+    ]);
+    // A fit over the whole window would say well under 2 KB per request; it costs 4 KB now.
+    expect(ranked[0]!.growth_per_request).toBe(4_000);
+  });
+
+  it('does not call a filled cache that wobbles up and down by a few bytes growing', () => {
+    const n = 30;
+    const noise = wobble(11, n);
+    const sizes = Array.from({ length: n }, (_, i) => 10_000 + 1_000 * Math.min(i, 8) + Math.round(60 * noise[i]!));
+    expect(rankSuspects(records({ cache: sizes }))[0]!.verdict).toBe('plateaued');
+  });
+});

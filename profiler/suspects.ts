@@ -8,20 +8,27 @@ import { entryKey } from './record.js';
  * target restarts), and only records that are not baselines. For every entry alive in
  * the latest record, its size is fitted by least squares against the cumulative number
  * of requests, over the most recent `window` records. The verdict then separates three
- * shapes a developer meets all the time:
- * - **growing** — it still grows in the recent half of the window: a leak, or a cache
- *   that has not filled up yet;
- * - **plateaued** — it grew by more than V8's noise, then stopped: a bounded cache;
+ * shapes a developer meets all the time, judged on the *recent* records (the last
+ * `recent` ones, about a fifth of the window, at least 5): a fit over the whole window
+ * calls a bounded cache that filled up and then stayed flat for a while "growing";
+ * - **growing** — it keeps growing now: most of the recent steps are increases and the
+ *   recent slope is significant (a t-test on the fit, so V8's wobble is not growth): a
+ *   leak, a leak that started late, or a cache that has not filled up yet;
+ * - **plateaued** — it grew by more than V8's noise over the window, but not recently:
+ *   a bounded cache (an LRU of 16 that grew for 17 records and has been flat since);
  * - **flat** — it changed by less than `flatBytes` overall: most objects, and functions
  *   whose size rose in their first calls (feedback vectors, inline caches, optimised
  *   code: a few hundred bytes, a few KB once TurboFan compiles it). Functions and
  *   classes get the larger `functionFlatBytes`; one that leaks through its closure
  *   passes that soon enough.
- * Growing entries come first, then plateaued, then flat, each by growth per request.
+ * Growing entries come first, by their recent growth per request (what a request costs
+ * now), then plateaued, then flat, each by growth per request over the window.
  */
 export interface SuspectOptions {
   /** How many recent non-baseline records the verdict looks at. */
   window?: number;
+  /** How many of the latest records tell "still growing" from "stopped"; default a fifth of the window, 5 to 10. */
+  recent?: number;
   /** Changes smaller than this over the window are V8's own noise, not growth. */
   flatBytes?: number;
   /** The same for functions and classes, whose compiled code grows in their first calls. */
@@ -68,7 +75,7 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
     if (!alive.has(key)) continue;
     const recent = history.slice(-window);
     const code = entry.obj_type === 'function' || entry.obj_type === 'class';
-    const { verdict, slope } = judge(recent, code ? functionFlatBytes : flatBytes);
+    const { verdict, slope } = judge(recent, code ? functionFlatBytes : flatBytes, options.recent);
     suspects.push({
       module_name: entry.module_name,
       name: entry.name,
@@ -128,7 +135,11 @@ export function slopePerRequest(points: readonly { requests: number; size: numbe
   return sxx === 0 ? 0 : sxy / sxx;
 }
 
-function judge(points: readonly { requests: number; size: number }[], flatBytes: number): { verdict: Verdict; slope: number } {
+function judge(
+  points: readonly { requests: number; size: number }[],
+  flatBytes: number,
+  recentRecords?: number,
+): { verdict: Verdict; slope: number } {
   const slope = slopePerRequest(points);
   if (points.length < 2) return { verdict: 'flat', slope };
   let min = Infinity;
@@ -137,17 +148,58 @@ function judge(points: readonly { requests: number; size: number }[], flatBytes:
     min = Math.min(min, p.size);
     max = Math.max(max, p.size);
   }
-  const range = max - min;
   const rise = points[points.length - 1]!.size - points[0]!.size;
-  if (range < flatBytes || rise <= 0) return { verdict: 'flat', slope };
-  // Still growing if the recent half (at least the last two steps) grew by more than a
-  // tenth of the whole change: a leak's tail grows as fast as its start, a cache that
-  // has filled up only wobbles around its size.
-  const tail = points.slice(-Math.max(3, Math.ceil(points.length / 2)));
-  const tailRise = tail[tail.length - 1]!.size - tail[0]!.size;
-  const tailSlope = slopePerRequest(tail);
-  if (tailRise > Math.max(flatBytes / 8, range / 10) && tailSlope > 0) return { verdict: 'growing', slope };
+  if (max - min < flatBytes || rise <= 0) return { verdict: 'flat', slope };
+  const steps = Math.min(points.length - 1, recentRecords ?? Math.min(10, Math.max(5, Math.ceil(points.length / 5))));
+  const tail = points.slice(-(steps + 1));
+  const recent = recentGrowth(tail, flatBytes);
+  if (recent !== null) return { verdict: 'growing', slope: recent };
   return { verdict: 'plateaued', slope };
+}
+
+/**
+ * The slope of `tail` when it shows that the entry still grows, else null. Still growing:
+ * at least half of the steps that served requests are increases (a leak with noise goes
+ * down now and then; a filled cache goes up about as often as down, or not at all), and
+ * the least-squares slope is positive and significant — its t statistic (slope over its
+ * standard error) at least 3, and the fitted rise over the tail above a small floor.
+ */
+function recentGrowth(tail: readonly { requests: number; size: number }[], flatBytes: number): number | null {
+  let served = 0;
+  let up = 0;
+  for (let i = 1; i < tail.length; i++) {
+    if (tail[i]!.requests === tail[i - 1]!.requests) continue;
+    served++;
+    if (tail[i]!.size > tail[i - 1]!.size) up++;
+  }
+  if (served === 0 || up * 2 < served) return null;
+  const slope = slopePerRequest(tail);
+  const span = tail[tail.length - 1]!.requests - tail[0]!.requests;
+  if (!(slope > 0) || slope * span < flatBytes / 8) return null;
+  // Too few points for a t-test: every step must have grown, by more than the noise in all.
+  if (tail.length < 4) return up === served && slope * span >= flatBytes ? slope : null;
+  return tStatistic(tail, slope) >= MIN_T ? slope : null;
+}
+
+/** The fit's slope is significant when it is at least this many standard errors (n - 2 ≥ 2 degrees of freedom). */
+const MIN_T = 3;
+
+/** Slope divided by its standard error for a least-squares fit of size over requests; Infinity for a perfect line. */
+function tStatistic(points: readonly { requests: number; size: number }[], slope: number): number {
+  const n = points.length;
+  let mx = 0;
+  let my = 0;
+  for (const p of points) {
+    mx += p.requests / n;
+    my += p.size / n;
+  }
+  let sxx = 0;
+  let ssr = 0;
+  for (const p of points) sxx += (p.requests - mx) ** 2;
+  for (const p of points) ssr += (p.size - (my + slope * (p.requests - mx))) ** 2;
+  if (sxx === 0) return 0;
+  const standardError = Math.sqrt(ssr / (n - 2) / sxx);
+  return standardError === 0 ? Infinity : slope / standardError;
 }
 
 /**
