@@ -1,3 +1,5 @@
+import { compareGrowthPaths } from './growth-compare.js';
+import type { EntrySample } from './growth-compare.js';
 import type { Entry, HeapRecord, Suspect, Verdict } from './record.js';
 import { entryKey } from './record.js';
 
@@ -57,21 +59,22 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
   }
   if (points.length === 0) return [];
 
-  const histories = new Map<string, { entry: Entry; history: Suspect['history'] }>();
+  const histories = new Map<string, { entry: Entry; history: Suspect['history']; samples: EntrySample[] }>();
   for (const { record, requests } of points) {
     for (const entry of largestByKey(record.entries).values()) {
       const key = entryKey(entry);
       let item = histories.get(key);
-      if (!item) histories.set(key, (item = { entry, history: [] }));
+      if (!item) histories.set(key, (item = { entry, history: [], samples: [] }));
       item.entry = entry;
       item.history.push({ index: record.index, requests, size: entry.dominated_size });
+      item.samples.push({ index: record.index, requests, entry });
     }
   }
 
   const latest = points[points.length - 1]!.record;
   const alive = new Set(latest.entries.map(entryKey));
   const suspects: Suspect[] = [];
-  for (const [key, { entry, history }] of histories) {
+  for (const [key, { entry, history, samples }] of histories) {
     if (!alive.has(key)) continue;
     const recent = history.slice(-window);
     const code = entry.obj_type === 'function' || entry.obj_type === 'class';
@@ -87,6 +90,8 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
       growth_per_request: Math.round(slope * 10) / 10,
       verdict,
       history,
+      // Where it grows, from the entry's growth paths over the same window (growth-compare.ts).
+      growth_path: verdict === 'growing' ? compareGrowthPaths(samples.slice(-window)) : null,
     });
   }
   return suspects.sort(
