@@ -39,6 +39,7 @@ export class SignalSender {
   private readonly log: (line: string) => void;
   private queue: RequestInfo[] = [];
   private inFlight = false;
+  private scheduled = false;
   private failing = false;
   private closed = false;
 
@@ -55,8 +56,17 @@ export class SignalSender {
       return;
     }
     this.queue.push({ method, url, status });
-    if (!this.inFlight) this.flush();
+    if (!this.inFlight && !this.scheduled) {
+      // Responses that finish in the same turn of the event loop share one POST.
+      this.scheduled = true;
+      setImmediate(this.flushScheduled);
+    }
   }
+
+  private readonly flushScheduled = (): void => {
+    this.scheduled = false;
+    if (!this.inFlight && !this.closed && this.queue.length > 0) this.flush();
+  };
 
   /** Stops sending; queued signals are dropped. */
   close(): void {
