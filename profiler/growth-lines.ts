@@ -1,0 +1,223 @@
+/**
+ * The lines that make a growing entry grow, as far as the source alone can tell (the
+ * cheap mode, always on): calls and assignments that add to the growing binding or to
+ * the property its growth path names. Read with a real parser (acorn), not patterns, so
+ * that strings and comments never match. These are *references*: the line that pushes
+ * into `MainPage.history` is found, the line that built the pushed object is not (that
+ * takes allocation tracking, `--allocation-sites`).
+ *
+ * What counts as adding to `T` (the growing object, e.g. `MainPage.history`, or
+ * `this.history` inside the class; `requestLog`):
+ * - `T.push(…)`, `unshift`, `splice`, `set`, `add` (arrays, Maps, Sets);
+ * - `T[k] = …`, `T.k = …`, `Object.assign(T, …)`;
+ * - `T = T.concat(…)`, `T = [...T, …]`, `T += …` (a new, longer value);
+ * - for an EventEmitter whose listeners grow (`_events` on the path): `E.on(…)`,
+ *   `addListener`, `prependListener`, `once`, `prependOnceListener`.
+ */
+import { parse } from 'acorn';
+import type { Node, Program } from 'acorn';
+import type { GrowthPath, MarkedLine, Suspect } from './record.js';
+
+/** What grows, in the names the source uses. */
+export interface GrowthTarget {
+  /** The entry's binding name (`MainPage`, `requestLog`). */
+  name: string;
+  /** Property names from the entry down to the growing object (`['history']`). */
+  properties: string[];
+  /** True when what grows is an EventEmitter's listeners (`_events` on the path). */
+  emitter: boolean;
+}
+
+const MUTATORS = new Set(['push', 'unshift', 'splice', 'set', 'add']);
+const LISTENER_METHODS = new Set(['on', 'addListener', 'prependListener', 'once', 'prependOnceListener']);
+
+/** The growth target of a suspect: its name and the property names of its growth path. */
+export function growthTarget(name: string, path: GrowthPath | null | undefined): GrowthTarget {
+  const properties: string[] = [];
+  let emitter = false;
+  for (const step of path?.steps.slice(1) ?? []) {
+    if (step.edge === '_events') {
+      emitter = true;
+      break;
+    }
+    // Internal slots, elements and Map values have no name in the source.
+    if (/^[A-Za-z_$][\w$]*$/.test(step.edge)) properties.push(step.edge);
+    else break;
+  }
+  return { name, properties, emitter };
+}
+
+/**
+ * The lines of `source` that add to `target`, sorted; empty when the source does not
+ * parse as JavaScript (TypeScript, a syntax error).
+ *
+ * @example
+ *   findGrowthLines('const log = new Map();\nexport function h(k) { log.set(k, 1); }\n', { name: 'log', properties: [], emitter: false })
+ *   // [{ line: 2, reason: 'adds to log (set)', kind: 'reference' }]
+ */
+export function findGrowthLines(source: string, target: GrowthTarget): MarkedLine[] {
+  const program = parseAny(source);
+  if (!program) return [];
+  const label = [target.name, ...target.properties].join('.');
+  const reasons = new Map<number, string[]>();
+  const mark = (node: Node, reason: string) => {
+    const line = node.loc?.start.line;
+    if (line === undefined) return;
+    const list = reasons.get(line) ?? [];
+    if (!list.includes(reason)) list.push(reason);
+    reasons.set(line, list);
+  };
+  const isTarget = (node: Node | null | undefined): boolean => refersTo(node, target.name, target.properties);
+
+  visit(program, (node) => {
+    if (node.type === 'CallExpression') {
+      const call = node as Node & { callee: Node; arguments: Node[] };
+      const callee = call.callee as Node & { object?: Node; property?: Node; computed?: boolean };
+      const method = callee.type === 'MemberExpression' ? propertyName(callee) : undefined;
+      if (method === undefined) return;
+      if (target.emitter) {
+        if (LISTENER_METHODS.has(method) && isTarget(callee.object)) mark(node, `adds a listener to ${label} (${method})`);
+        return;
+      }
+      if (MUTATORS.has(method) && isTarget(callee.object)) mark(node, `adds to ${label} (${method})`);
+      if (method === 'assign' && isIdentifier(callee.object, 'Object') && isTarget(call.arguments[0])) {
+        mark(node, `adds to ${label} (Object.assign)`);
+      }
+    } else if (node.type === 'AssignmentExpression' && !target.emitter) {
+      const assignment = node as Node & { left: Node & { object?: Node }; right: Node; operator: string };
+      const left = assignment.left;
+      if (left.type === 'MemberExpression' && isTarget(left.object)) {
+        mark(node, `adds to ${label} (sets a key)`);
+      } else if (isTarget(left) && (assignment.operator === '+=' || contains(assignment.right, isTarget))) {
+        mark(node, `adds to ${label} (reassigns it with more)`);
+      }
+    }
+  });
+  return [...reasons]
+    .sort((a, b) => a[0] - b[0])
+    .map(([line, list]) => ({ line, reason: list.join('; '), kind: 'reference' as const }));
+}
+
+/**
+ * Adds `marked_lines` (references found in the source) to the growing suspects, reading
+ * each module's source once; a module that cannot be read gets no marks.
+ */
+export async function markGrowthLines(
+  suspects: Suspect[],
+  moduleSource: (moduleName: string) => Promise<{ source: string } | undefined>,
+): Promise<Suspect[]> {
+  const sources = new Map<string, Promise<string | undefined>>();
+  const read = (moduleName: string) => {
+    let text = sources.get(moduleName);
+    if (!text) {
+      text = moduleSource(moduleName).then(
+        (script) => script?.source,
+        () => undefined,
+      );
+      sources.set(moduleName, text);
+    }
+    return text;
+  };
+  for (const suspect of suspects) {
+    if (suspect.verdict !== 'growing') continue;
+    const source = await read(suspect.module_name);
+    const found = source === undefined ? [] : findGrowthLines(source, growthTarget(suspect.name, suspect.growth_path));
+    suspect.marked_lines = [...(suspect.marked_lines ?? []).filter((m) => m.kind !== 'reference'), ...found];
+  }
+  return suspects;
+}
+
+function parseAny(source: string): Program | undefined {
+  for (const sourceType of ['module', 'script'] as const) {
+    try {
+      return parse(source, {
+        ecmaVersion: 'latest',
+        sourceType,
+        locations: true,
+        allowHashBang: true,
+        allowReturnOutsideFunction: sourceType === 'script',
+        allowAwaitOutsideFunction: true,
+      });
+    } catch {
+      // Not this kind (or not JavaScript): try the next.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * True when `node` names the growing object: `name` itself when there are no
+ * properties; else a member expression for the last property whose object is `this`,
+ * `this.constructor`, rooted at `name`, or the previous property (`x.cache.items`).
+ */
+function refersTo(node: Node | null | undefined, name: string, properties: readonly string[]): boolean {
+  if (!node) return false;
+  node = unwrap(node);
+  if (properties.length === 0) return isIdentifier(node, name);
+  if (node.type !== 'MemberExpression') return false;
+  const member = node as Node & { object: Node };
+  if (propertyName(member) !== properties[properties.length - 1]) return false;
+  const object = unwrap(member.object);
+  if (object.type === 'ThisExpression') return true;
+  if (properties.length > 1 && object.type === 'MemberExpression' && propertyName(object) === properties[properties.length - 2]) return true;
+  if (object.type === 'MemberExpression' && propertyName(object) === 'constructor' && unwrap((object as Node & { object: Node }).object).type === 'ThisExpression') {
+    return true;
+  }
+  return rootName(object) === name;
+}
+
+/** `a` for `a.b.c`, `a?.b`, `a['b']`; undefined for anything else. */
+function rootName(node: Node): string | undefined {
+  let current = unwrap(node);
+  while (current.type === 'MemberExpression') current = unwrap((current as Node & { object: Node }).object);
+  return current.type === 'Identifier' ? (current as Node & { name: string }).name : undefined;
+}
+
+/** `(x)`, `x!`-free JavaScript: parentheses are gone already; `a?.b` is a ChainExpression. */
+function unwrap(node: Node): Node {
+  return node.type === 'ChainExpression' ? (node as Node & { expression: Node }).expression : node;
+}
+
+function isIdentifier(node: Node | null | undefined, name: string): boolean {
+  return node?.type === 'Identifier' && (node as Node & { name: string }).name === name;
+}
+
+/** `push` for `x.push` and `x['push']`; undefined for computed names. */
+function propertyName(member: Node): string | undefined {
+  const { property, computed } = member as Node & { property: Node; computed: boolean };
+  if (!computed && property.type === 'Identifier') return (property as Node & { name: string }).name;
+  if (property.type === 'Literal' && typeof (property as Node & { value: unknown }).value === 'string') {
+    return (property as Node & { value: string }).value;
+  }
+  return undefined;
+}
+
+function contains(node: Node, test: (node: Node) => boolean): boolean {
+  let found = false;
+  visit(node, (n) => {
+    if (!found && test(n)) found = true;
+  });
+  return found;
+}
+
+/** Calls `fn` on every node below `root`, iteratively (generated code nests deeply). */
+function visit(root: Node, fn: (node: Node) => void): void {
+  const stack: Node[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    fn(node);
+    for (const key in node) {
+      if (key === 'loc' || key === 'start' || key === 'end' || key === 'type') continue;
+      const value = (node as unknown as Record<string, unknown>)[key];
+      if (Array.isArray(value)) {
+        for (let i = value.length - 1; i >= 0; i--) if (isNode(value[i])) stack.push(value[i] as Node);
+      } else if (isNode(value)) {
+        stack.push(value);
+      }
+    }
+  }
+}
+
+function isNode(value: unknown): value is Node {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
