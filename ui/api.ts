@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { isAppError } from '../common/errors.js';
 import type { RequestInfo } from '../profiler/record.js';
+import { markGrowthLines } from '../profiler/growth-lines.js';
 import { rankSuspects } from '../profiler/suspects.js';
 import type { AppDeps, AppEvent } from './deps.js';
 
@@ -28,7 +29,8 @@ export function apiRoutes(deps: AppDeps): Hono {
     return c.json(deps.records(since));
   });
 
-  api.get('/api/suspects', (c) => c.json(rankSuspects(deps.records(0))));
+  // Growing suspects get the lines that add to them, found in their module's source.
+  api.get('/api/suspects', async (c) => c.json(await markGrowthLines(rankSuspects(deps.records(0)), (m) => deps.moduleSource(m))));
 
   api.get('/api/status', (c) => c.json(deps.status()));
 
