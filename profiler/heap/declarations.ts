@@ -29,6 +29,13 @@ export interface ModuleDeclarations {
   isReexport(name: string): boolean;
   /** CommonJS: the line that defines `module.exports.<name>` (or the `module.exports =` line). */
   commonjsExportLine(name: string): number | undefined;
+  /**
+   * The class whose explicit constructor starts at a 0-based line and column (its `(`,
+   * where V8 places such a class; a class without one is at its `class` keyword).
+   * Answers the 1-based line and 0-based column of the `class` keyword, anywhere in the
+   * module (`class X`, `const X = class …`, `module.exports.X = class …`).
+   */
+  classOfConstructor(line: number, column: number): { line: number; column: number } | undefined;
 }
 
 /** The parameters of Node's CommonJS wrapper: bound in every CommonJS module scope. */
@@ -299,6 +306,7 @@ function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined
     }
   }
 
+  const classes = classesWithConstructors(program);
   const locals = new Set(localLines.keys());
   if (kind === 'commonjs') for (const name of COMMONJS_WRAPPER_NAMES) locals.add(name);
 
@@ -321,7 +329,54 @@ function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined
       }
       return localLines.get(name) ?? moduleExportsLine;
     },
+    classOfConstructor(line, column) {
+      const at = { line: line + 1, column };
+      const found = classes.find((c) => same(c.constructorStart, at) || same(c.parametersStart, at));
+      return found && { ...found.classStart };
+    },
   };
+}
+
+interface ClassWithConstructor {
+  /** Where the `class` keyword is (acorn: 1-based line, 0-based column). */
+  classStart: { line: number; column: number };
+  /** The `constructor` keyword. */
+  constructorStart: { line: number; column: number };
+  /** The `(` of its parameters: V8's location of the class (Node 20, V8 11.3). */
+  parametersStart: { line: number; column: number };
+}
+
+function same(a: { line: number; column: number }, b: { line: number; column: number }): boolean {
+  return a.line === b.line && a.column === b.column;
+}
+
+/** Every class of the program (at any depth) that has an explicit `constructor`. */
+function classesWithConstructors(program: Program): ClassWithConstructor[] {
+  const found: ClassWithConstructor[] = [];
+  const stack: unknown[] = [program];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (Array.isArray(node)) {
+      stack.push(...node);
+      continue;
+    }
+    if (node === null || typeof node !== 'object' || typeof (node as Node).type !== 'string') continue;
+    const n = node as Node;
+    if (n.type === 'ClassDeclaration' || n.type === 'ClassExpression') {
+      const body = (n as unknown as { body: { body: Node[] } }).body.body;
+      const constructor = body.find((m) => m.type === 'MethodDefinition' && (m as unknown as { kind: string }).kind === 'constructor');
+      if (constructor !== undefined) {
+        const value = (constructor as unknown as { value: Node }).value;
+        found.push({ classStart: n.loc!.start, constructorStart: constructor.loc!.start, parametersStart: value.loc!.start });
+      }
+    }
+    for (const key in n) {
+      if (key === 'loc' || key === 'type' || key === 'start' || key === 'end') continue;
+      const value = (n as unknown as Record<string, unknown>)[key];
+      if (value !== null && typeof value === 'object') stack.push(value);
+    }
+  }
+  return found;
 }
 
 /**

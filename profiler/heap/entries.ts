@@ -15,9 +15,11 @@
  * - Imports are not entries: another module's exports object, its properties, a module
  *   namespace, TypeScript's `__importDefault`/`__importStar` wrappers.
  * - A function's or class's place is the snapshot's `locations` row of the closure
- *   (0-based line of its start; a class starts at its `class` keyword); classes carry a
- *   `system / ClassPositions` property. A variable's line comes from the module's source
- *   (acorn, declarations.ts); when no source can be read, an object's entry says line 1.
+ *   (0-based line of its start; a class starts at its `class` keyword, or at its
+ *   constructor's `(` when it has one: then the class's line comes from the source);
+ *   classes carry a `system / ClassPositions` property. A variable's line comes from
+ *   the module's source (acorn, declarations.ts); when no source can be read, an
+ *   object's entry says line 1.
  * - Source maps (source-maps.ts): positions and lines are those of the script V8 ran. When
  *   the script names a source map, each one is mapped to the original source: `filename`
  *   and `lineno` become the `.ts` file and line. `module_name` becomes the original source
@@ -401,14 +403,24 @@ class EntryFinder {
     const column = view.locations.column(row);
     // The module's own script is read by the module's URL (the inspector's, when known).
     const [scriptUrl, scriptNode] = url === undefined || this.options.traced(url) === module.moduleName ? [module.url, module.script] : [url, script];
-    if (!isClass && url !== undefined) {
+    // 1-based line, 0-based column of the definition in the script V8 ran.
+    let at = { line: line + 1, column };
+    const source = url === undefined ? undefined : this.sourceOf(scriptUrl, scriptNode);
+    if (source !== undefined && !isClassAt(source, line, column)) {
+      // A class with an explicit constructor is located at the constructor's `(`: the
+      // class's own line comes from the source. (Without one, at its `class` keyword.)
+      const declarations =
+        scriptUrl === module.url ? this.declarations(module) : moduleDeclarations(source, module.kind);
+      const classStart = declarations?.classOfConstructor(line, column);
+      if (classStart !== undefined) at = classStart;
+      isClass ||= classStart !== undefined;
+    } else if (source !== undefined) {
       // A second opinion from the source: a class's location is its `class` keyword.
-      const source = this.sourceOf(scriptUrl, scriptNode);
-      isClass = source !== undefined && isClassAt(source, line, column);
+      isClass = true;
     }
-    const original = this.sourceMapOf(scriptUrl, scriptNode)?.originalPosition(line + 1, column);
+    const original = this.sourceMapOf(scriptUrl, scriptNode)?.originalPosition(at.line, at.column);
     if (original !== undefined) return { obj_type: isClass ? 'class' : 'function', ...this.place(original) };
-    return { obj_type: isClass ? 'class' : 'function', filename, lineno: line + 1 };
+    return { obj_type: isClass ? 'class' : 'function', filename, lineno: at.line };
   }
 
   /** The constructor name for objects, a primitive's type name otherwise. */
