@@ -120,7 +120,12 @@ async function main(argv: string[]): Promise<number> {
   return -1;
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+if (argv[0] === 'check') {
+  // The CI gate: runs to the end and exits with its verdict (0, 1, or 2).
+  const { runCheckCommand } = await import('./check.js');
+  process.exitCode = await runCheckCommand(argv.slice(1));
+} else main(argv).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },

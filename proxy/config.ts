@@ -18,12 +18,12 @@ export interface ProxyConfig {
 
 export const PROXY_USAGE = 'Usage: apptrace-proxy --target host:port [--listen [host:]port] [options]';
 
-function checkHostPort(value: string): string {
+export function checkHostPort(value: string): string {
   const { host, port } = parseHostPort(value);
   return `${host}:${port}`;
 }
 
-function checkTarget(value: string): string {
+export function checkTarget(value: string): string {
   // `localhost:3000` and `3000` both work; a URL is forgiven if it is plain http.
   const bare = value.replace(/^http:\/\//, '').replace(/\/$/, '');
   if (/^[a-z]+:\/\//i.test(bare)) throw new Error('only plain http targets are supported, as host:port');

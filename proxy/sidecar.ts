@@ -27,6 +27,13 @@ export interface SidecarOptions {
   onSpawn?: (child: ChildProcess) => void;
   /** How long the profiler may take to listen. */
   readyTimeoutMs?: number;
+  /**
+   * Where the profiler's terminal lines (stdout) go: ours (default), our stderr (so a
+   * command's stdout stays its own report, as for `check --json`), or nowhere.
+   */
+  stdout?: 'inherit' | 'stderr' | 'ignore';
+  /** Passed on as --keep-snapshots: how many raw snapshots the profiler keeps (0: none). */
+  keepSnapshots?: number;
 }
 
 export interface Sidecar {
@@ -65,6 +72,7 @@ export function sidecarArgs(options: SidecarOptions): string[] {
   const args = ['serve', '--listen', '127.0.0.1:0', '--inspect', options.inspect, '--db', options.db, '--target', options.target];
   for (const pattern of options.traceModules) args.push('--trace-module', pattern);
   for (const pattern of options.urlPatterns) args.push('--url-pattern', pattern);
+  if (options.keepSnapshots) args.push('--keep-snapshots', String(options.keepSnapshots));
   return args;
 }
 
@@ -78,7 +86,7 @@ export function sidecarArgs(options: SidecarOptions): string[] {
 export function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const script = options.script ?? defaultProfilerScript();
   const child = fork(script, sidecarArgs(options), {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', options.stdout === 'stderr' ? 2 : (options.stdout ?? 'inherit'), 'inherit', 'ipc'],
     // Not detached: Ctrl-C in a terminal reaches the whole process group.
   });
   options.onSpawn?.(child);

@@ -1,0 +1,180 @@
+import { AppError } from '../common/errors.js';
+import { type OptionSpec, formatHelp, parseHostPort, parseOptions } from '../common/options.js';
+import { checkHostPort, checkTarget } from './config.js';
+
+/**
+ * Growth per request above which `check` fails, in bytes. Below it sit what V8 does by
+ * itself in a warm app: feedback vectors and optimised code of functions (a few KB once,
+ * then nothing), hidden-class transitions, a Map or Array that rehashes or doubles once.
+ * `check` measures the rate over the second half of the run, after the warm-up, so these
+ * one-off steps spread over many requests and stay well under 512 B/request, while a leak
+ * that keeps one small object with a few strings per request (~1 KB) is caught.
+ */
+export const DEFAULT_THRESHOLD = 512;
+export const DEFAULT_ROUNDS = 16;
+const MAX_ROUNDS = 1_000;
+
+/** One request that `check` sends each round. */
+export interface CheckRequest {
+  method: string;
+  path: string;
+}
+
+export interface CheckConfig {
+  target: { host: string; port: number };
+  inspect: string;
+  requests: CheckRequest[];
+  /** How many times the list of requests is sent. */
+  rounds: number;
+  traceModules: string[];
+  /** Bytes per request. */
+  threshold: number;
+  /** A store to keep; undefined: a temporary one, removed at the end. */
+  db: string | undefined;
+  json: boolean;
+  verbose: boolean;
+  /** How long to wait for the target and its inspector to answer, in ms. */
+  waitMs: number;
+  help: boolean;
+}
+
+export const CHECK_USAGE =
+  'Usage: apptrace-proxy check --target host:port --request PATH [--request PATH]... --requests N [options]';
+
+function checkRequest(value: string): string {
+  parseRequest(value);
+  return value;
+}
+
+/** `/path` or `METHOD /path`. */
+export function parseRequest(value: string): CheckRequest {
+  const m = /^(?:([A-Za-z]+)\s+)?(\/\S*)$/.exec(value.trim());
+  if (!m) throw new Error('expected a path such as /items or a method and a path such as "POST /items"');
+  return { method: (m[1] ?? 'GET').toUpperCase(), path: m[2]! };
+}
+
+function checkCount(value: string): string {
+  if (!/^\d+$/.test(value)) throw new Error('expected a whole number of rounds such as 16');
+  const n = Number(value);
+  // The rate is measured over the second half of the run: that needs a few rounds.
+  if (n < 4 || n > MAX_ROUNDS) throw new Error(`expected between 4 and ${MAX_ROUNDS} (the growth rate is measured over the second half of the rounds)`);
+  return String(n);
+}
+
+/** Bytes, optionally with a unit: 512, 1024, 1kb, 1.5 KB, 2m. */
+export function parseBytes(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|m|mb)?$/i.exec(value.trim());
+  if (!m) throw new Error('expected bytes per request such as 512, 1024 or 1kb');
+  const unit = (m[2] ?? 'b').toLowerCase()[0];
+  const factor = unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1;
+  return Math.round(Number(m[1]) * factor);
+}
+
+function checkThreshold(value: string): string {
+  return String(parseBytes(value));
+}
+
+function checkSeconds(value: string): string {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new Error('expected seconds such as 10');
+  return value;
+}
+
+export const CHECK_OPTIONS: readonly OptionSpec[] = [
+  { name: 'target', kind: 'string', value: 'host:port', help: 'the app to check, already running (required)', check: checkTarget },
+  { name: 'inspect', kind: 'string', value: 'host:port', help: "the app's inspector (default: the target's host, port 9229)", check: checkHostPort },
+  {
+    name: 'request',
+    kind: 'list',
+    value: '[METHOD] PATH',
+    help: 'a request to send each round, e.g. /items or "POST /items"; repeatable (required)',
+    check: checkRequest,
+  },
+  { name: 'requests', kind: 'string', value: 'N', help: 'how many rounds of the requests to send, 4 or more', default: String(DEFAULT_ROUNDS), check: checkCount },
+  { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "the modules whose objects are watched; repeatable (default: the app's own scripts)" },
+  {
+    name: 'threshold',
+    kind: 'string',
+    value: 'BYTES',
+    help: 'fail when an object keeps growing by more than this per request (512, 1kb, …)',
+    default: String(DEFAULT_THRESHOLD),
+    check: checkThreshold,
+  },
+  { name: 'db', kind: 'string', value: 'PATH', help: 'keep the records in this store (default: a temporary one, removed at the end)' },
+  { name: 'json', kind: 'boolean', help: 'print a JSON report on stdout: {passed, threshold, requests, suspects:[…]}' },
+  { name: 'wait', kind: 'string', value: 'SECONDS', help: 'how long to wait for the target and its inspector to answer', default: '10', check: checkSeconds },
+  { name: 'verbose', kind: 'boolean', help: "show the profiler's own lines (on stderr)" },
+  { name: 'help', kind: 'boolean', help: 'show this help' },
+];
+
+export function checkHelp(): string {
+  return formatHelp(
+    CHECK_USAGE,
+    CHECK_OPTIONS,
+    [
+      'Starts its own proxy and profiler, waits for the baseline snapshot, sends the requests',
+      'N times one after the other (a heap snapshot after each), and fails when an object of',
+      'the traced modules keeps growing: its growth is "growing" (not a cache that filled up',
+      'and stopped) and its rate over the second half of the run, after the warm-up, is above',
+      `--threshold (default ${DEFAULT_THRESHOLD} B per request).`,
+      '',
+      'Exit status: 0 no leak, 1 a leak (each printed with its growth, growth path and code',
+      'location), 2 the check could not run (a bad flag, the app or its inspector not',
+      'reachable, the app stopped during the check). Progress goes to stderr.',
+      '',
+      'Example (CI):',
+      '  node --inspect=127.0.0.1:9229 server.js &',
+      '  apptrace-proxy check --target 127.0.0.1:3000 --request /items --request "POST /items" --requests 20',
+    ].join('\n'),
+  );
+}
+
+/**
+ * Resolves `apptrace-proxy check`'s flags (then `APPTRACE_*`, then apptrace.config.json).
+ * Throws `AppError('BAD_FLAG')` naming the culprit.
+ */
+export function parseCheckConfig(argv: readonly string[], context: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CheckConfig {
+  const wantsHelp = argv.includes('--help') || argv.includes('-h');
+  const { values, positionals } = parseOptions(wantsHelp ? ['--help'] : argv, CHECK_OPTIONS, {
+    ...context,
+    command: 'apptrace-proxy check',
+    useConfigFile: !wantsHelp,
+  });
+  const base = {
+    inspect: '',
+    requests: [],
+    rounds: DEFAULT_ROUNDS,
+    traceModules: [],
+    threshold: DEFAULT_THRESHOLD,
+    db: undefined,
+    json: false,
+    verbose: false,
+    waitMs: 10_000,
+  };
+  if (wantsHelp) return { ...base, target: { host: '', port: 0 }, help: true };
+  if (positionals.length > 0) {
+    throw new AppError('BAD_FLAG', `unexpected argument ${JSON.stringify(positionals[0])}; a request is given as --request ${positionals[0]}. Run \`apptrace-proxy check --help\`.`);
+  }
+  const targetText = values['target'] as string | undefined;
+  if (targetText === undefined) {
+    throw new AppError('BAD_FLAG', '--target is required: the address of your running app, e.g. `apptrace-proxy check --target 127.0.0.1:3000 --request /`.');
+  }
+  const requests = ((values['request'] as string[] | undefined) ?? []).map(parseRequest);
+  if (requests.length === 0) {
+    throw new AppError('BAD_FLAG', '--request is required: the path to send each round, e.g. --request /items (repeatable; "POST /items" for another method).');
+  }
+  const target = parseHostPort(targetText);
+  return {
+    ...base,
+    target,
+    inspect: (values['inspect'] as string | undefined) ?? `${target.host}:9229`,
+    requests,
+    rounds: Number(values['requests']),
+    traceModules: (values['trace-module'] as string[] | undefined) ?? [],
+    threshold: Number(values['threshold']),
+    db: values['db'] as string | undefined,
+    json: values['json'] === true,
+    verbose: values['verbose'] === true,
+    waitMs: Math.round(Number(values['wait']) * 1000),
+    help: false,
+  };
+}
