@@ -30,10 +30,17 @@ describe('code browser', () => {
     const lineCount = SAMPLE_SOURCE.split('\n').length - 1; // the source ends with a newline
     const ids = [...body.matchAll(/<div class="line" id="L(\d+)"/g)].map((m) => Number(m[1]));
     expect(ids).toEqual(Array.from({ length: lineCount }, (_, i) => i + 1));
-    // leakyList is defined on line 3 of SAMPLE_SOURCE; that line alone is marked.
+    // leakyList is defined on line 3 of SAMPLE_SOURCE; it grows, so the line that pushes
+    // into it is marked too, and the page says which mark is which.
+    const lines = SAMPLE_SOURCE.split('\n');
+    const pushLine = lines.findIndex((l) => l.includes('leakyList.push(')) + 1;
     const marked = [...body.matchAll(/<div class="line" id="L(\d+)" data-marked>/g)].map((m) => Number(m[1]));
-    expect(marked).toEqual([3]);
-    expect(SAMPLE_SOURCE.split('\n')[2]).toContain('const leakyList');
+    expect(marked).toEqual([3, pushLine]);
+    expect(lines[2]).toContain('const leakyList');
+    expect(body).toMatch(/id="L3" data-marked>.*<span class="mark-note">← definition<\/span>/);
+    expect(body).toContain(`id="L${pushLine}" data-marked>`);
+    expect(body).toMatch(new RegExp(`id="L${pushLine}" data-marked>.*<span class="mark-note">← adds to leakyList \\(push\\) — found in the source</span>`));
+    expect(body).toMatch(new RegExp(`<li><a href="#L${pushLine}">line ${pushLine}</a>: <span class="mark-kind reference">found in the source</span> adds to leakyList \\(push\\)`));
     expect(body).toContain('<dd id="entry-type">Array</dd>');
     // The sample leak grows by LEAK_STEP (4 KB) per request.
     expect(LEAK_STEP).toBe(4096);

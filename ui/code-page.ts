@@ -1,11 +1,12 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import type { HeapRecord } from '../profiler/record.js';
+import { findGrowthLines, growthTarget } from '../profiler/growth-lines.js';
+import type { GrowthPath, HeapRecord, MarkedLine } from '../profiler/record.js';
 import type { AppDeps } from './deps.js';
 import { entryHistory, type EntryHistory } from './entry-history.js';
 import { formatBytes, formatGrowth } from './format.js';
 import { highlightLines } from './highlight.js';
-import { html, layout, raw, type Html } from './html.js';
+import { escapeHtml, html, layout, raw, type Html } from './html.js';
 import { sparklineSvg } from './sparkline.js';
 
 /**
@@ -88,18 +89,19 @@ function codePage(
   history: EntryHistory | undefined,
   records: HeapRecord[],
 ): Html {
-  const marked = new Set<number>();
   // The entry's line numbers refer to its `filename`; when that differs from the module
   // (a source-mapped .ts file), the loaded script's lines would not match: mark nothing.
   const sameFile = history && history.latest.filename === moduleName;
-  if (history && sameFile && history.latest.lineno > 0) marked.add(history.latest.lineno);
   const lines = highlightLines(script.source);
+  const marks = pageMarks(history, sameFile ?? false, moduleName, name, script.source, lines.length);
   let source = '';
   for (let i = 0; i < lines.length; i++) {
     const n = i + 1;
+    const here = marks.get(n);
+    const note = here ? `<span class="mark-note">← ${here.map((m) => escapeHtml(markLabel(m))).join('; ')}</span>` : '';
     source +=
-      `<div class="line" id="L${n}"${marked.has(n) ? ' data-marked' : ''}>` +
-      `<a class="ln" href="#L${n}">${n}</a><span class="src">${lines[i]}</span></div>\n`;
+      `<div class="line" id="L${n}"${here ? ' data-marked' : ''}>` +
+      `<a class="ln" href="#L${n}">${n}</a><span class="src">${lines[i]}</span>${note}</div>\n`;
   }
   const body = html`<header class="top">
   <h1><a href="${base}">apptrace</a> <span class="crumb">› code</span></h1>
@@ -108,6 +110,7 @@ function codePage(
 <section class="entry-info">
   <h2>${name === '' ? html`<code>${moduleName}</code>` : html`<code>${name}</code> <span class="muted">in</span> <code>${moduleName}</code>`}</h2>
   ${entryInfo(name, moduleName, history, sameFile ?? true, records)}
+  ${growthInfo(history?.suspect?.growth_path, marks)}
   <p class="muted">Source as the target loaded it: <code>${script.url}</code> · ${lines.length} lines</p>
 </section>
 <div id="source" class="source">${raw(source)}</div>`;
@@ -156,6 +159,80 @@ function entryInfo(
   </details>`
       : ''
   }`;
+}
+
+/** A mark on a line of the code browser: why it is marked and how that is known. */
+export interface PageMark {
+  kind: 'definition' | MarkedLine['kind'];
+  reason: string;
+}
+
+/**
+ * The marked lines: the definition, the lines that add to a growing entry (found in the
+ * shown source), and the suspect's other marks for this module (allocation sites).
+ */
+function pageMarks(
+  history: EntryHistory | undefined,
+  sameFile: boolean,
+  moduleName: string,
+  name: string,
+  source: string,
+  lineCount: number,
+): Map<number, PageMark[]> {
+  const marks = new Map<number, PageMark[]>();
+  const add = (line: number, mark: PageMark) => {
+    if (line < 1 || line > lineCount) return;
+    const list = marks.get(line) ?? [];
+    if (!list.some((m) => m.kind === mark.kind && m.reason === mark.reason)) list.push(mark);
+    marks.set(line, list);
+  };
+  if (!history) return marks;
+  if (sameFile && history.latest.lineno > 0) add(history.latest.lineno, { kind: 'definition', reason: 'definition' });
+  const suspect = history.suspect;
+  if (suspect?.verdict !== 'growing') return marks;
+  for (const found of findGrowthLines(source, growthTarget(name, suspect.growth_path))) add(found.line, found);
+  for (const other of suspect.marked_lines ?? []) {
+    if (other.kind === 'reference' || (other.module_name !== undefined && other.module_name !== moduleName)) continue;
+    add(other.line, other);
+  }
+  return marks;
+}
+
+/** How the page names a mark: `definition`, `adds to requestLog (set) — found in the source`. */
+function markLabel(mark: PageMark): string {
+  if (mark.kind === 'definition') return 'definition';
+  return `${mark.reason} — ${mark.kind === 'reference' ? 'found in the source' : 'allocated here (--allocation-sites)'}`;
+}
+
+/** Where the entry grows (its growth path) and the list of marked lines, above the source. */
+function growthInfo(path: GrowthPath | null | undefined, marks: Map<number, PageMark[]>): Html | string {
+  const list = [...marks].sort((a, b) => a[0] - b[0]);
+  if (!path && list.length === 0) return '';
+  return html`<div class="growth">
+    ${
+      path
+        ? html`<p id="growth-path" class="growth-summary"><span class="muted">grows at</span> <code>${path.summary}</code></p>
+    <ol class="growth-steps">${path.steps.map(
+      (step, i) =>
+        html`<li><code>${i === 0 ? path.expression.split(/[.[ ]/)[0] : step.edge}</code> ${step.name || step.type} · ${formatBytes(step.retained_size)} · ${step.length} held${
+          i > 0 || path.steps.length === 1 ? html` · ${formatGrowth(step.bytes_per_request)}` : ''
+        }</li>`,
+    )}</ol>`
+        : ''
+    }
+    ${
+      list.length > 0
+        ? html`<ul id="marks" class="marks">${list.map(
+            ([line, here]) => html`<li><a href="#L${line}">line ${line}</a>: ${here.map((m) => html`<span class="mark-kind ${m.kind}">${markKind(m)}</span> ${m.kind === 'definition' ? '' : m.reason} `)}</li>`,
+          )}</ul>`
+        : ''
+    }
+  </div>`;
+}
+
+function markKind(mark: PageMark): string {
+  if (mark.kind === 'definition') return 'definition';
+  return mark.kind === 'reference' ? 'found in the source' : 'allocation site';
 }
 
 function problem(c: Context, base: string, status: 400 | 404 | 503, title: string, message: string): Response {
