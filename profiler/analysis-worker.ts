@@ -16,6 +16,7 @@ import { isAppError } from '../common/errors.js';
 import { StreamingAnalysis } from './heap/analyze.js';
 import type { AnalysisResult } from './heap/analyze.js';
 import type { EntryOptions } from './heap/entries.js';
+import { appFrameResolver, findAllocationSites } from './heap/allocation-sites.js';
 import { growthPath } from './heap/growth-path.js';
 import { createModuleMatcher } from './heap/module-match.js';
 import type { Entry } from './record.js';
@@ -28,6 +29,11 @@ export interface FinishContext {
   scriptUrls: [number, string][];
   /** URL → source of the traced scripts, as the target loaded them. */
   sources: [string, string][];
+  /**
+   * `--allocation-sites`: the previous snapshot's `max_tracked_id` in this session (0 for
+   * none); objects with larger ids are new. Without it no allocation sites are computed.
+   */
+  allocationsSince?: number;
 }
 
 export interface AnalysisSummary {
@@ -35,6 +41,10 @@ export interface AnalysisSummary {
   node_count: number;
   edge_count: number;
   entries: Entry[];
+  /** Whether the snapshot carried allocation stacks (asked for with `allocationsSince`). */
+  allocation_tracking?: boolean;
+  /** The largest id of an object with an allocation stack: the next snapshot's `allocationsSince`. */
+  max_tracked_id?: number;
 }
 
 export type WorkerRequest =
@@ -77,7 +87,24 @@ export class ChunkedAnalysis {
     } satisfies EntryOptions);
     const result = this.#analysis.finish();
     addGrowthPaths(result, found);
-    return { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count, entries: result.entries };
+    const summary: AnalysisSummary = { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count, entries: result.entries };
+    if (context.allocationsSince !== undefined) {
+      const sites = findAllocationSites(result.snapshot, {
+        since: context.allocationsSince,
+        dominator: result.dominator,
+        selfSize: result.dominators.selfSize,
+        entries: result.entries,
+        scriptUrls: this.#entries.scriptUrls,
+        appFrame: appFrameResolver({ root: context.root, traced: (url) => modules.traced(url), source: (url) => sources.get(url) }),
+      });
+      for (const entry of result.entries) {
+        const list = entry.id === undefined ? undefined : sites.byEntry.get(entry.id);
+        if (list && list.length > 0) entry.allocations = list;
+      }
+      summary.allocation_tracking = sites.tracked;
+      summary.max_tracked_id = sites.maxTrackedId;
+    }
+    return summary;
   }
 }
 

@@ -19,6 +19,11 @@ export interface CaptureOptions {
   modules: () => { root: string; patterns: string[] };
   /** Take a baseline as soon as a target is attached (default true). */
   baselineOnAttach?: boolean;
+  /**
+   * `--allocation-sites`: the target tracks allocations (the session started it); each
+   * record's entries get the sites of the objects they gained since the previous one.
+   */
+  allocationSites?: boolean;
 }
 
 export interface CaptureProgress {
@@ -68,6 +73,8 @@ export class Capture extends EventEmitter {
   #baselineTried = new Set<string>();
   #stopped = false;
   #current: Promise<void> | null = null;
+  /** The last snapshot's largest tracked object id, per session (objects above it are new). */
+  #tracked: { session: string; maxId: number } | null = null;
 
   constructor(options: CaptureOptions) {
     super();
@@ -236,12 +243,15 @@ export class Capture extends EventEmitter {
     }
     await session.sourcesReady();
     const { root, patterns } = this.#options.modules();
+    const since = this.#tracked?.session === target.id ? this.#tracked.maxId : 0;
     const result = await analysis.finish({
       root,
       patterns,
       scriptUrls: [...session.scriptUrls],
       sources: [...session.sources],
+      ...(this.#options.allocationSites ? { allocationsSince: since } : {}),
     });
+    if (result.max_tracked_id !== undefined) this.#tracked = { session: target.id, maxId: result.max_tracked_id };
     const finished = performance.now();
     return {
       at: new Date().toISOString(),
@@ -250,6 +260,7 @@ export class Capture extends EventEmitter {
       baseline,
       session: target.id,
       heap: { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count },
+      ...(result.allocation_tracking ? { allocation_tracking: true } : {}),
       // capture: from the request to the last chunk, parsing included (it runs while the
       // chunks arrive); analysis: what is left once the stream has ended. Together they
       // span the snapshot: it began capture_ms + analysis_ms before `at`.

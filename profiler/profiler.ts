@@ -27,6 +27,12 @@ export interface ProfilerOptions {
   /** How the target is started, for hints (`server.js`). */
   targetHint?: string;
   retry?: { minMs: number; maxMs: number };
+  /**
+   * `--allocation-sites`: track allocation stacks in the target from every attach on
+   * (costly for the target: see bench/allocation-sites) and record where entries' new
+   * objects were allocated.
+   */
+  allocationSites?: boolean;
   /** Called once capture and session have stopped (e.g. to end the analysis worker). */
   onStop?: () => Promise<void>;
 }
@@ -60,7 +66,7 @@ export class Profiler implements AppDeps {
       host: options.inspect.host,
       port: options.inspect.port,
       moduleName: (url) => this.#modules.traced(url),
-      beforeAttach: options.root ? undefined : (client) => this.#adoptTargetRoot(client),
+      beforeAttach: options.root && !options.allocationSites ? undefined : (client) => this.#beforeAttach(client),
       ...(options.targetHint ? { targetHint: options.targetHint } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
     });
@@ -69,6 +75,7 @@ export class Profiler implements AppDeps {
       store: options.store,
       analysis: options.analysis,
       modules: () => ({ root: this.#modules.root, patterns: this.#options.patterns ?? [] }),
+      allocationSites: options.allocationSites === true,
     });
     this.session.on('state', () => this.#emitStatus());
     this.capture.on('change', () => this.#emitStatus());
@@ -98,6 +105,7 @@ export class Profiler implements AppDeps {
   async stop(): Promise<void> {
     if (this.#progressTimer) clearTimeout(this.#progressTimer);
     const stopping = this.capture.stop();
+    await this.#stopTracking();
     await this.session.close();
     await stopping;
     await this.#options.onStop?.();
@@ -144,6 +152,35 @@ export class Profiler implements AppDeps {
 
   moduleSource(moduleName: string): Promise<{ url: string; source: string } | undefined> {
     return this.session.moduleSource(moduleName);
+  }
+
+  async #beforeAttach(client: CDP.Client): Promise<void> {
+    if (!this.#options.root) await this.#adoptTargetRoot(client);
+    if (this.#options.allocationSites) {
+      // On every attach: a new inspector session starts without it. Only objects allocated
+      // from now on carry a stack, which is all allocation-sites.ts looks at.
+      await client.HeapProfiler.enable();
+      await client.HeapProfiler.startTrackingHeapObjects({ trackAllocations: true });
+    }
+  }
+
+  /**
+   * Leaves the target as it was. HeapProfiler.disable stops the tracking without what
+   * stopTrackingHeapObjects does first (take and stream a whole snapshot). V8 also stops it
+   * when the inspector session closes; this covers a target that keeps the socket open
+   * a while. Bounded: a target busy with a snapshot must not hold up the stop.
+   */
+  async #stopTracking(): Promise<void> {
+    const client = this.session.current?.client;
+    if (!this.#options.allocationSites || !client) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.HeapProfiler.disable().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1_000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Names modules relative to the target's working directory, before its scripts are listed. */

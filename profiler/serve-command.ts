@@ -58,6 +58,11 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     },
   },
   { name: 'target', kind: 'string', value: 'host:port', help: 'the dev server behind the proxy (shown in the UI)' },
+  {
+    name: 'allocation-sites',
+    kind: 'boolean',
+    help: "record where growing objects were allocated (tracks every allocation in the target: slows it down, see bench/allocation-sites)",
+  },
   { name: 'root', kind: 'string', value: 'DIR', help: "the app's root: module names are relative to it (default: the target's working directory)" },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
@@ -99,6 +104,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     onStop: () => worker.close(),
     target: (values.target as string | undefined) ?? null,
     urlPatterns,
+    allocationSites: values['allocation-sites'] === true,
   });
 
   const app = createApp(profiler);

@@ -1,3 +1,4 @@
+import { allocationMarks } from './allocation-marks.js';
 import { compareGrowthPaths } from './growth-compare.js';
 import type { EntrySample } from './growth-compare.js';
 import type { Entry, HeapRecord, Suspect, Verdict } from './record.js';
@@ -92,6 +93,8 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
       history,
       // Where it grows, from the entry's growth paths over the same window (growth-compare.ts).
       growth_path: verdict === 'growing' ? compareGrowthPaths(samples.slice(-window)) : null,
+      // Where its new objects were allocated (--allocation-sites; allocation-marks.ts).
+      ...(verdict === 'growing' ? { marked_lines: allocationMarks(samples.slice(-window), entry.filename) } : {}),
     });
   }
   return suspects.sort(

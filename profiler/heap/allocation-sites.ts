@@ -26,6 +26,9 @@
  */
 import type { AllocationSite, Entry } from '../record.js';
 import { TRACE_ROOT_PARENT } from './loader.js';
+import { createModuleMatcher } from './module-match.js';
+import { originalName, scriptSourceMap, singleOriginalSource } from './source-maps.js';
+import type { ScriptSourceMap } from './source-maps.js';
 import type { HeapSnapshot } from './snapshot.js';
 
 export interface AppFrame {
@@ -262,4 +265,50 @@ class EntryOwner {
     for (const o of walked) this.#memo.set(o, owner);
     return owner;
   }
+}
+
+export interface AppFrameOptions {
+  /** The app's root: module names are relative to it. */
+  root: string;
+  /** The traced module name of a script (--trace-module), or undefined. */
+  traced(url: string): string | undefined;
+  /** The script's source as the target loaded it, for its source map; may be undefined. */
+  source?(url: string): string | undefined;
+}
+
+/**
+ * `appFrame` for findAllocationSites: a frame is the app's when its script is traced or
+ * is one of the app's own files (under the root, not in `node_modules`, not `node:`).
+ * Positions of a source-mapped script become the original source's (`src/store.ts`).
+ */
+export function appFrameResolver(options: AppFrameOptions): AllocationSiteOptions['appFrame'] {
+  const own = createModuleMatcher({ root: options.root });
+  const scripts = new Map<string, { module_name: string; map: ScriptSourceMap | undefined } | null>();
+  const script = (url: string) => {
+    let known = scripts.get(url);
+    if (known === undefined) {
+      const name = options.traced(url) ?? own.traced(url);
+      const source = name === undefined ? undefined : options.source?.(url);
+      known = name === undefined ? null : { module_name: name, map: source === undefined ? undefined : scriptSourceMap(url, source) };
+      scripts.set(url, known);
+    }
+    return known;
+  };
+  return (url, line, column) => {
+    const known = script(url);
+    if (!known) return undefined;
+    if (known.map) {
+      const original = known.map.originalPosition(line, column - 1);
+      if (original) {
+        const single = singleOriginalSource(known.map);
+        return {
+          module_name: single === undefined ? known.module_name : originalName(single, options.root),
+          filename: originalName(original.url, options.root),
+          line: original.line,
+          column: original.column + 1,
+        };
+      }
+    }
+    return { module_name: known.module_name, filename: known.module_name, line, column };
+  };
 }

@@ -1,0 +1,88 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { HeapRecord, Suspect } from './record.js';
+import type { ProfilerProcess } from './test-processes.js';
+import { FIXTURE_DIR, killAll, startProfiler, startTarget, waitFor } from './test-processes.js';
+
+/** The 1-based line of the first line of `file` that matches `re` (from the fixture's text). */
+function lineOf(file: string, re: RegExp): number {
+  const lines = readFileSync(join(FIXTURE_DIR, file), 'utf8').split('\n');
+  const i = lines.findIndex((line) => re.test(line));
+  if (i < 0) throw new Error(`${re} not in ${file}`);
+  return i + 1;
+}
+
+async function recordsAtLeast(profiler: ProfilerProcess, count: number): Promise<HeapRecord[]> {
+  return waitFor(async () => {
+    const records = await profiler.records();
+    return records.length >= count ? records : undefined;
+  }, `${count} records`);
+}
+
+describe('apptrace-profiler serve --allocation-sites against a live target', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'apptrace-alloc-'));
+  });
+  afterEach(async () => {
+    await killAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('attributes the leaked objects to the function that allocates them, and marks its line', async () => {
+    const target = await startTarget();
+    const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', join(dir, 'db.json'), '--allocation-sites']);
+    await recordsAtLeast(profiler, 1);
+    const perSnapshot = 3;
+    const rounds = 4;
+    for (let i = 1; i <= rounds; i++) {
+      for (let k = 0; k < perSnapshot; k++) expect(await target.get('/leak')).toBe(200);
+      await profiler.signal(perSnapshot, '/leak');
+      await recordsAtLeast(profiler, 1 + i);
+    }
+    const records = await profiler.records();
+    const handleLine = lineOf('server.mjs', /^function handle\(/);
+    const later = records.filter((r) => !r.baseline);
+    expect(later.length).toBeGreaterThanOrEqual(rounds);
+    for (const record of later) {
+      expect(record.allocation_tracking).toBe(true);
+      // An ES module export can show twice (its Cell and a context slot); the larger one holds the array.
+      const messages = record.entries
+        .filter((e) => e.module_name === 'server.mjs' && e.name === 'messages')
+        .sort((a, b) => b.dominated_size - a.dominated_size)[0];
+      const site = messages?.allocations?.find((s) => s.function_name === 'handle');
+      expect(site, `record ${record.index}: ${JSON.stringify(messages?.allocations)}`).toBeDefined();
+      expect(site!.module_name).toBe('server.mjs');
+      expect(site!.filename).toBe('server.mjs');
+      expect(site!.line).toBe(handleLine);
+      // Each /leak request keeps one message object and its 256-element array (plus its
+      // elements store): at least two new objects per request, all from handle().
+      expect(site!.count).toBeGreaterThanOrEqual(2 * record.requests);
+      expect(site!.bytes).toBeGreaterThanOrEqual(256 * 4 * record.requests);
+    }
+    // The config object never changes: nothing new in it.
+    expect(later.every((r) => r.entries.find((e) => e.name === 'config')?.allocations === undefined)).toBe(true);
+
+    const suspects = (await (await fetch(`${profiler.base}/api/suspects`)).json()) as Suspect[];
+    const leak = suspects.find((s) => s.module_name === 'server.mjs' && s.name === 'messages');
+    expect(leak?.verdict).toBe('growing');
+    const marks = (leak!.marked_lines ?? []).filter((m) => m.kind === 'allocation');
+    const mark = marks.find((m) => m.line === handleLine);
+    expect(mark, JSON.stringify(leak!.marked_lines)).toBeDefined();
+    expect(mark!.reason).toMatch(/^allocates [\d.]+ objects? \(\+[\d.]+ (B|KB|MB)\) per request in handle\(\)/);
+    expect(mark!.module_name).toBeUndefined();
+  });
+
+  it('without the flag, snapshots carry no allocation stacks and records no sites', async () => {
+    const target = await startTarget();
+    const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', join(dir, 'db.json')]);
+    await recordsAtLeast(profiler, 1);
+    expect(await target.get('/leak')).toBe(200);
+    await profiler.signal(1, '/leak');
+    const records = await recordsAtLeast(profiler, 2);
+    expect(records.every((r) => r.allocation_tracking === undefined)).toBe(true);
+    expect(records.every((r) => r.entries.every((e) => e.allocations === undefined))).toBe(true);
+  });
+});
