@@ -13,6 +13,8 @@ export interface ProxyConfig {
   db: string;
   /** A running profiler to use instead of starting one as a child process. */
   profiler: string | undefined;
+  /** --allocation-sites: the profiler records allocation stacks (slows the target down). */
+  allocationSites: boolean;
   help: boolean;
 }
 
@@ -60,6 +62,11 @@ export const PROXY_OPTIONS: readonly OptionSpec[] = [
   { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "record the objects of these modules; repeatable (default: the app's own scripts, not node_modules nor node:)" },
   { name: 'db', kind: 'string', value: 'PATH', help: 'the record store', default: '.apptrace/db.json' },
   { name: 'profiler', kind: 'string', value: 'URL', help: 'use a running profiler instead of starting one as a child process', check: checkUrl },
+  {
+    name: 'allocation-sites',
+    kind: 'boolean',
+    help: 'also record where growing objects were allocated (tracks every allocation in the target: it runs several times slower)',
+  },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
 
@@ -114,6 +121,7 @@ export function parseProxyConfig(
       traceModules: [],
       db: '',
       profiler: undefined,
+      allocationSites: false,
       help: true,
     };
   }
@@ -133,6 +141,7 @@ export function parseProxyConfig(
     traceModules: (values['trace-module'] as string[] | undefined) ?? [],
     db: values['db'] as string,
     profiler: values['profiler'] as string | undefined,
+    allocationSites: values['allocation-sites'] === true,
     help: false,
   };
 }

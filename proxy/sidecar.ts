@@ -21,6 +21,8 @@ export interface SidecarOptions {
   db: string;
   urlPatterns: readonly string[];
   traceModules: readonly string[];
+  /** Passes --allocation-sites on. */
+  allocationSites?: boolean;
   /** The profiler's entry script; defaults to dist/profiler/cli.js next to this file. */
   script?: string;
   /** Called with the child as soon as it is spawned, so a shutdown meanwhile can kill it. */
@@ -72,6 +74,7 @@ export function sidecarArgs(options: SidecarOptions): string[] {
   const args = ['serve', '--listen', '127.0.0.1:0', '--inspect', options.inspect, '--db', options.db, '--target', options.target];
   for (const pattern of options.traceModules) args.push('--trace-module', pattern);
   for (const pattern of options.urlPatterns) args.push('--url-pattern', pattern);
+  if (options.allocationSites) args.push('--allocation-sites');
   if (options.keepSnapshots) args.push('--keep-snapshots', String(options.keepSnapshots));
   return args;
 }
