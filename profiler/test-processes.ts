@@ -66,11 +66,16 @@ export interface Target {
   get(path: string): Promise<number>;
 }
 
-/** Starts the fixture app; `inspectPort` 0 picks a free one, null starts it without an inspector. */
-export async function startTarget(options: { inspectPort?: number | null; env?: Record<string, string> } = {}): Promise<Target> {
+/**
+ * Starts the fixture app (or `script` in `dir`); `inspectPort` 0 picks a free one, null
+ * starts it without an inspector.
+ */
+export async function startTarget(
+  options: { inspectPort?: number | null; env?: Record<string, string>; dir?: string; script?: string } = {},
+): Promise<Target> {
   const args = options.inspectPort === null ? [] : [`--inspect=127.0.0.1:${options.inspectPort ?? 0}`];
-  const child = spawn(process.execPath, [...args, 'server.mjs'], {
-    cwd: FIXTURE_DIR,
+  const child = spawn(process.execPath, [...args, options.script ?? 'server.mjs'], {
+    cwd: options.dir ?? FIXTURE_DIR,
     env: { ...process.env, PORT: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

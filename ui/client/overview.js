@@ -302,6 +302,30 @@
       mod.className = 'module';
       mod.textContent = s.module_name;
       nameCell.appendChild(mod);
+      // Where it grows (profiler/growth-compare.ts) and the lines that add to it.
+      if (s.growth_path) {
+        const growth = document.createElement('div');
+        growth.className = 'growth-path';
+        growth.textContent = s.growth_path.summary;
+        growth.title = s.growth_path.steps.map((step) => (step.edge || s.name) + ' → ' + (step.name || step.type)).join('\n');
+        nameCell.appendChild(growth);
+      }
+      const lines = (s.marked_lines || []).filter((m) => !m.module_name || m.module_name === s.module_name);
+      if (lines.length > 0) {
+        const marks = document.createElement('div');
+        marks.className = 'marked-lines';
+        marks.appendChild(document.createTextNode(lines.length === 1 ? 'line ' : 'lines '));
+        lines.slice(0, 4).forEach((m, i) => {
+          if (i > 0) marks.appendChild(document.createTextNode(', '));
+          const link = document.createElement('a');
+          link.href = base + '/code?' + new URLSearchParams({ module: s.module_name, name: s.name }).toString() + '#L' + m.line;
+          link.textContent = String(m.line);
+          link.title = m.reason + (m.kind === 'reference' ? ' (found in the source)' : ' (allocation site)');
+          marks.appendChild(link);
+        });
+        if (lines.length > 4) marks.appendChild(document.createTextNode(' …'));
+        nameCell.appendChild(marks);
+      }
       cell(tr, formatBytes(s.first_size), 'num');
       cell(tr, formatBytes(s.last_size), 'num');
       cell(tr, formatGrowth(s.growth_per_request), 'num');
