@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { allocationMarks } from './allocation-marks.js';
+import type { EntrySample } from './growth-compare.js';
+import type { AllocationSite, Entry } from './record.js';
+
+function sample(index: number, requests: number, allocations: AllocationSite[] | undefined): EntrySample {
+  const entry: Entry = { obj_type: 'Array', name: 'history', dominated_size: 1000 * index, filename: 'src/app.js', lineno: 3, module_name: 'src/app.js' };
+  if (allocations) entry.allocations = allocations;
+  return { index, requests, entry };
+}
+
+const here = (count: number, bytes: number): AllocationSite => ({
+  module_name: 'src/app.js',
+  filename: 'src/app.js',
+  line: 12,
+  column: 20,
+  function_name: 'remember',
+  count,
+  bytes,
+});
+const elsewhere = (count: number, bytes: number): AllocationSite => ({
+  module_name: 'src/routes.js',
+  filename: 'src/routes.js',
+  line: 40,
+  column: 3,
+  function_name: 'handle',
+  count,
+  bytes,
+});
+const noise: AllocationSite = { ...here(1, 10), line: 90, function_name: 'tick' };
+
+describe('allocationMarks', () => {
+  it('gives per-request figures over the window, leaving out the first sample (its objects predate the window)', () => {
+    // Cumulative requests 2 → 4 → 8: 6 requests after the first sample.
+    const samples = [sample(2, 2, [here(1000, 1_000_000)]), sample(3, 4, [here(4, 400), elsewhere(2, 300), noise]), sample(4, 8, [here(8, 800), elsewhere(4, 600)])];
+    const marks = allocationMarks(samples, 'src/app.js');
+    expect(marks).toEqual([
+      { line: 12, kind: 'allocation', reason: 'allocates 2 objects (+200 B) per request in remember()' },
+      { line: 40, kind: 'allocation', reason: 'allocates 1 object (+150 B) per request in handle()', module_name: 'src/routes.js' },
+    ]);
+  });
+
+  it('marks nothing without allocation data, with one sample, or without requests', () => {
+    expect(allocationMarks([sample(2, 1, undefined), sample(3, 2, undefined)], 'src/app.js')).toEqual([]);
+    expect(allocationMarks([sample(2, 1, [here(3, 30)])], 'src/app.js')).toEqual([]);
+    expect(allocationMarks([sample(2, 0, [here(3, 30)]), sample(3, 0, [here(3, 30)])], 'src/app.js')).toEqual([]);
+  });
+});
