@@ -23,6 +23,7 @@
  * heaps are far deeper than the call stack. All arrays live in one arena (about 14
  * words per node and 1 per edge on top of the snapshot).
  */
+import { MessageChannel } from 'node:worker_threads';
 import { buildFirstEdgeIndexes } from './graph.js';
 import type { HeapSnapshot } from './snapshot.js';
 
@@ -55,10 +56,11 @@ const WEAK_MAP_EDGE = /^\d+ \/ part of key \(.*? @\d+\) -> value \(.*? @\d+\) pa
 const POOL_SLOTS = 6;
 
 /**
- * Every array the dominator computation needs, in one allocation. The live profiler
- * and `analyze` allocate it as soon as a snapshot's header has arrived: a large
- * allocation makes V8 collect garbage, which is cheap while the heap is still small
- * and costly once the snapshot's strings are in it.
+ * Every array the dominator computation needs, in two allocations: the results, and
+ * scratch space that `releaseScratch` can hand back as soon as the dominators are done.
+ * The live profiler and `analyze` allocate it as soon as a snapshot's header has
+ * arrived: a large allocation makes V8 collect garbage, which is cheap while the heap
+ * is still small and costly once the snapshot's strings are in it.
  */
 export interface DominatorArena {
   nodeCount: number;
@@ -66,17 +68,18 @@ export interface DominatorArena {
   retained: Float64Array;
   firstEdge: Uint32Array;
   dominator: Uint32Array;
+  selfSize: Uint32Array;
+  essential: Uint8Array;
+  scratch: ArrayBuffer;
   retainers: Uint32Array;
   pool: Uint32Array;
   pageObject: Uint8Array;
-  essential: Uint8Array;
 }
 
 export function allocateDominatorArena(nodeCount: number, edgeCount: number): DominatorArena {
   const size = nodeCount + 1;
-  const words = 2 * nodeCount + size + size + edgeCount + POOL_SLOTS * size;
-  const bytes = words * 4 + nodeCount + ((edgeCount + 7) >> 3);
-  const buffer = new ArrayBuffer(bytes);
+  const essentialBytes = (edgeCount + 7) >> 3;
+  const results = new ArrayBuffer(nodeCount * 8 + (size + size + nodeCount) * 4 + essentialBytes);
   let at = 0;
   const take = (n: number): number => {
     const offset = at;
@@ -84,14 +87,31 @@ export function allocateDominatorArena(nodeCount: number, edgeCount: number): Do
     return offset;
   };
   // Float64 first, for its 8-byte alignment.
-  const retained = new Float64Array(buffer, take(nodeCount * 8), nodeCount);
-  const firstEdge = new Uint32Array(buffer, take(size * 4), size);
-  const dominator = new Uint32Array(buffer, take(size * 4), size);
-  const retainers = new Uint32Array(buffer, take(edgeCount * 4), edgeCount);
-  const pool = new Uint32Array(buffer, take(POOL_SLOTS * size * 4), POOL_SLOTS * size);
-  const pageObject = new Uint8Array(buffer, take(nodeCount), nodeCount);
-  const essential = new Uint8Array(buffer, take((edgeCount + 7) >> 3), (edgeCount + 7) >> 3);
-  return { nodeCount, edgeCount, retained, firstEdge, dominator, retainers, pool, pageObject, essential };
+  const retained = new Float64Array(results, take(nodeCount * 8), nodeCount);
+  const firstEdge = new Uint32Array(results, take(size * 4), size);
+  const dominator = new Uint32Array(results, take(size * 4), size);
+  const selfSize = new Uint32Array(results, take(nodeCount * 4), nodeCount);
+  const essential = new Uint8Array(results, take(essentialBytes), essentialBytes);
+  const scratch = new ArrayBuffer((edgeCount + POOL_SLOTS * size) * 4 + nodeCount);
+  at = 0;
+  const retainers = new Uint32Array(scratch, take(edgeCount * 4), edgeCount);
+  const pool = new Uint32Array(scratch, take(POOL_SLOTS * size * 4), POOL_SLOTS * size);
+  const pageObject = new Uint8Array(scratch, take(nodeCount), nodeCount);
+  return { nodeCount, edgeCount, retained, firstEdge, dominator, selfSize, essential, scratch, retainers, pool, pageObject };
+}
+
+/**
+ * Gives the arena's scratch memory back without waiting for a full garbage collection
+ * (which may come much later, after more memory was taken): the buffer is transferred
+ * into a message that is dropped, which frees it once the event loop turns. The arena
+ * must not be used for another computation afterwards.
+ */
+export function releaseScratch(arena: DominatorArena): void {
+  if (arena.scratch.byteLength === 0) return;
+  const { port1, port2 } = new MessageChannel();
+  port1.postMessage(null, [arena.scratch]);
+  port1.close();
+  port2.close();
 }
 
 /**
@@ -102,7 +122,7 @@ export function computeDominators(
   snapshot: HeapSnapshot,
   arena = allocateDominatorArena(snapshot.nodeCount, snapshot.edgeCount),
 ): Dominators {
-  if (arena.nodeCount !== snapshot.nodeCount || arena.edgeCount !== snapshot.edgeCount) {
+  if (arena.nodeCount !== snapshot.nodeCount || arena.edgeCount !== snapshot.edgeCount || arena.scratch.byteLength === 0) {
     throw new Error('computeDominators: the arena was made for another snapshot');
   }
   const rootOrdinal = 0;
@@ -135,9 +155,9 @@ export function computeDominators(
     arena.dominator,
     step,
   );
-  // The shallow sizes go into scratch slots the dominators no longer need (slot 1
-  // holds the DFS order until the retained sizes are summed; slot 5 is free).
-  const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(0), slot(2, 2), slot(4).subarray(0, snapshot.nodeCount));
+  // Shallow sizes use scratch slots the dominators no longer need (slot 1 holds the
+  // DFS order until the retained sizes are summed).
+  const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(0), slot(2, 2), arena.selfSize);
   step('shallow');
   const retained = arena.retained;
   retained.set(selfSize);
