@@ -184,20 +184,29 @@ class StepReader {
       const table = this.tableOf(ordinal);
       return table < 0 ? 0 : this.tableRows(table, collection === 'Map' ? 2 : 1);
     }
-    const { edges, nodes, layout, strings } = this.snapshot;
+    const { edges, nodes, layout } = this.snapshot;
     const { firstEdge } = this.tree;
     const nodeType = nodes[ordinal * this.nfc + layout.nodeTypeOffset]!;
     const { element, property, internal } = layout.edgeType;
     const { object, closure, array, hidden } = layout.nodeType;
-    let count = 0;
-    for (let e = firstEdge[ordinal]!, end = firstEdge[ordinal + 1]!; e < end; e += this.efc) {
-      const type = edges[e + layout.edgeTypeOffset]!;
-      if (nodeType === object || nodeType === closure) {
-        if (type === element || (type === property && strings[edges[e + layout.edgeNameOffset]!] !== '__proto__')) count++;
-      } else if (nodeType === array || nodeType === hidden) {
-        if (type === internal && strings[edges[e + layout.edgeNameOffset]!] === 'map') continue;
-        count++;
+    const start = firstEdge[ordinal]!;
+    const end = firstEdge[ordinal + 1]!;
+    if (nodeType === array || nodeType === hidden) {
+      // Every slot but the hidden class (`map`, V8 writes it first or last): no pass needed.
+      let count = (end - start) / this.efc;
+      for (const e of count > 0 ? [start, end - this.efc] : []) {
+        if (edges[e + layout.edgeTypeOffset] === internal && this.snapshot.strings[edges[e + layout.edgeNameOffset]!] === 'map') {
+          count--;
+          break;
+        }
       }
+      return count;
+    }
+    if (nodeType !== object && nodeType !== closure) return 0;
+    let count = 0;
+    for (let e = start; e < end; e += this.efc) {
+      const type = edges[e + layout.edgeTypeOffset]!;
+      if (type === element || (type === property && this.snapshot.strings[edges[e + layout.edgeNameOffset]!] !== '__proto__')) count++;
     }
     return count;
   }
@@ -209,19 +218,32 @@ class StepReader {
    * A new row starts at the first slot past the previous row's key and value.
    */
   private tableRows(table: number, keyAndValue: 1 | 2): number {
-    const { edges, layout, strings } = this.snapshot;
+    const { edges, layout } = this.snapshot;
     const { firstEdge } = this.tree;
     let rows = 0;
     let rowStart = -Infinity;
     for (let e = firstEdge[table]!, end = firstEdge[table + 1]!; e < end; e += this.efc) {
       if (edges[e + layout.edgeTypeOffset] !== layout.edgeType.internal) continue;
-      const slot = Number(strings[edges[e + layout.edgeNameOffset]!]);
-      if (!Number.isInteger(slot)) continue;
+      const slot = this.slotNumber(edges[e + layout.edgeNameOffset]!);
+      if (slot < 0) continue;
       if (slot >= rowStart + keyAndValue) {
         rows++;
         rowStart = slot;
       }
     }
     return rows;
+  }
+
+  /** The number a slot's edge name spells (`"17"` → 17), or -1 (cheaper than Number()). */
+  private slotNumber(name: number): number {
+    const text = this.snapshot.strings[name] ?? '';
+    if (text.length === 0 || text.length > 9) return -1;
+    let slot = 0;
+    for (let i = 0; i < text.length; i++) {
+      const digit = text.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return -1;
+      slot = slot * 10 + digit;
+    }
+    return slot;
   }
 }
