@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBrowser } from '../e2e/browser.js';
 import type { HeapRecord, Suspect } from './record.js';
 import type { ProfilerProcess, Target } from './test-processes.js';
 import { killAll, startProfiler, startTarget, waitFor } from './test-processes.js';
@@ -114,4 +115,29 @@ describe('growth paths over a live target', () => {
     expect(marked).toEqual([lineOf('page.mjs', 'export class MainPage'), lineOf('page.mjs', 'MainPage.history.push(')]);
     expect(body).toContain('found in the source');
   });
+
+  it('the suspects table shows the growth path and the marked lines under the name (headless Chromium)', async () => {
+    const browser = await openBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(profiler.base);
+      await page.waitForSelector('#suspects tbody tr .growth-path');
+      const rows = await page.$$eval('#suspects tbody tr', (trs) =>
+        trs.map((tr) => ({
+          name: tr.querySelector('td.name a')?.textContent ?? '',
+          growth: tr.querySelector('.growth-path')?.textContent ?? '',
+          lines: [...tr.querySelectorAll('.marked-lines a')].map((a) => [a.textContent, a.getAttribute('href')]),
+        })),
+      );
+      const row = rows.find((r) => r.name === 'MainPage')!;
+      expect(row.growth).toBe(suspect('page.mjs', 'MainPage').growth_path!.summary);
+      expect(row.growth).toMatch(/^MainPage\.history → Array: \+1 element/);
+      const push = lineOf('page.mjs', 'MainPage.history.push(');
+      expect(row.lines).toEqual([[String(push), expect.stringMatching(new RegExp(`/code\\?module=page\\.mjs&name=MainPage#L${push}$`))]]);
+      expect(rows.find((r) => r.name === 'requestLog')!.growth).toMatch(/^requestLog → Map: \+1 entry/);
+      expect(browser.problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });
