@@ -27,7 +27,7 @@ export interface FinishContext {
   patterns: string[];
   /** scriptId → URL, from Debugger.scriptParsed. */
   scriptUrls: [number, string][];
-  /** URL → source of the traced scripts, as the target loaded them. */
+  /** URL → source of the traced (and the app's source-mapped) scripts, as the target loaded them. */
   sources: [string, string][];
   /**
    * `--allocation-sites`: the previous snapshot's `max_tracked_id` in this session (0 for
@@ -75,8 +75,9 @@ export class ChunkedAnalysis {
 
   finish(context: FinishContext): AnalysisSummary {
     if (this.#error !== undefined) throw this.#error;
-    const modules = createModuleMatcher({ root: context.root, patterns: context.patterns });
     const sources = new Map(context.sources);
+    // A pattern may name a script's original source: its map is found in the inspector's copy.
+    const modules = createModuleMatcher({ root: context.root, patterns: context.patterns, source: (url) => sources.get(url) });
     const found: [Entry, number][] = [];
     Object.assign(this.#entries, {
       onEntry: (entry: Entry, node: number) => found.push([entry, node]),

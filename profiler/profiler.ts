@@ -1,11 +1,12 @@
 import { isAbsolute } from 'node:path';
 import type CDP from 'chrome-remote-interface';
-import type { AppDeps, AppEvent, ProfilerStatus } from '../ui/deps.js';
+import type { AppDeps, AppEvent, ModuleSource, ProfilerStatus } from '../ui/deps.js';
 import type { AnalysisFactory } from './analysis-client.js';
 import { Capture } from './capture.js';
 import { InspectorSession } from './cdp/session.js';
 import type { ModuleMatcher } from './heap/module-match.js';
 import { createModuleMatcher } from './heap/module-match.js';
+import { moduleSourceOf } from './heap/source-maps.js';
 import type { HeapRecord, RequestInfo } from './record.js';
 import type { RecordStore } from './store.js';
 
@@ -60,7 +61,7 @@ export class Profiler implements AppDeps {
 
   constructor(options: ProfilerOptions) {
     this.#options = options;
-    this.#modules = createModuleMatcher({ root: options.root ?? process.cwd(), patterns: options.patterns ?? [] });
+    this.#modules = this.#matcher(options.root ?? process.cwd());
     this.#rootSettled = Boolean(options.root);
     this.session = new InspectorSession({
       host: options.inspect.host,
@@ -150,8 +151,19 @@ export class Profiler implements AppDeps {
     this.capture.signal(requests);
   }
 
-  moduleSource(moduleName: string): Promise<{ url: string; source: string } | undefined> {
-    return this.session.moduleSource(moduleName);
+  /**
+   * The code browser's text of a module: the traced script of that name as the target
+   * loaded it, or the original source (`src/store.ts`) of a source-mapped script made
+   * from it (heap/source-maps.ts, moduleSourceOf). Reads only what the inspector says and
+   * the sources those scripts' maps name.
+   */
+  async moduleSource(moduleName: string): Promise<ModuleSource | undefined> {
+    const modules = this.#modules;
+    const scripts = [...new Set(this.session.scriptUrls.values())].map((url) => ({ url, moduleName: modules.traced(url) }));
+    const found = await moduleSourceOf(moduleName, scripts, (url) => this.session.scriptSource(url), modules.root);
+    if (found === undefined) return undefined;
+    const { generated, ...shown } = found;
+    return generated === undefined ? shown : { ...shown, generatedFrom: generated.moduleName ?? modules.filename(generated.url) };
   }
 
   async #beforeAttach(client: CDP.Client): Promise<void> {
@@ -189,7 +201,16 @@ export class Profiler implements AppDeps {
     const cwd: unknown = result.value;
     this.#rootSettled = true;
     if (typeof cwd !== 'string' || !isAbsolute(cwd) || cwd === this.#modules.root) return;
-    this.#modules = createModuleMatcher({ root: cwd, patterns: this.#options.patterns ?? [] });
+    this.#modules = this.#matcher(cwd);
+  }
+
+  /**
+   * Module naming for `root`. A pattern may name a script's original source: the
+   * matcher then reads the script's text, the inspector's copy first (in compose the
+   * target's files are not on this machine).
+   */
+  #matcher(root: string): ModuleMatcher {
+    return createModuleMatcher({ root, patterns: this.#options.patterns ?? [], source: (url) => this.session?.source(url) });
   }
 
   #emit(event: AppEvent): void {

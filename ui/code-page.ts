@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { findGrowthLines, growthTarget } from '../profiler/growth-lines.js';
 import type { GrowthPath, HeapRecord, MarkedLine } from '../profiler/record.js';
-import type { AppDeps } from './deps.js';
+import type { AppDeps, ModuleSource } from './deps.js';
 import { entryHistory, type EntryHistory } from './entry-history.js';
 import { formatBytes, formatGrowth } from './format.js';
 import { highlightLines } from './highlight.js';
@@ -11,12 +11,14 @@ import { sparklineSvg } from './sparkline.js';
 
 /**
  * The code browser at {base}/code?module=M&name=X: the module's source as the target
- * loaded it (deps.moduleSource, i.e. Debugger.getScriptSource), each line an element
- * with id `L<n>`, the entry's definition line carrying `data-marked`, and the entry's
- * type, size history and growth above it.
+ * loaded it (deps.moduleSource, i.e. Debugger.getScriptSource) or, for a module named
+ * after a source-mapped script's original (`src/store.ts`), that original; each line an
+ * element with id `L<n>`, the entry's definition line carrying `data-marked`, and the
+ * entry's type, size history and growth above it.
  *
- * It never reads a file: a module is shown only when its name is a plausible module
- * name, some record mentions it, and the target has a script by that name.
+ * It never reads an arbitrary file: a module is shown only when its name is a plausible
+ * module name, some record mentions it, and the target has a script by that name (or a
+ * script whose source map names that original).
  */
 export function codeRoutes(deps: AppDeps, base: string): Hono {
   const routes = new Hono();
@@ -45,7 +47,7 @@ export function codeRoutes(deps: AppDeps, base: string): Hono {
         `No record mentions the module "${moduleName}". The code browser shows the traced modules of the target.`,
       );
     }
-    let script: { url: string; source: string } | undefined;
+    let script: ModuleSource | undefined;
     try {
       script = await deps.moduleSource(moduleName);
     } catch (error) {
@@ -85,7 +87,7 @@ function codePage(
   base: string,
   moduleName: string,
   name: string,
-  script: { url: string; source: string },
+  script: ModuleSource,
   history: EntryHistory | undefined,
   records: HeapRecord[],
 ): Html {
@@ -111,7 +113,11 @@ function codePage(
   <h2>${name === '' ? html`<code>${moduleName}</code>` : html`<code>${name}</code> <span class="muted">in</span> <code>${moduleName}</code>`}</h2>
   ${entryInfo(name, moduleName, history, sameFile ?? true, records)}
   ${growthInfo(history?.suspect?.growth_path, marks)}
-  <p class="muted">Source as the target loaded it: <code>${script.url}</code> · ${lines.length} lines</p>
+  ${
+    script.generatedFrom === undefined
+      ? html`<p class="muted" id="source-origin">Source as the target loaded it: <code>${script.url}</code> · ${lines.length} lines</p>`
+      : html`<p class="muted" id="source-origin">Original source <code>${script.url}</code>: original of <code>${script.generatedFrom}</code>, from its source map · ${lines.length} lines</p>`
+  }
 </section>
 <div id="source" class="source">${raw(source)}</div>`;
   return layout({

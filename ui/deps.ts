@@ -16,9 +16,19 @@ export interface AppDeps {
   signal(requests: RequestInfo[]): void;
   /**
    * The source of a traced module *as the target loaded it* (Debugger.getScriptSource),
-   * or undefined when the target has loaded no such script. Never reads an arbitrary path.
+   * or, for a module named after a source-mapped script's original (`src/store.ts`), that
+   * original's text; undefined when the target has loaded no such script. Never reads an
+   * arbitrary path.
    */
-  moduleSource(moduleName: string): Promise<{ url: string; source: string } | undefined>;
+  moduleSource(moduleName: string): Promise<ModuleSource | undefined>;
+}
+
+/** A module's text for the code browser. */
+export interface ModuleSource {
+  url: string;
+  source: string;
+  /** When `source` is an original from a source map: the script it was found through (`dist/store.js`). */
+  generatedFrom?: string;
 }
 
 export type AppEvent = { type: 'record'; record: HeapRecord } | { type: 'status'; status: ProfilerStatus };

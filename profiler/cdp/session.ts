@@ -14,11 +14,12 @@ import type { InspectorState } from '../../ui/deps.js';
  * capture knows that the next snapshot is a baseline and that node ids changed.
  *
  * Debugger is enabled for one reason: `Debugger.scriptParsed` maps the script ids found in
- * a heap snapshot to URLs. Sources of traced scripts are prefetched, so the entry analysis
- * can read them synchronously. All pauses are skipped: a `debugger;` statement in the
- * target must not freeze it because we attached. Runtime is deliberately *not* enabled:
- * with Runtime on, the inspector keeps every console message's arguments alive in the
- * target, which would look like a leak of the app.
+ * a heap snapshot to URLs. Sources of traced scripts (and of the app's scripts that name
+ * a source map) are prefetched, so the entry analysis can read them synchronously. All
+ * pauses are skipped: a `debugger;` statement in the target must not freeze it because
+ * we attached. Runtime is deliberately *not* enabled: with Runtime on, the inspector
+ * keeps every console message's arguments alive in the target, which would look like a
+ * leak of the app.
  *
  * @example
  *   const session = new InspectorSession({ host: '127.0.0.1', port: 9229, moduleName: (url) => ... });
@@ -60,7 +61,9 @@ export class InspectorSession extends EventEmitter {
   readonly #options: InspectorSessionOptions;
   /** scriptId → URL of every script the target reported in this session (ids as numbers, like the snapshot's). */
   #scripts = new Map<number, string>();
-  /** URL → source of traced scripts (prefetched). */
+  /** URL → the latest script id of that URL in this session. */
+  #ids = new Map<string, number>();
+  /** URL → source of traced scripts and of the app's source-mapped scripts (prefetched). */
   #sources = new Map<string, string>();
   #pendingSources = new Set<Promise<void>>();
   #stopped = false;
@@ -96,7 +99,7 @@ export class InspectorSession extends EventEmitter {
     return this.#scripts;
   }
 
-  /** URL → prefetched source of the traced scripts (a live view; do not mutate). */
+  /** URL → prefetched source of the traced and source-mapped scripts (a live view; do not mutate). */
   get sources(): Map<string, string> {
     return this.#sources;
   }
@@ -112,20 +115,18 @@ export class InspectorSession extends EventEmitter {
   }
 
   /**
-   * The source of a module the target has loaded, by its module name; undefined when the
-   * target loaded no script of that name. Never reads a file: only what the inspector says.
+   * The source of a script of this session by URL, as the target loaded it: the
+   * prefetched copy, else the inspector's (Debugger.getScriptSource); undefined when the
+   * target has reported no script of that URL. Never reads a file.
    */
-  async moduleSource(moduleName: string): Promise<{ url: string; source: string } | undefined> {
-    for (const [scriptId, url] of this.#scripts) {
-      if (this.#options.moduleName(url) !== moduleName) continue;
-      const cached = this.#sources.get(url);
-      if (cached !== undefined) return { url, source: cached };
-      const client = this.current?.client;
-      if (!client) return undefined;
-      const { scriptSource } = await client.Debugger.getScriptSource({ scriptId: String(scriptId) });
-      return { url, source: scriptSource };
-    }
-    return undefined;
+  async scriptSource(url: string): Promise<string | undefined> {
+    const cached = this.#sources.get(url);
+    if (cached !== undefined) return cached;
+    const scriptId = this.#ids.get(url);
+    const client = this.current?.client;
+    if (scriptId === undefined || !client) return undefined;
+    const { scriptSource } = await client.Debugger.getScriptSource({ scriptId: String(scriptId) });
+    return scriptSource;
   }
 
   /**
@@ -239,15 +240,22 @@ export class InspectorSession extends EventEmitter {
   async #attach(client: CDP.Client): Promise<void> {
     const id = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomUUID().slice(0, 8)}`;
     this.#scripts = new Map();
+    this.#ids = new Map();
     this.#sources = new Map();
     this.#pendingSources = new Set();
     const scripts = this.#scripts;
+    const ids = this.#ids;
     const sources = this.#sources;
     const pending = this.#pendingSources;
-    client.Debugger.scriptParsed(({ scriptId, url }) => {
+    client.Debugger.scriptParsed(({ scriptId, url, sourceMapURL }) => {
       if (!url || scripts !== this.#scripts) return;
       scripts.set(Number(scriptId), url);
-      if (this.#options.moduleName(url) === undefined || sources.has(url)) return;
+      ids.set(url, Number(scriptId));
+      // The app's source-mapped scripts too: a pattern may name their original source
+      // (`src/store.ts` for `dist/store.js`), found through the map in the script's text;
+      // in compose the profiler cannot read the target's files, so the inspector's copy.
+      const wanted = this.#options.moduleName(url) !== undefined || (Boolean(sourceMapURL) && isOwnFileScript(url));
+      if (!wanted || sources.has(url)) return;
       const fetch: Promise<void> = client.Debugger.getScriptSource({ scriptId }).then(
         ({ scriptSource }) => {
           sources.set(url, scriptSource);
@@ -316,6 +324,11 @@ const PROBE_TIMEOUT_MS = 5_000;
 const IDLE_TIMEOUT_MS = 2_000;
 
 class NotInspectorError extends Error {}
+
+/** A file: URL outside node_modules: one of the app's own scripts. */
+function isOwnFileScript(url: string): boolean {
+  return url.startsWith('file:') && !/\/node_modules\//.test(url);
+}
 
 /** `client.send` for a method the bundled protocol's types do not list (Node's own domains). */
 function sendUntyped(client: CDP.Client, method: string, params: object): Promise<unknown> {

@@ -261,7 +261,8 @@ describe('entries of a TypeScript app over a real inspector (node --enable-sourc
       // What the code browser shows for the module name of the entries: the .ts text.
       const scripts = [...scriptUrls.values()].map((url) => ({ url, moduleName: matcher.traced(url) }));
       const shown = await moduleSourceOf('src/store.ts', scripts, (url) => sources.get(url), root);
-      expect(shown).toEqual({ url: pathToFileURL(join(root, 'src/store.ts')).href, source: tsText });
+      expect(shown).toMatchObject({ url: pathToFileURL(join(root, 'src/store.ts')).href, source: tsText });
+      expect(shown?.generated?.moduleName).toBe(root === tsxRoot ? 'src/store.ts' : 'dist/store.js');
     }
   });
 });

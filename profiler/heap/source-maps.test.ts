@@ -146,8 +146,9 @@ describe('moduleSourceOf (what the code browser shows)', () => {
       { url: u('secret.js'), moduleName: undefined },
     ];
     const read = async (url: string) => loaded.get(url);
-    expect(await moduleSourceOf('src/store.ts', scripts, read, root)).toEqual({ url: u('src/store.ts'), source: 'export const a = 1;\n' });
-    expect(await moduleSourceOf('src/view.ts', scripts, read, root)).toEqual({ url: u('src/view.ts'), source: 'export const v: number = 1;\n' });
+    // An original says which script it was found through.
+    expect(await moduleSourceOf('src/store.ts', scripts, read, root)).toEqual({ url: u('src/store.ts'), source: 'export const a = 1;\n', generated: scripts[0] });
+    expect(await moduleSourceOf('src/view.ts', scripts, read, root)).toEqual({ url: u('src/view.ts'), source: 'export const v: number = 1;\n', generated: scripts[1] });
     expect(await moduleSourceOf('plain.js', scripts, read, root)).toEqual({ url: u('plain.js'), source: 'exports.p = 1;\n' });
     expect(await moduleSourceOf('secret.js', scripts, read, root)).toBeUndefined();
     expect(await moduleSourceOf('src/other.ts', scripts, read, root)).toBeUndefined();

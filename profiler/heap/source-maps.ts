@@ -301,19 +301,20 @@ export interface LoadedScript {
  * `dist/store.js`, or for `src/store.ts` itself as tsx loaded it, whose loaded text is
  * JavaScript), else the traced script of that name as the target loaded it. Only the
  * traced scripts and the sources their maps name are looked at, never another path.
+ * `generated` is the script an original source was found through.
  *
  * @param read the loaded source of a script (the inspector's `Debugger.getScriptSource`)
  * @param root the app root module names are relative to
  * @example
- *   const shown = await moduleSourceOf('src/store.ts', scripts, (url) => session.sourceOf(url), root);
- *   // { url: 'file:///app/src/store.ts', source: '…the TypeScript text…' }
+ *   const shown = await moduleSourceOf('src/store.ts', scripts, (url) => session.scriptSource(url), root);
+ *   // { url: 'file:///app/src/store.ts', source: '…the TypeScript text…', generated: { url: 'file:///app/dist/store.js', … } }
  */
 export async function moduleSourceOf(
   moduleName: string,
   scripts: Iterable<LoadedScript>,
   read: (url: string) => string | undefined | Promise<string | undefined>,
   root: string,
-): Promise<{ url: string; source: string } | undefined> {
+): Promise<{ url: string; source: string; generated?: LoadedScript } | undefined> {
   const traced = [...scripts].filter((s) => s.moduleName !== undefined);
   // The script of that name first, then scripts whose original source has that name.
   const ordered = [...traced.filter((s) => s.moduleName === moduleName), ...traced.filter((s) => s.moduleName !== moduleName)];
@@ -321,7 +322,7 @@ export async function moduleSourceOf(
     const source = await read(script.url);
     if (source === undefined) continue;
     const original = originalSource(script.url, source, root);
-    if (original?.path === moduleName) return { url: original.url, source: original.text };
+    if (original?.path === moduleName) return { url: original.url, source: original.text, generated: script };
     if (script.moduleName === moduleName) return { url: script.url, source };
   }
   return undefined;
