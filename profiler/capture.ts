@@ -3,6 +3,7 @@ import { AppError, isAppError } from '../common/errors.js';
 import type { AttachedTarget, InspectorSession } from './cdp/session.js';
 import type { AnalysisFactory } from './analysis-client.js';
 import type { HeapRecord, RequestInfo } from './record.js';
+import type { SnapshotFiles, SnapshotWriter } from './snapshot-files.js';
 import type { RecordStore } from './store.js';
 
 /** After a failed snapshot, carried-over signals wait this long before the next try. */
@@ -24,6 +25,8 @@ export interface CaptureOptions {
    * record's entries get the sites of the objects they gained since the previous one.
    */
   allocationSites?: boolean;
+  /** `--keep-snapshots N`: where each record's raw snapshot is written as it streams. */
+  snapshots?: SnapshotFiles;
 }
 
 export interface CaptureProgress {
@@ -75,6 +78,8 @@ export class Capture extends EventEmitter {
   #current: Promise<void> | null = null;
   /** The last snapshot's largest tracked object id, per session (objects above it are new). */
   #tracked: { session: string; maxId: number } | null = null;
+  /** The raw snapshot being written for the record #take is making (--keep-snapshots). */
+  #kept: SnapshotWriter | null = null;
 
   constructor(options: CaptureOptions) {
     super();
@@ -139,6 +144,23 @@ export class Capture extends EventEmitter {
     });
   }
 
+  /**
+   * Names the raw snapshot of the record about to be appended after that record's index
+   * (the store numbers records one after the other), or undefined when none is kept.
+   */
+  async #keepSnapshot(): Promise<string | undefined> {
+    const kept = this.#kept;
+    if (kept === null) return undefined;
+    const ok = await kept.finish();
+    this.#kept = null;
+    if (this.#stopped || !ok) {
+      kept.abort();
+      if (this.#stopped) throw new AppError('SNAPSHOT_ABORTED', 'the profiler stopped during the snapshot');
+      return undefined;
+    }
+    return kept.commit(this.#options.store.lastIndex + 1);
+  }
+
   /** Takes one snapshot; resolves false when it failed (never rejects). */
   async #runOne(target: AttachedTarget): Promise<boolean> {
     const waiters = this.#waiters.splice(0);
@@ -156,10 +178,13 @@ export class Capture extends EventEmitter {
       return claimed;
     };
     try {
-      const record = await this.#take(target, claim);
+      const record: Omit<HeapRecord, 'index'> = await this.#take(target, claim);
       if (this.#stopped) throw new AppError('SNAPSHOT_ABORTED', 'the profiler stopped during the snapshot');
+      const snapshot = await this.#keepSnapshot();
+      if (snapshot !== undefined) record.snapshot = snapshot;
       // Shown at once; the file is written meanwhile (a big store takes a while to write).
       const { record: stored, written } = this.#options.store.append(record);
+      if (snapshot !== undefined) for (const index of this.#options.snapshots!.prune()) this.#options.store.dropSnapshot(index);
       this.#baselines.add(target.id);
       // The error was about an earlier snapshot; the terminal has shown it.
       this.lastError = null;
@@ -172,6 +197,8 @@ export class Capture extends EventEmitter {
       });
       return true;
     } catch (error) {
+      this.#kept?.abort();
+      this.#kept = null;
       const appError = isAppError(error)
         ? error
         : new AppError('SNAPSHOT_ABORTED', `snapshot failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
@@ -205,11 +232,13 @@ export class Capture extends EventEmitter {
     await session.idle(client);
 
     const analysis = this.#options.analysis();
+    const kept = (this.#kept = this.#options.snapshots?.begin() ?? null);
     const progress: CaptureProgress = { done: 0, total: 0, bytes: 0, startedAt: Date.now() };
     this.progress = progress;
     const offChunk = client.HeapProfiler.addHeapSnapshotChunk(({ chunk }) => {
       progress.bytes += chunk.length;
       analysis.write(chunk);
+      kept?.write(chunk);
       this.emit('progress', progress);
     });
     const offProgress = client.HeapProfiler.reportHeapSnapshotProgress(({ done, total }) => {

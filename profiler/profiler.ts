@@ -8,6 +8,7 @@ import type { ModuleMatcher } from './heap/module-match.js';
 import { createModuleMatcher } from './heap/module-match.js';
 import { moduleSourceOf } from './heap/source-maps.js';
 import type { HeapRecord, RequestInfo } from './record.js';
+import type { SnapshotFiles } from './snapshot-files.js';
 import type { RecordStore } from './store.js';
 
 export interface ProfilerOptions {
@@ -34,6 +35,8 @@ export interface ProfilerOptions {
    * objects were allocated.
    */
   allocationSites?: boolean;
+  /** `--keep-snapshots N`: keeps the newest raw snapshots beside the store. */
+  snapshots?: SnapshotFiles;
   /** Called once capture and session have stopped (e.g. to end the analysis worker). */
   onStop?: () => Promise<void>;
 }
@@ -77,6 +80,7 @@ export class Profiler implements AppDeps {
       analysis: options.analysis,
       modules: () => ({ root: this.#modules.root, patterns: this.#options.patterns ?? [] }),
       allocationSites: options.allocationSites === true,
+      ...(options.snapshots ? { snapshots: options.snapshots } : {}),
     });
     this.session.on('state', () => this.#emitStatus());
     this.capture.on('change', () => this.#emitStatus());

@@ -150,6 +150,12 @@ export interface HeapRecord {
   allocation_tracking?: boolean;
   timings: { capture_ms: number; analysis_ms: number };
   entries: Entry[];
+  /**
+   * With `--keep-snapshots N`: the file name of this record's raw snapshot
+   * (`<index>.heapsnapshot` in the `snapshots` folder beside the store), while it is
+   * among the newest N; downloadable at /api/records/<index>/snapshot.
+   */
+  snapshot?: string;
 }
 
 /** The key that identifies "the same object" across records. */

@@ -9,6 +9,7 @@ import { BASE_PATH, createApp } from '../ui/app.js';
 import { AnalysisWorker } from './analysis-client.js';
 import { createModuleMatcher } from './heap/module-match.js';
 import { Profiler } from './profiler.js';
+import { SnapshotFiles } from './snapshot-files.js';
 import { RecordStore } from './store.js';
 import { TerminalReport } from './terminal-report.js';
 
@@ -63,6 +64,17 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     kind: 'boolean',
     help: "record where growing objects were allocated (tracks every allocation in the target: slows it down, see bench/allocation-sites)",
   },
+  {
+    name: 'keep-snapshots',
+    kind: 'string',
+    value: 'N',
+    default: '0',
+    help: 'keep the raw snapshots of the newest N records beside the store (snapshots/<index>.heapsnapshot), downloadable from the UI; 0: none',
+    check: (v) => {
+      if (!/^\d+$/.test(v)) throw new Error('expected a number of snapshots such as 10 (0 keeps none)');
+      return String(Number(v));
+    },
+  },
   { name: 'root', kind: 'string', value: 'DIR', help: "the app's root: module names are relative to it (default: the target's working directory)" },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
@@ -93,6 +105,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   createModuleMatcher({ root: root ?? process.cwd(), patterns });
 
   const store = await RecordStore.open(values.db as string);
+  const keepSnapshots = Number(values['keep-snapshots']);
   // The heap engine parses each chunk as it arrives, in a worker thread.
   const worker = new AnalysisWorker();
   const profiler = new Profiler({
@@ -105,6 +118,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     target: (values.target as string | undefined) ?? null,
     urlPatterns,
     allocationSites: values['allocation-sites'] === true,
+    ...(keepSnapshots > 0 ? { snapshots: new SnapshotFiles({ dbPath: store.path, keep: keepSnapshots }) } : {}),
   });
 
   const app = createApp(profiler);

@@ -109,6 +109,18 @@ export class RecordStore {
     return { record: stored, written };
   }
 
+  /**
+   * Forgets that record `index` has a kept snapshot (its file was deleted to keep the
+   * newest N). Saved with the next write; the record itself is unchanged otherwise.
+   */
+  dropSnapshot(index: number): void {
+    const record = this.since(index - 1)[0];
+    if (record?.index !== index || record.snapshot === undefined) return;
+    delete record.snapshot;
+    const write = this.#queue.then(() => this.#db.write());
+    this.#queue = write.catch(() => undefined);
+  }
+
   /** Resolves when every write started so far has finished. */
   async flush(): Promise<void> {
     await this.#queue;

@@ -2,14 +2,8 @@ import type { Suspect } from '../profiler/record.js';
 import { slopePerRequest } from '../profiler/suspects.js';
 import type { CheckRequest } from './check-config.js';
 
-/**
- * A suspect as `/api/suspects` serves it. The growth path and the marked lines are read
- * loosely: they are optional, and older profilers do not send them.
- */
-export type ServedSuspect = Suspect & {
-  growth_path?: { summary?: unknown } | null;
-  marked_lines?: unknown;
-};
+/** A suspect as `/api/suspects` serves it (growth path and marked lines when known). */
+export type ServedSuspect = Suspect;
 
 /** One object that made the check fail. */
 export interface Leak {
@@ -26,7 +20,7 @@ export interface Leak {
   last_size: number;
   /** The growth path's one-line summary, when the profiler computed one. */
   growth_path: string | null;
-  /** Lines that make it grow, as `file:line`, when the profiler marked some. */
+  /** Lines that make it grow, as `file:line (why)`, when the profiler marked some. */
   marked_lines: string[];
 }
 
@@ -73,26 +67,11 @@ export function judgeSuspects(suspects: readonly ServedSuspect[], threshold: num
       overall_growth_per_request: s.growth_per_request,
       first_size: s.history[0]?.size ?? s.first_size,
       last_size: s.history.at(-1)?.size ?? s.last_size,
-      growth_path: typeof s.growth_path?.summary === 'string' ? s.growth_path.summary : null,
-      marked_lines: markedLines(s),
+      growth_path: s.growth_path?.summary ?? null,
+      marked_lines: (s.marked_lines ?? []).map((m) => `${m.module_name ?? s.filename}:${m.line} (${m.reason})`),
     });
   }
   return leaks.sort((a, b) => b.growth_per_request - a.growth_per_request);
-}
-
-/** `file:line` for each marked line, whatever shape (numbers, or objects with a line). */
-function markedLines(s: ServedSuspect): string[] {
-  if (!Array.isArray(s.marked_lines)) return [];
-  const out: string[] = [];
-  for (const item of s.marked_lines as unknown[]) {
-    if (typeof item === 'number') out.push(`${s.filename}:${item}`);
-    else if (item !== null && typeof item === 'object') {
-      const o = item as { filename?: unknown; lineno?: unknown; line?: unknown };
-      const line = typeof o.lineno === 'number' ? o.lineno : typeof o.line === 'number' ? o.line : undefined;
-      if (line !== undefined) out.push(`${typeof o.filename === 'string' ? o.filename : s.filename}:${line}`);
-    }
-  }
-  return out;
 }
 
 export function formatBytes(bytes: number): string {
@@ -127,7 +106,7 @@ export function formatReport(report: CheckReport): string {
       `    +${formatBytes(leak.growth_per_request)}/request after warm-up (+${formatBytes(leak.overall_growth_per_request)}/request overall; ${formatBytes(leak.first_size)} → ${formatBytes(leak.last_size)})`,
     );
     if (leak.growth_path) lines.push(`    growth path: ${leak.growth_path}`);
-    if (leak.marked_lines.length > 0) lines.push(`    grows at: ${leak.marked_lines.join(', ')}`);
+    for (const line of leak.marked_lines) lines.push(`    grows at ${line}`);
   }
   return lines.join('\n') + '\n';
 }

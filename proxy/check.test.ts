@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROXY_CLI, type Started, eventually, fixture, killAll, startNode } from './test-support.js';
 
 /** Enough rounds for the cache (4 entries) to fill in the first half and stay flat in the second. */
-const ROUNDS = '12';
+const ROUNDS = '10';
 
 interface Run {
   code: number | null;
@@ -94,6 +94,9 @@ describe('apptrace-proxy check on leaks', () => {
     expect(run.code, run.stderr).toBe(1);
     expect(run.stdout).toMatch(/FAILED — 1 object kept growing/);
     expect(run.stdout).toContain('Registry (class) at registry.mjs:2');
+    // The growth path and the line that adds to it, from the profiler's suspects.
+    expect(run.stdout).toMatch(/growth path: Registry\.seen → Array: \+1 element/);
+    expect(run.stdout).toContain('grows at registry.mjs:6');
     // About 1.7 KB per request (an array of 200 numbers and an object): well above 512 B.
     const rate = /\+(\d+\.\d) KB\/request after warm-up/.exec(run.stdout);
     expect(rate, run.stdout).not.toBeNull();
@@ -101,7 +104,7 @@ describe('apptrace-proxy check on leaks', () => {
     // The objects of the routes not sent do not show up.
     expect(run.stdout).not.toMatch(/sessions|bus|recent/);
     // Progress went to stderr.
-    expect(run.stderr).toMatch(/round 12\/12: 12 requests/);
+    expect(run.stderr).toMatch(/round 10\/10: 10 requests/);
   });
 
   it('fails on a CommonJS Map that gets a key per request; --json is machine-readable', { timeout: 120_000 }, async () => {
@@ -118,13 +121,14 @@ describe('apptrace-proxy check on leaks', () => {
       };
       expect(report.passed).toBe(false);
       expect(report.threshold).toBe(512);
-      expect(report.requests).toMatchObject({ rounds: 12, sent: 12 });
+      expect(report.requests).toMatchObject({ rounds: 10, sent: 10 });
       expect(report.suspects.map((s) => s.name)).toEqual(['sessions']);
       expect(report.suspects[0]).toMatchObject({ module_name: 'sessions.cjs', obj_type: 'Map', filename: 'sessions.cjs', lineno: 2 });
       expect(report.suspects[0]!.growth_per_request).toBeGreaterThan(512);
+      expect(report.suspects[0]!.growth_path).toMatch(/^sessions → Map: \+1 entry/);
       // --db keeps the records: the baseline and one per round.
       const stored = JSON.parse(readFileSync(db, 'utf8')) as { records: { baseline?: boolean }[] };
-      expect(stored.records.filter((r) => !r.baseline)).toHaveLength(12);
+      expect(stored.records.filter((r) => !r.baseline)).toHaveLength(10);
       // Nothing it started is left running.
       expect(processesMentioning(db)).toEqual([]);
     } finally {
@@ -136,12 +140,14 @@ describe('apptrace-proxy check on leaks', () => {
     const run = await check([...targetArgs(), '--request', '/subscribe', '--requests', ROUNDS]);
     expect(run.code, run.stderr).toBe(1);
     expect(run.stdout).toContain('bus (EventEmitter) at bus.mjs:4');
+    expect(run.stdout).toMatch(/growth path: bus\._events\.tick → Array/);
+    expect(run.stdout).toContain('grows at bus.mjs:9');
   });
 
   it('passes a bounded cache that fills up and then levels off', { timeout: 120_000 }, async () => {
-    const run = await check([...targetArgs(), '--request', '/cache', '--request', '/', '--requests', ROUNDS]);
+    const run = await check([...targetArgs(), '--request', '/cache', '--requests', ROUNDS]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^apptrace check: passed — none of \d+ objects kept growing by more than 512 B\/request over 12 × GET \/cache, GET \/ \(24 requests\)/);
+    expect(run.stdout).toMatch(/^apptrace check: passed — none of \d+ objects kept growing by more than 512 B\/request over 10 × GET \/cache \(10 requests\)/);
     expect(run.stdout).toContain('grew then levelled off: recent');
   });
 

@@ -91,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
         urlPatterns: config.urlPatterns,
         traceModules: config.traceModules,
         allocationSites: config.allocationSites,
+        keepSnapshots: config.keepSnapshots,
         // Tests stand a small script speaking the same IPC in for the profiler.
         script: process.env['APPTRACE_PROFILER_SCRIPT'] || undefined,
         onSpawn: (child) => {

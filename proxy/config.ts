@@ -13,6 +13,8 @@ export interface ProxyConfig {
   db: string;
   /** A running profiler to use instead of starting one as a child process. */
   profiler: string | undefined;
+  /** How many raw snapshots the profiler it starts keeps (0: none). */
+  keepSnapshots: number;
   /** --allocation-sites: the profiler records allocation stacks (slows the target down). */
   allocationSites: boolean;
   help: boolean;
@@ -54,6 +56,11 @@ function checkUrl(value: string): string {
   return url.origin;
 }
 
+function checkKeep(value: string): string {
+  if (!/^\d+$/.test(value)) throw new Error('expected a number of snapshots such as 10 (0 keeps none)');
+  return String(Number(value));
+}
+
 export const PROXY_OPTIONS: readonly OptionSpec[] = [
   { name: 'target', kind: 'string', value: 'host:port', help: 'the dev server to put apptrace in front of (required)', check: checkTarget },
   { name: 'listen', kind: 'string', value: '[host:]port', help: 'where the proxy listens', default: '127.0.0.1:8080', check: checkHostPort },
@@ -62,6 +69,14 @@ export const PROXY_OPTIONS: readonly OptionSpec[] = [
   { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "record the objects of these modules; repeatable (default: the app's own scripts, not node_modules nor node:)" },
   { name: 'db', kind: 'string', value: 'PATH', help: 'the record store', default: '.apptrace/db.json' },
   { name: 'profiler', kind: 'string', value: 'URL', help: 'use a running profiler instead of starting one as a child process', check: checkUrl },
+  {
+    name: 'keep-snapshots',
+    kind: 'string',
+    value: 'N',
+    help: 'the profiler keeps the raw snapshots of the newest N records beside --db, downloadable from the UI (0: none)',
+    default: '0',
+    check: checkKeep,
+  },
   {
     name: 'allocation-sites',
     kind: 'boolean',
@@ -121,6 +136,7 @@ export function parseProxyConfig(
       traceModules: [],
       db: '',
       profiler: undefined,
+      keepSnapshots: 0,
       allocationSites: false,
       help: true,
     };
@@ -141,6 +157,7 @@ export function parseProxyConfig(
     traceModules: (values['trace-module'] as string[] | undefined) ?? [],
     db: values['db'] as string,
     profiler: values['profiler'] as string | undefined,
+    keepSnapshots: Number(values['keep-snapshots']),
     allocationSites: values['allocation-sites'] === true,
     help: false,
   };

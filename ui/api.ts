@@ -6,6 +6,7 @@ import type { RequestInfo } from '../profiler/record.js';
 import { markGrowthLines } from '../profiler/growth-lines.js';
 import { rankSuspects } from '../profiler/suspects.js';
 import type { AppDeps, AppEvent } from './deps.js';
+import { exportRoutes } from './export-routes.js';
 
 /** How often an idle event stream gets a comment, so proxies and browsers keep it open. */
 const KEEP_ALIVE_MS = 15_000;
@@ -19,6 +20,9 @@ const MAX_SIGNAL_REQUESTS = 10_000;
  */
 export function apiRoutes(deps: AppDeps): Hono {
   const api = new Hono();
+
+  // Before /api/records/…: the downloads (CSV, kept snapshots).
+  api.route('/', exportRoutes(deps));
 
   api.get('/api/records', (c) => {
     const raw = c.req.query('since');

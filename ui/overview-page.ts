@@ -24,6 +24,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
       status.lastError ? `last error: ${status.lastError.message}` : ''
     }</span>
     <button id="snapshot-now" type="button" title="POST ${base}/api/snapshot">Snapshot now</button>
+    <a id="download-csv" class="pill" href="${base}/api/records.csv" download title="every record × object, for a spreadsheet">records.csv</a>
   </div>
 </header>
 <section id="no-inspector" class="notice warn"${connected ? html` hidden` : ''}>
@@ -70,6 +71,10 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
       <tbody></tbody>
     </table>
     <p id="suspects-empty" class="muted">Suspects appear after a few records.</p>
+    <section id="kept" hidden>
+      <h2>Kept snapshots <small>open in Chrome DevTools › Memory › Load</small></h2>
+      <ul id="kept-list" class="kept-list"></ul>
+    </section>
   </aside>
 </main>`;
   return layout({

@@ -45,6 +45,25 @@
     requests: 0,
   };
 
+  /**
+   * A download link for a record whose raw snapshot the profiler kept (--keep-snapshots);
+   * newest first. Older ones may have been deleted since (only the newest N are kept):
+   * reloading the page shows the current list, a stale link answers 404 saying so.
+   */
+  function keptSnapshot(record) {
+    const list = $('kept-list');
+    if (!list) return;
+    const item = document.createElement('li');
+    const link = document.createElement('a');
+    link.href = base + '/api/records/' + record.index + '/snapshot';
+    link.setAttribute('download', 'apptrace-' + record.index + '.heapsnapshot');
+    link.textContent = '#' + record.index + '.heapsnapshot';
+    item.appendChild(link);
+    item.appendChild(document.createTextNode(' ' + requestText(record)));
+    list.insertBefore(item, list.firstChild);
+    $('kept').hidden = false;
+  }
+
   /** Appends records (oldest first); returns true when a new series appeared. */
   function append(records) {
     let grew = false;
@@ -52,6 +71,7 @@
       if (record.index <= data.lastIndex) continue;
       const pos = data.xs.length;
       data.lastIndex = record.index;
+      if (record.snapshot) keptSnapshot(record);
       data.requests += record.requests || 0;
       data.xs.push(record.index);
       data.cumulative.push(data.requests);
