@@ -67,8 +67,9 @@ class StepReader {
 
   /** The dominated child with the largest retained size and the (first counted) edge to it. */
   heaviestChild(ordinal: number): { child: number; edge: number } {
-    const { edges, layout } = this.snapshot;
+    const { edges, nodes, layout } = this.snapshot;
     const { dominator, retained, essential, firstEdge } = this.tree;
+    const { code, 'object shape': shape } = layout.nodeType;
     let child = -1;
     let edge = -1;
     for (let e = firstEdge[ordinal]!, end = firstEdge[ordinal + 1]!; e < end; e += this.efc) {
@@ -76,6 +77,9 @@ class StepReader {
       if ((essential[k >> 3]! & (1 << (k & 7))) === 0) continue;
       const to = (edges[e + layout.edgeToNodeOffset]! * this.scale + 0.5) | 0;
       if (to === ordinal || dominator[to] !== ordinal) continue;
+      // Compiled code and hidden classes are V8's, not the program's data.
+      const type = nodes[to * this.nfc + layout.nodeTypeOffset];
+      if (type === code || type === shape) continue;
       if (child < 0 || retained[to]! > retained[child]!) {
         child = to;
         edge = e;
