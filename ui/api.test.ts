@@ -55,6 +55,34 @@ describe('GET /api/suspects', () => {
     expect(suspects[0]!.history.map((h) => h.index)).toEqual([2, 3, 4, 5, 6]);
     expect(suspects.find((s) => s.name === 'config')?.verdict).toBe('flat');
   });
+
+  it('keeps only the last N history points of each suspect with history=N', async () => {
+    const app = createApp(depsWith(80));
+    const whole = (await (await app.request(`${base}/api/suspects`)).json()) as Suspect[];
+    // Records 2 to 80: the baseline is left out.
+    expect(whole[0]!.history).toHaveLength(79);
+    const res = await app.request(`${base}/api/suspects?history=60`);
+    expect(res.status).toBe(200);
+    const trimmed = (await res.json()) as Suspect[];
+    expect(trimmed.map((s) => s.name)).toEqual(whole.map((s) => s.name));
+    for (const [i, suspect] of trimmed.entries()) {
+      expect(suspect.history).toEqual(whole[i]!.history.slice(-60));
+      // Only the history is cut: the ranking's figures still cover the whole window.
+      expect({ ...suspect, history: [] }).toEqual({ ...whole[i]!, history: [] });
+    }
+    expect(trimmed[0]!.history.map((h) => h.index)).toEqual(Array.from({ length: 60 }, (_, k) => 21 + k));
+    // More than there is: everything.
+    const more = (await (await app.request(`${base}/api/suspects?history=500`)).json()) as Suspect[];
+    expect(more[0]!.history).toHaveLength(79);
+  });
+
+  it('says what is wrong with a bad `history`', async () => {
+    for (const bad of ['abc', '0', '-3', '2.5']) {
+      const res = await createApp(depsWith(3)).request(`${base}/api/suspects?history=${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toContain('history');
+    }
+  });
 });
 
 describe('GET /api/status', () => {

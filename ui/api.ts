@@ -15,7 +15,7 @@ const MAX_SIGNAL_REQUESTS = 10_000;
 
 /**
  * The JSON API and the event stream of DESIGN.md, mounted under /_ah/apptrace:
- * GET /api/records?since=N, GET /api/suspects, GET /api/status, GET /events (SSE),
+ * GET /api/records?since=N, GET /api/suspects?history=N, GET /api/status, GET /events (SSE),
  * POST /api/snapshot, and POST /api/signal (the proxy's internal report).
  */
 export function apiRoutes(deps: AppDeps): Hono {
@@ -34,7 +34,17 @@ export function apiRoutes(deps: AppDeps): Hono {
   });
 
   // Growing suspects get the lines that add to them, found in their module's source.
-  api.get('/api/suspects', async (c) => c.json(await markGrowthLines(rankSuspects(deps.records(0)), (m) => deps.moduleSource(m))));
+  // `history=N` keeps the last N points of each suspect's history: the overview draws 60,
+  // and at 1,000 records the whole histories weigh about 2 MB.
+  api.get('/api/suspects', async (c) => {
+    const raw = c.req.query('history');
+    const keep = raw === undefined || raw === '' ? undefined : Number(raw);
+    if (keep !== undefined && (!Number.isInteger(keep) || keep < 1)) {
+      return c.json({ error: `history must be how many recent points to keep (an integer ≥ 1), not ${JSON.stringify(raw)}`, code: 'BAD_REQUEST' }, 400);
+    }
+    const suspects = await markGrowthLines(rankSuspects(deps.records(0)), (m) => deps.moduleSource(m));
+    return c.json(keep === undefined ? suspects : suspects.map((s) => ({ ...s, history: s.history.slice(-keep) })));
+  });
 
   api.get('/api/status', (c) => c.json(deps.status()));
 

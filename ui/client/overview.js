@@ -421,12 +421,14 @@
     return res.json();
   }
 
+  // The trend column draws at most this many points: the rest of a long history is not sent.
+  const SUSPECT_HISTORY = 60;
   let suspectsTimer = 0;
   function refreshSuspects() {
     clearTimeout(suspectsTimer);
     // Records can arrive in bursts; one suspects request per burst is enough.
     suspectsTimer = setTimeout(() => {
-      getJSON('/api/suspects').then(renderSuspects, report);
+      getJSON('/api/suspects?history=' + SUSPECT_HISTORY).then(renderSuspects, report);
     }, 50);
   }
 
@@ -498,7 +500,7 @@
     ds.fetchMs = String(Math.round(t1 - t0));
     ds.drawMs = String(Math.round(t2 - t1));
     ds.records = String(data.xs.length);
-    getJSON('/api/suspects').then(renderSuspects, report);
+    getJSON('/api/suspects?history=' + SUSPECT_HISTORY).then(renderSuspects, report);
     connect();
   }
 
