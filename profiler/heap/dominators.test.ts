@@ -299,6 +299,13 @@ describe('dominators on hand-built graphs', () => {
         const name = type === 'element' || type === 'hidden' ? k : `e${k}`;
         g.edge(from, type, name, first + random(n));
       }
+      // Now and then a WeakMap entry: table → value and key → value, named as V8 does.
+      for (let k = random(3); k > 0; k--) {
+        const [table, key, value] = [first + random(n), first + random(n), first + random(n)];
+        const pair = ` / part of key (N @${g.idOf(key)}) -> value (N @${g.idOf(value)}) pair in WeakMap (table @${g.idOf(table)})`;
+        g.edge(table, 'internal', `${2 * k}${pair}`, value);
+        g.edge(key, 'internal', `${2 * k + 1}${pair}`, value);
+      }
       try {
         referenceRetained(g);
       } catch {
