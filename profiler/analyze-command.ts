@@ -20,7 +20,7 @@ const SPECS: OptionSpec[] = [
     kind: 'list',
     value: 'PATTERN',
     help:
-      'which scripts\' top-level objects are entries: a glob over the script path relative to --root (`*` within a folder, `**` across folders; a plain path names a file or folder; absolute paths and node:… also work). Default: the app\'s own scripts, not node_modules nor node: internals',
+      'which scripts\' top-level objects are entries: a glob over the script path relative to --root (`*` within a folder, `**` across folders; a plain path names a file or folder; absolute paths and node:… also work). A pattern may also name a script\'s original source: `src/store.ts` traces `dist/store.js` built from it with source maps. Default: the app\'s own scripts, not node_modules nor node: internals',
   },
   {
     name: 'node',

@@ -17,7 +17,10 @@ export interface Entry {
   filename: string;
   /** 1-based line of the definition. */
   lineno: number;
-  /** The traced module it was found in (path relative to the app's root). */
+  /**
+   * The traced module it was found in (path relative to the app's root) or, for a
+   * source-mapped script made from one source, that source's path (`src/store.ts`).
+   */
   module_name: string;
   /** V8 node id of the object (stable while one CDP session lasts). Not in the 2010 format. */
   id?: number;

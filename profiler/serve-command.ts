@@ -42,7 +42,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     name: 'trace-module',
     kind: 'list',
     value: 'PATTERN',
-    help: "modules whose top-level objects are recorded, a glob relative to --root (default: the app's own scripts, not node_modules nor node:)",
+    help: "modules whose top-level objects are recorded: a glob relative to --root, which may also name a script's original source (`src/store.ts` traces `dist/store.js` built with source maps); default: the app's own scripts, not node_modules nor node:",
   },
   {
     name: 'url-pattern',
