@@ -63,6 +63,32 @@ describe('--keep-snapshots', () => {
     expect(rows.length).toBe(1 + records.reduce((n, r) => n + Math.max(1, r.entries.length), 0));
   });
 
+  it('a snapshot cut off when the target dies mid-stream leaves no file', { timeout: 90_000 }, async () => {
+    // A larger heap, so that the snapshot streams for a while.
+    const target = await startTarget({ env: { BALLAST: '100000' } });
+    const sub = mkdtempSync(join(dir, 'cut-'));
+    const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', join(sub, 'db.json'), '--keep-snapshots', '5']);
+    await waitFor(async () => {
+      const status = await profiler.status();
+      return status.records >= 1 && !status.snapshot.running;
+    }, 'the baseline');
+    expect(await profiler.signal(1)).toBe(202);
+    // Streaming has begun: V8 is done building and bytes have arrived.
+    await waitFor(async () => {
+      const { snapshot } = await profiler.status();
+      return snapshot.running && snapshot.progress !== null && snapshot.progress.total === 0 && snapshot.progress.done > 0;
+    }, 'the snapshot to stream', 40_000);
+    target.child.kill('SIGKILL');
+    await waitFor(async () => {
+      const status = await profiler.status();
+      return !status.snapshot.running && status.lastError !== null;
+    }, 'the snapshot to be discarded');
+    // Only the baseline's file: no partial one, none named after a record that does not exist.
+    await waitFor(() => readdirSync(join(sub, 'snapshots')).length === 1, 'the partial file to go', 5_000);
+    expect(readdirSync(join(sub, 'snapshots'))).toEqual(['1.heapsnapshot']);
+    expect((await profiler.records()).map((r) => r.snapshot)).toEqual(['1.heapsnapshot']);
+  });
+
   it('without the flag keeps nothing', { timeout: 60_000 }, async () => {
     const target = await startTarget();
     const sub = mkdtempSync(join(dir, 'off-'));
