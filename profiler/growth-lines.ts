@@ -13,9 +13,12 @@
  * - `T = T.concat(…)`, `T = [...T, …]`, `T += …` (a new, longer value);
  * - for an EventEmitter whose listeners grow (`_events` on the path): `E.on(…)`,
  *   `addListener`, `prependListener`, `once`, `prependOnceListener`.
+ * A TypeScript module is read in the JavaScript the target runs, and the lines are mapped
+ * back to the `.ts` through its source map.
  */
 import { parse } from 'acorn';
 import type { Node, Program } from 'acorn';
+import { scriptSourceMap } from './heap/source-maps.js';
 import type { GrowthPath, MarkedLine, Suspect } from './record.js';
 
 /** What grows, in the names the source uses. */
@@ -56,8 +59,52 @@ export function growthTarget(name: string, path: GrowthPath | null | undefined):
  *   // [{ line: 2, reason: 'adds to log (set)', kind: 'reference' }]
  */
 export function findGrowthLines(source: string, target: GrowthTarget): MarkedLine[] {
+  return growthLinesIn(source, target) ?? [];
+}
+
+/** A module's text as the code browser shows it (ui/deps.ts ModuleSource). */
+export interface ShownSource {
+  url?: string;
+  source: string;
+  /** When `source` is an original from a source map: the module name of the script it was found through. */
+  generatedFrom?: string;
+}
+
+/**
+ * The lines that add to `target` in the module as the code browser shows it. A
+ * TypeScript original does not parse as JavaScript: then the lines are found in the
+ * script the target runs (`generatedFrom`) and mapped back through its source map.
+ */
+export async function sourceGrowthLines(
+  moduleName: string,
+  target: GrowthTarget,
+  moduleSource: (moduleName: string) => Promise<ShownSource | undefined>,
+): Promise<MarkedLine[]> {
+  const shown = await moduleSource(moduleName).catch(() => undefined);
+  if (!shown) return [];
+  const direct = growthLinesIn(shown.source, target);
+  if (direct !== undefined) return direct;
+  const from = shown.generatedFrom;
+  if (from === undefined || from === moduleName) return [];
+  const generated = await moduleSource(from).catch(() => undefined);
+  if (!generated?.url) return [];
+  const map = scriptSourceMap(generated.url, generated.source);
+  const found = map === undefined ? undefined : growthLinesIn(generated.source, target);
+  if (!map || !found) return [];
+  const byLine = new Map<number, MarkedLine>();
+  for (const mark of found) {
+    const original = map.originalLine(mark.line);
+    if (!original || (shown.url !== undefined && original.url !== shown.url)) continue;
+    const seen = byLine.get(original.line);
+    byLine.set(original.line, seen ? { ...seen, reason: `${seen.reason}; ${mark.reason}` } : { ...mark, line: original.line });
+  }
+  return [...byLine.values()].sort((a, b) => a.line - b.line);
+}
+
+/** The lines, or undefined when the source does not parse as JavaScript. */
+function growthLinesIn(source: string, target: GrowthTarget): MarkedLine[] | undefined {
   const program = parseAny(source);
-  if (!program) return [];
+  if (!program) return undefined;
   const label = [target.name, ...target.properties].join('.');
   const reasons = new Map<number, string[]>();
   const mark = (node: Node, reason: string) => {
@@ -104,24 +151,20 @@ export function findGrowthLines(source: string, target: GrowthTarget): MarkedLin
  */
 export async function markGrowthLines(
   suspects: Suspect[],
-  moduleSource: (moduleName: string) => Promise<{ source: string } | undefined>,
+  moduleSource: (moduleName: string) => Promise<ShownSource | undefined>,
 ): Promise<Suspect[]> {
-  const sources = new Map<string, Promise<string | undefined>>();
+  const sources = new Map<string, Promise<ShownSource | undefined>>();
   const read = (moduleName: string) => {
     let text = sources.get(moduleName);
     if (!text) {
-      text = moduleSource(moduleName).then(
-        (script) => script?.source,
-        () => undefined,
-      );
+      text = moduleSource(moduleName).catch(() => undefined);
       sources.set(moduleName, text);
     }
     return text;
   };
   for (const suspect of suspects) {
     if (suspect.verdict !== 'growing') continue;
-    const source = await read(suspect.module_name);
-    const found = source === undefined ? [] : findGrowthLines(source, growthTarget(suspect.name, suspect.growth_path));
+    const found = await sourceGrowthLines(suspect.module_name, growthTarget(suspect.name, suspect.growth_path), read);
     suspect.marked_lines = [...(suspect.marked_lines ?? []).filter((m) => m.kind !== 'reference'), ...found];
   }
   return suspects;

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import { findGrowthLines, growthTarget } from '../profiler/growth-lines.js';
+import { growthTarget, sourceGrowthLines } from '../profiler/growth-lines.js';
 import type { GrowthPath, HeapRecord, MarkedLine } from '../profiler/record.js';
 import type { AppDeps, ModuleSource } from './deps.js';
 import { entryHistory, type EntryHistory } from './entry-history.js';
@@ -64,8 +64,15 @@ export function codeRoutes(deps: AppDeps, base: string): Hono {
       );
     }
     const history = name === '' ? undefined : entryHistory(records, moduleName, name);
+    // Lines that add to a growing entry, in the text shown (a .ts original: through the script it was built to).
+    const shown = script;
+    const suspect = history?.suspect;
+    const references =
+      suspect?.verdict === 'growing'
+        ? await sourceGrowthLines(moduleName, growthTarget(name, suspect.growth_path), (m) => (m === moduleName ? Promise.resolve(shown) : deps.moduleSource(m)))
+        : [];
     c.header('Cache-Control', 'no-store');
-    return c.html(codePage(base, moduleName, name, script, history, records));
+    return c.html(codePage(base, moduleName, name, script, history, records, references));
   });
   return routes;
 }
@@ -90,12 +97,13 @@ function codePage(
   script: ModuleSource,
   history: EntryHistory | undefined,
   records: HeapRecord[],
+  references: MarkedLine[],
 ): Html {
   // The entry's line numbers refer to its `filename`; when that differs from the module
   // (a source-mapped .ts file), the loaded script's lines would not match: mark nothing.
   const sameFile = history && history.latest.filename === moduleName;
   const lines = highlightLines(script.source);
-  const marks = pageMarks(history, sameFile ?? false, moduleName, name, script.source, lines.length);
+  const marks = pageMarks(history, sameFile ?? false, moduleName, references, lines.length);
   let source = '';
   for (let i = 0; i < lines.length; i++) {
     const n = i + 1;
@@ -181,8 +189,7 @@ function pageMarks(
   history: EntryHistory | undefined,
   sameFile: boolean,
   moduleName: string,
-  name: string,
-  source: string,
+  references: readonly MarkedLine[],
   lineCount: number,
 ): Map<number, PageMark[]> {
   const marks = new Map<number, PageMark[]>();
@@ -196,7 +203,7 @@ function pageMarks(
   if (sameFile && history.latest.lineno > 0) add(history.latest.lineno, { kind: 'definition', reason: 'definition' });
   const suspect = history.suspect;
   if (suspect?.verdict !== 'growing') return marks;
-  for (const found of findGrowthLines(source, growthTarget(name, suspect.growth_path))) add(found.line, found);
+  for (const found of references) add(found.line, found);
   for (const other of suspect.marked_lines ?? []) {
     if (other.kind === 'reference' || (other.module_name !== undefined && other.module_name !== moduleName)) continue;
     add(other.line, other);
