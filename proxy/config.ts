@@ -97,6 +97,9 @@ export function proxyHelp(): string {
       '  node --inspect server.js                      # your app, with its inspector on',
       '  apptrace-proxy --target localhost:3000 --listen 8080',
       '  # browse http://127.0.0.1:8080/, then open http://127.0.0.1:8080/_ah/apptrace',
+      '',
+      'In CI: `apptrace-proxy check --target … --request /path --requests 16` fails (exit 1) when',
+      'an object keeps growing per request; `apptrace-proxy check --help` for its flags.',
     ].join('\n'),
   );
 }

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import type { Suspect } from '../profiler/record.js';
+import { formatReport, judgeSuspects, recentRate } from './check-verdict.js';
+
+function suspect(name: string, sizes: number[], verdict: Suspect['verdict'], extra: Partial<Suspect> = {}): Suspect {
+  return {
+    module_name: 'app.mjs',
+    name,
+    obj_type: 'Array',
+    filename: 'app.mjs',
+    lineno: 3,
+    first_size: sizes[0]!,
+    last_size: sizes.at(-1)!,
+    growth_per_request: 0,
+    verdict,
+    history: sizes.map((size, i) => ({ index: i + 2, requests: i + 1, size })),
+    ...extra,
+  };
+}
+
+describe('the check verdict', () => {
+  it('measures the rate over the second half, so a warm-up step does not count', () => {
+    // +8 KB in the first request, then nothing.
+    expect(recentRate([1000, 9000, 9000, 9000, 9000, 9000, 9000, 9000].map((size, i) => ({ requests: i + 1, size })))).toBe(0);
+    // A steady 2 KB per request.
+    expect(recentRate([0, 1, 2, 3, 4, 5].map((k) => ({ requests: k + 1, size: 2048 * k })))).toBeCloseTo(2048);
+  });
+
+  it('fails a growing entry above the threshold only', () => {
+    const leak = suspect('messages', [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 1500 * k), 'growing', {
+      growth_path: { steps: [], summary: 'messages → Array: +1 element, +1.5 KB per request', expression: 'messages', bytes_per_request: 1500, elements_per_request: 1, from_index: 2, to_index: 9, requests: 7 },
+      marked_lines: [{ line: 9, reason: 'adds to messages (push)', kind: 'reference' }],
+    });
+    const slow = suspect('slow', [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 300 * k), 'growing');
+    const cache = suspect('cache', [1000, 3000, 5000, 7000, 7000, 7000, 7000, 7000], 'plateaued');
+    const leaks = judgeSuspects([slow, cache, leak], 512);
+    expect(leaks.map((l) => l.name)).toEqual(['messages']);
+    expect(leaks[0]!.growth_per_request).toBe(1500);
+    expect(leaks[0]!.growth_path).toBe('messages → Array: +1 element, +1.5 KB per request');
+    expect(leaks[0]!.marked_lines).toEqual(['app.mjs:9 (adds to messages (push))']);
+    expect(judgeSuspects([slow], 256).map((l) => l.name)).toEqual(['slow']);
+  });
+
+  it('prints each leak with its rate, place, growth path and lines', () => {
+    const leak = suspect('messages', [0, 1, 2, 3, 4, 5].map((k) => 2048 * k), 'growing');
+    const report = {
+      passed: false,
+      threshold: 512,
+      requests: { rounds: 6, sent: 6, each: [{ method: 'GET', path: '/leak' }] },
+      records: 6,
+      watched: 3,
+      plateaued: [],
+      suspects: judgeSuspects([leak], 512),
+    };
+    const text = formatReport(report);
+    expect(text).toMatch(/^apptrace check: FAILED — 1 object kept growing by more than 512 B\/request over 6 × GET \/leak \(6 requests\)/);
+    expect(text).toContain('messages (Array) at app.mjs:3');
+    expect(text).toContain('+2.0 KB/request after warm-up');
+    expect(formatReport({ ...report, passed: true, suspects: [], plateaued: ['cache'] })).toMatch(/passed — none of 3 objects .*grew then levelled off: cache/);
+  });
+});
