@@ -30,9 +30,13 @@ const elsewhere = (count: number, bytes: number): AllocationSite => ({
 const noise: AllocationSite = { ...here(1, 10), line: 90, function_name: 'tick' };
 
 describe('allocationMarks', () => {
-  it('gives per-request figures over the window, leaving out the first sample (its objects predate the window)', () => {
-    // Cumulative requests 2 → 4 → 8: 6 requests after the first sample.
-    const samples = [sample(2, 2, [here(1000, 1_000_000)]), sample(3, 4, [here(4, 400), elsewhere(2, 300), noise]), sample(4, 8, [here(8, 800), elsewhere(4, 600)])];
+  it('gives the growth per request of each site between the first and the last sample of the window', () => {
+    // Cumulative requests 2 → 4 → 8: 6 requests between the first and the last sample.
+    const samples = [
+      sample(2, 2, [here(10, 1000), elsewhere(1, 50), noise]),
+      sample(3, 4, [here(14, 1400), elsewhere(3, 350), noise]),
+      sample(4, 8, [here(22, 2200), elsewhere(7, 950), noise, { ...noise, line: 95, count: 3, bytes: 40 }]),
+    ];
     const marks = allocationMarks(samples, 'src/app.js');
     expect(marks).toEqual([
       { line: 12, kind: 'allocation', reason: 'allocates 2 objects (+200 B) per request in remember()' },
@@ -43,6 +47,8 @@ describe('allocationMarks', () => {
   it('marks nothing without allocation data, with one sample, or without requests', () => {
     expect(allocationMarks([sample(2, 1, undefined), sample(3, 2, undefined)], 'src/app.js')).toEqual([]);
     expect(allocationMarks([sample(2, 1, [here(3, 30)])], 'src/app.js')).toEqual([]);
-    expect(allocationMarks([sample(2, 0, [here(3, 30)]), sample(3, 0, [here(3, 30)])], 'src/app.js')).toEqual([]);
+    expect(allocationMarks([sample(2, 0, [here(3, 30)]), sample(3, 0, [here(5, 50)])], 'src/app.js')).toEqual([]);
+    // A bounded cache: its sites hold as many objects at the end as at the start.
+    expect(allocationMarks([sample(2, 5, [here(30, 3000)]), sample(3, 9, [here(30, 3000)])], 'src/app.js')).toEqual([]);
   });
 });

@@ -1,12 +1,12 @@
 import type { EntrySample } from './growth-compare.js';
-import type { MarkedLine } from './record.js';
+import type { AllocationSite, MarkedLine } from './record.js';
 
 /**
  * The `allocation` marks of a growing suspect (`--allocation-sites`): the app's functions
- * that allocated the objects it gained, per matching request, over the records of the
- * window. Each record's `Entry.allocations` counts the objects new since the previous
- * snapshot, so the first sample (whose objects came before the window) is left out and
- * the rest is divided by the requests between the first and the last sample.
+ * that allocated the objects it gained, per matching request, over the window. Each
+ * record's `Entry.allocations` counts the live objects the entry holds by allocation site,
+ * so the growth per site is its count in the last sample less its count in the first,
+ * divided by the requests between them; sites that did not grow are not marked.
  *
  * V8 records functions, not statements: the line is where the allocating function starts.
  * Sites in another file than the suspect's carry `module_name` (the code browser shows one
@@ -18,30 +18,29 @@ import type { MarkedLine } from './record.js';
  */
 export function allocationMarks(samples: readonly EntrySample[], filename: string, limit = MAX_MARKS): MarkedLine[] {
   if (samples.length < 2) return [];
-  const requests = samples[samples.length - 1]!.requests - samples[0]!.requests;
-  if (requests <= 0) return [];
-  const sites = new Map<string, { module_name: string; filename: string; line: number; function_name: string; count: number; bytes: number }>();
-  for (const { entry } of samples.slice(1)) {
-    for (const site of entry.allocations ?? []) {
-      const key = `${site.filename}\u0000${site.line}\u0000${site.function_name}`;
-      const total = sites.get(key);
-      if (total) {
-        total.count += site.count;
-        total.bytes += site.bytes;
-      } else sites.set(key, { ...site });
-    }
-  }
-  const ranked = [...sites.values()].sort((a, b) => b.bytes - a.bytes || b.count - a.count);
-  if (ranked.length === 0) return [];
-  // A site that allocated a tenth of the top one's bytes is not where it grows.
-  const floor = ranked[0]!.bytes / 10;
-  return ranked
-    .filter((site) => site.bytes > 0 && site.bytes >= floor)
+  const first = samples[0]!;
+  const last = samples[samples.length - 1]!;
+  const requests = last.requests - first.requests;
+  if (requests <= 0 || !last.entry.allocations) return [];
+  const key = (site: AllocationSite) => `${site.filename}\u0000${site.line}\u0000${site.function_name}`;
+  const before = new Map((first.entry.allocations ?? []).map((site) => [key(site), site]));
+  const grown = last.entry.allocations
+    .map((site) => {
+      const earlier = before.get(key(site));
+      return { site, count: site.count - (earlier?.count ?? 0), bytes: site.bytes - (earlier?.bytes ?? 0) };
+    })
+    .filter((g) => g.count > 0 && g.bytes > 0)
+    .sort((a, b) => b.bytes - a.bytes || b.count - a.count);
+  if (grown.length === 0) return [];
+  // A site that added a tenth of the top one's bytes is not where it grows.
+  const floor = grown[0]!.bytes / 10;
+  return grown
+    .filter((g) => g.bytes >= floor)
     .slice(0, limit)
-    .map((site) => ({
+    .map(({ site, count, bytes: added }) => ({
       line: site.line,
       kind: 'allocation' as const,
-      reason: `allocates ${perRequest(site.count / requests)} ${site.count === requests ? 'object' : 'objects'} (+${bytes(site.bytes / requests)}) per request in ${site.function_name}()`,
+      reason: `allocates ${perRequest(count / requests)} ${count === requests ? 'object' : 'objects'} (+${bytes(added / requests)}) per request in ${site.function_name}()`,
       ...(site.filename === filename ? {} : { module_name: site.module_name }),
     }));
 }

@@ -29,11 +29,8 @@ export interface FinishContext {
   scriptUrls: [number, string][];
   /** URL → source of the traced (and the app's source-mapped) scripts, as the target loaded them. */
   sources: [string, string][];
-  /**
-   * `--allocation-sites`: the previous snapshot's `max_tracked_id` in this session (0 for
-   * none); objects with larger ids are new. Without it no allocation sites are computed.
-   */
-  allocationsSince?: number;
+  /** `--allocation-sites`: attribute the entries' objects to their allocation sites. */
+  allocationSites?: boolean;
 }
 
 export interface AnalysisSummary {
@@ -41,10 +38,8 @@ export interface AnalysisSummary {
   node_count: number;
   edge_count: number;
   entries: Entry[];
-  /** Whether the snapshot carried allocation stacks (asked for with `allocationsSince`). */
+  /** Whether the snapshot carried allocation stacks (asked for with `allocationSites`). */
   allocation_tracking?: boolean;
-  /** The largest id of an object with an allocation stack: the next snapshot's `allocationsSince`. */
-  max_tracked_id?: number;
 }
 
 export type WorkerRequest =
@@ -89,9 +84,8 @@ export class ChunkedAnalysis {
     const result = this.#analysis.finish();
     addGrowthPaths(result, found);
     const summary: AnalysisSummary = { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count, entries: result.entries };
-    if (context.allocationsSince !== undefined) {
+    if (context.allocationSites) {
       const sites = findAllocationSites(result.snapshot, {
-        since: context.allocationsSince,
         dominator: result.dominator,
         selfSize: result.dominators.selfSize,
         entries: result.entries,
@@ -103,7 +97,6 @@ export class ChunkedAnalysis {
         if (list && list.length > 0) entry.allocations = list;
       }
       summary.allocation_tracking = sites.tracked;
-      summary.max_tracked_id = sites.maxTrackedId;
     }
     return summary;
   }

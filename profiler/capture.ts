@@ -21,8 +21,8 @@ export interface CaptureOptions {
   /** Take a baseline as soon as a target is attached (default true). */
   baselineOnAttach?: boolean;
   /**
-   * `--allocation-sites`: the target tracks allocations (the session started it); each
-   * record's entries get the sites of the objects they gained since the previous one.
+   * `--allocation-sites`: the target tracks allocations (the profiler started it, or the
+   * target runs with --track-heap-objects); entries get their objects' allocation sites.
    */
   allocationSites?: boolean;
   /** `--keep-snapshots N`: where each record's raw snapshot is written as it streams. */
@@ -76,8 +76,6 @@ export class Capture extends EventEmitter {
   #baselineTried = new Set<string>();
   #stopped = false;
   #current: Promise<void> | null = null;
-  /** The last snapshot's largest tracked object id, per session (objects above it are new). */
-  #tracked: { session: string; maxId: number } | null = null;
   /** The raw snapshot being written for the record #take is making (--keep-snapshots). */
   #kept: SnapshotWriter | null = null;
 
@@ -272,15 +270,13 @@ export class Capture extends EventEmitter {
     }
     await session.sourcesReady();
     const { root, patterns } = this.#options.modules();
-    const since = this.#tracked?.session === target.id ? this.#tracked.maxId : 0;
     const result = await analysis.finish({
       root,
       patterns,
       scriptUrls: [...session.scriptUrls],
       sources: [...session.sources],
-      ...(this.#options.allocationSites ? { allocationsSince: since } : {}),
+      ...(this.#options.allocationSites ? { allocationSites: true } : {}),
     });
-    if (result.max_tracked_id !== undefined) this.#tracked = { session: target.id, maxId: result.max_tracked_id };
     const finished = performance.now();
     return {
       at: new Date().toISOString(),

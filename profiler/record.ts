@@ -31,9 +31,9 @@ export interface Entry {
    */
   path?: PathStep[];
   /**
-   * With `--allocation-sites`: where the objects it gained since the previous snapshot
-   * were allocated (the app's own functions), the most bytes first; absent when it
-   * gained none (heap/allocation-sites.ts). Not in the 2010 format.
+   * With `--allocation-sites`: the live objects it holds that were allocated while V8
+   * tracked allocations, by the app's function that allocated them, the most bytes first;
+   * absent when it holds none (heap/allocation-sites.ts). Not in the 2010 format.
    */
   allocations?: AllocationSite[];
 }
@@ -49,7 +49,7 @@ export interface AllocationSite {
   line: number;
   column: number;
   function_name: string;
-  /** New objects (since the previous snapshot) the entry holds that were allocated there. */
+  /** Live objects the entry holds that were allocated there (since tracking began). */
   count: number;
   /** Their self sizes, in bytes. */
   bytes: number;

@@ -1,27 +1,27 @@
 /**
  * Allocation sites (`--allocation-sites`): which functions of the app allocated the
- * objects by which a growing entry grew.
+ * objects a growing entry holds.
  *
- * With `HeapProfiler.startTrackingHeapObjects({ trackAllocations: true })` V8 records,
- * for every object allocated from then on, the JavaScript stack it was allocated on, and
- * a snapshot carries it: a node's `trace_node_id` names a node of `trace_tree` (a call
- * tree; loader.ts keeps it as rows with their parent's row), whose function info says
- * the function's name, script and position. V8 records functions, not statements: the
- * position is where the allocating function starts (1-based line and column).
+ * With allocation tracking on (`HeapProfiler.startTrackingHeapObjects({ trackAllocations:
+ * true })`, or a target started with `node --track-heap-objects`) V8 records, for every
+ * object allocated from then on, the JavaScript stack it was allocated on, and a snapshot
+ * carries it: a node's `trace_node_id` names a node of `trace_tree` (a call tree; loader.ts
+ * keeps it as rows with their parent's row), whose function info gives the function's
+ * name, script and position. V8 records functions, not statements: the position is where
+ * the allocating function starts (1-based line and column).
  *
- * What counts as new: V8 numbers heap objects as it first meets them, and the numbers only
- * grow while one inspector session lasts. Any object alive at the previous snapshot was
- * numbered by then, so an object with a larger id than every tracked object of the
- * previous snapshot is new since then. (The largest id of *all* nodes does not work:
- * the embedder's nodes carry ids from a different range.)
- *
- * Each new tracked object is attributed to the entry whose object dominates it (the
- * nearest, walking up the dominator tree) and to the first frame of its stack, from the
- * top, that is the app's own code: frames in `node:` internals and `node_modules` are
+ * Every tracked object still alive is attributed to the entry whose object dominates it
+ * (the nearest, walking up the dominator tree) and to the first frame of its stack, from
+ * the top, that is the app's own code: frames in `node:` internals and `node_modules` are
  * skipped, so `arr.push({...})` inside a library call still lands on the app's caller.
+ * The counts are of live objects, so comparing two records of a session says which site
+ * the entry's growth came from (allocation-marks.ts). Counting "objects newer than the
+ * previous snapshot" by node id does not work: V8 reuses the id of a dead object for a new
+ * one allocated at its address until its id map is next updated, so new objects can carry
+ * old ids.
  *
  * @example
- *   const found = findAllocationSites(snapshot, { since: previous.maxTrackedId, dominator, selfSize, entries, appScript });
+ *   const found = findAllocationSites(snapshot, { dominator, selfSize, entries, appFrame });
  *   found.byEntry.get(entry.id) // [{ function_name: 'remember', line: 3, count: 20, bytes: 1280, ... }]
  */
 import type { AllocationSite, Entry } from '../record.js';
@@ -41,8 +41,6 @@ export interface AppFrame {
 }
 
 export interface AllocationSiteOptions {
-  /** The largest id of a tracked object in the previous snapshot of this session (0: none). */
-  since: number;
   /** Immediate dominator's ordinal by node ordinal (the root dominates itself). */
   dominator: Uint32Array;
   /** Self size by node ordinal, as DevTools shows it. */
@@ -64,13 +62,11 @@ export interface AllocationSiteOptions {
 export interface AllocationSitesResult {
   /** Whether the snapshot carries allocation stacks at all (tracking was on). */
   tracked: boolean;
-  /** The largest id of a tracked object in this snapshot: `since` for the next one. */
-  maxTrackedId: number;
   /** Entry id → its sites, the most bytes first. */
   byEntry: Map<number, AllocationSite[]>;
 }
 
-const DEFAULT_LIMIT = 8;
+const DEFAULT_LIMIT = 16;
 /** siteOfRow: not computed yet / no app frame on the stack. */
 const UNKNOWN = -2;
 const NO_SITE = -1;
@@ -80,7 +76,7 @@ export function findAllocationSites(snapshot: HeapSnapshot, options: AllocationS
   const { nodes, layout, traceTree, traceFunctionInfos, meta } = snapshot;
   const traceOffset = layout.nodeTraceNodeIdOffset;
   if (!traceTree || !traceFunctionInfos || traceOffset < 0 || !meta.trace_node_fields || !meta.trace_function_info_fields) {
-    return { tracked: false, maxTrackedId: 0, byEntry };
+    return { tracked: false, byEntry };
   }
   const nfc = layout.nodeFieldCount;
   const idOffset = layout.nodeIdOffset;
@@ -91,23 +87,19 @@ export function findAllocationSites(snapshot: HeapSnapshot, options: AllocationS
     if (entry.id !== undefined) entryIds.set(entry.id, index);
   });
   const entryOfOrdinal = new Map<number, number>();
-  let maxTrackedId = 0;
-  const fresh: number[] = [];
+  const tracked: number[] = [];
   for (let o = 0, base = 0; base < nodes.length; o++, base += nfc) {
-    const id = nodes[base + idOffset]!;
-    const entry = entryIds.get(id);
+    const entry = entryIds.get(nodes[base + idOffset]!);
     if (entry !== undefined) entryOfOrdinal.set(o, entry);
-    if (nodes[base + traceOffset] === 0) continue;
-    if (id > maxTrackedId) maxTrackedId = id;
-    if (id > options.since) fresh.push(o);
+    if (nodes[base + traceOffset] !== 0) tracked.push(o);
   }
-  if (fresh.length === 0 || entryOfOrdinal.size === 0) return { tracked: true, maxTrackedId, byEntry };
+  if (tracked.length === 0 || entryOfOrdinal.size === 0) return { tracked: true, byEntry };
 
   const stacks = new TraceStacks(snapshot, options);
   const owner = new EntryOwner(options.dominator, entryOfOrdinal);
-  // entry index → site index → [count, bytes]
+  // entry index → site index → totals
   const totals = new Map<number, Map<number, { count: number; bytes: number }>>();
-  for (const o of fresh) {
+  for (const o of tracked) {
     const entry = owner.of(o);
     if (entry < 0) continue;
     const site = stacks.siteOf(nodes[o * nfc + traceOffset]!);
@@ -126,7 +118,7 @@ export function findAllocationSites(snapshot: HeapSnapshot, options: AllocationS
     list.sort((a, b) => b.bytes - a.bytes || b.count - a.count || a.line - b.line);
     byEntry.set(options.entries[entryIndex]!.id!, list.slice(0, limit));
   }
-  return { tracked: true, maxTrackedId, byEntry };
+  return { tracked: true, byEntry };
 }
 
 /** Maps trace tree nodes to the first app frame on their stack, memoised per row. */
