@@ -123,13 +123,16 @@ describe('apptrace UI through the real proxy and profiler', () => {
 
     // Clicking the leak opens its code with the definition line marked and in view.
     await Promise.all([page.waitForURL(/\/code\?/), page.click('#suspects tbody tr:first-child td.name a')]);
-    const marked = page.locator('.line[data-marked]');
+    const marked = page.locator('.line[data-marked][data-mark-kind~="definition"]');
     expect(await marked.getAttribute('id')).toBe(`L${lineOf('const requestLog = [];')}`);
     expect(await marked.textContent()).toContain('const requestLog = [];');
+    // The line that adds to it is marked too, as a reference found in the source.
+    const adds = page.locator(`#L${lineOf('requestLog.push(')}`);
+    expect(await adds.getAttribute('data-mark-kind')).toContain('reference');
     await eventually(
       () =>
         page.evaluate(() => {
-          const r = document.querySelector('.line[data-marked]')!.getBoundingClientRect();
+          const r = document.querySelector('.line[data-marked][data-mark-kind~="definition"]')!.getBoundingClientRect();
           return r.top >= 0 && r.bottom <= window.innerHeight ? true : undefined;
         }),
       'the marked line in view',

@@ -110,7 +110,7 @@ function codePage(
     const here = marks.get(n);
     const note = here ? `<span class="mark-note">← ${here.map((m) => escapeHtml(markLabel(m))).join('; ')}</span>` : '';
     source +=
-      `<div class="line" id="L${n}"${here ? ' data-marked' : ''}>` +
+      `<div class="line" id="L${n}"${here ? ` data-marked data-mark-kind="${[...new Set(here.map((m) => m.kind))].join(' ')}"` : ''}>` +
       `<a class="ln" href="#L${n}">${n}</a><span class="src">${lines[i]}</span>${note}</div>\n`;
   }
   const body = html`<header class="top">
