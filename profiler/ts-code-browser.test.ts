@@ -82,7 +82,7 @@ async function startTsTarget(root: string, how: 'require' | 'import'): Promise<{
 function shownLines(body: string): { lines: string[]; marked: number[] } {
   const lines: string[] = [];
   const marked: number[] = [];
-  for (const m of body.matchAll(/<div class="line" id="L(\d+)"( data-marked)?><a class="ln" href="#L\d+">\d+<\/a><span class="src">(.*?)<\/span>(?:<span class="mark-note">.*?<\/span>)?<\/div>/g)) {
+  for (const m of body.matchAll(/<div class="line" id="L(\d+)"( data-marked[^>]*)?><a class="ln" href="#L\d+">\d+<\/a><span class="src">(.*?)<\/span>(?:<span class="mark-note">.*?<\/span>)?<\/div>/g)) {
     expect(Number(m[1])).toBe(lines.length + 1);
     if (m[2]) marked.push(Number(m[1]));
     const text = m[3]!.replace(/<[^>]*>/g, '').replace(/&(lt|gt|quot|#39|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!);
