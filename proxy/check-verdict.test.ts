@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Suspect } from '../profiler/record.js';
-import { formatReport, judgeSuspects, recentRate } from './check-verdict.js';
+import { formatReport, judgeSuspects, recentGrowth } from './check-verdict.js';
 
 function suspect(name: string, sizes: number[], verdict: Suspect['verdict'], extra: Partial<Suspect> = {}): Suspect {
   return {
@@ -21,9 +21,25 @@ function suspect(name: string, sizes: number[], verdict: Suspect['verdict'], ext
 describe('the check verdict', () => {
   it('measures the rate over the second half, so a warm-up step does not count', () => {
     // +8 KB in the first request, then nothing.
-    expect(recentRate([1000, 9000, 9000, 9000, 9000, 9000, 9000, 9000].map((size, i) => ({ requests: i + 1, size })))).toBe(0);
+    expect(recentGrowth([1000, 9000, 9000, 9000, 9000, 9000, 9000, 9000].map((size, i) => ({ requests: i + 1, size })))).toEqual({ rate: 0, grewIn: 0, rounds: 3 });
     // A steady 2 KB per request.
-    expect(recentRate([0, 1, 2, 3, 4, 5].map((k) => ({ requests: k + 1, size: 2048 * k })))).toBeCloseTo(2048);
+    const steady = recentGrowth([0, 1, 2, 3, 4, 5].map((k) => ({ requests: k + 1, size: 2048 * k })));
+    expect(steady.rate).toBeCloseTo(2048);
+    expect([steady.grewIn, steady.rounds]).toEqual([2, 2]);
+  });
+
+  it('judges at the ends of rounds when a round sends several requests', () => {
+    // Two requests a round, one snapshot each: only the ends of rounds (even counts) count.
+    const history = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((requests) => ({ requests, size: requests % 2 === 0 ? 1000 * requests : 50_000 }));
+    const growth = recentGrowth(history, 2);
+    expect(growth.rate).toBeCloseTo(1000);
+    expect([growth.grewIn, growth.rounds]).toEqual([2, 2]);
+  });
+
+  it('a one-off step in the second half is not a leak, however large', () => {
+    const step = suspect('fn', [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 9000, 9000, 9000, 9000], 'growing');
+    expect(recentGrowth(step.history).rate).toBeGreaterThan(256);
+    expect(judgeSuspects([step], 256)).toEqual([]);
   });
 
   it('fails a growing entry above the threshold only', () => {
@@ -55,7 +71,7 @@ describe('the check verdict', () => {
     const text = formatReport(report);
     expect(text).toMatch(/^apptrace check: FAILED — 1 object kept growing by more than 512 B\/request over 6 × GET \/leak \(6 requests\)/);
     expect(text).toContain('messages (Array) at app.mjs:3');
-    expect(text).toContain('+2.0 KB/request after warm-up');
+    expect(text).toContain('+2.0 KB/request after warm-up, growing in 2 of its last 2 rounds');
     expect(formatReport({ ...report, passed: true, suspects: [], plateaued: ['cache'] })).toMatch(/passed — none of 3 objects .*grew then levelled off: cache/);
   });
 });

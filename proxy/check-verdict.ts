@@ -14,6 +14,9 @@ export interface Leak {
   lineno: number;
   /** Bytes per request over the second half of the run (what the threshold is checked against). */
   growth_per_request: number;
+  /** In how many of the rounds of the second half it grew (`grew_in` of `rounds_judged`). */
+  grew_in: number;
+  rounds_judged: number;
   /** Bytes per request over the whole run, warm-up included (what the UI shows). */
   overall_growth_per_request: number;
   first_size: number;
@@ -38,25 +41,38 @@ export interface CheckReport {
 }
 
 /**
- * The rate an entry grows at after the warm-up: least squares over the second half of
- * its history (at least three points), so the first calls of a function or a cache's
- * first fills do not count, and a leak's steady rate does.
+ * How an entry grew after the warm-up: its sizes at the ends of rounds (every
+ * `perRound` requests; all points when there are too few), of which the second half
+ * (at least three points) is judged: the least-squares rate per request, and in how
+ * many of those rounds it grew at all.
  */
-export function recentRate(history: readonly { requests: number; size: number }[]): number {
-  const tail = history.slice(-Math.max(3, Math.ceil(history.length / 2)));
-  return slopePerRequest(tail);
+export function recentGrowth(
+  history: readonly { requests: number; size: number }[],
+  perRound = 1,
+): { rate: number; grewIn: number; rounds: number } {
+  const ends = history.filter((h) => h.requests % perRound === 0);
+  const points = ends.length >= 4 ? ends : history;
+  const tail = points.slice(-Math.max(3, Math.ceil(points.length / 2)));
+  let grewIn = 0;
+  for (let i = 1; i < tail.length; i++) if (tail[i]!.size > tail[i - 1]!.size) grewIn++;
+  return { rate: slopePerRequest(tail), grewIn, rounds: Math.max(0, tail.length - 1) };
 }
 
 /**
- * Decides the check: an entry fails when the profiler's verdict says it is still growing
- * (not flat, not a cache that has plateaued) and its recent rate is above `threshold`.
+ * Decides the check. An entry fails when
+ * - the profiler's verdict says it is still growing (not flat, not a cache that has
+ *   plateaued),
+ * - its rate over the second half of the run is above `threshold` bytes per request, and
+ * - it grew in at least two thirds of those rounds: a leak grows round after round, while
+ *   V8's one-off steps (a function optimised late, a table rehashed once) happen once and
+ *   would otherwise show as a rate when they fall in the second half.
  */
-export function judgeSuspects(suspects: readonly ServedSuspect[], threshold: number): Leak[] {
+export function judgeSuspects(suspects: readonly ServedSuspect[], threshold: number, perRound = 1): Leak[] {
   const leaks: Leak[] = [];
   for (const s of suspects) {
     if (s.verdict !== 'growing') continue;
-    const rate = recentRate(s.history);
-    if (!(rate > threshold)) continue;
+    const { rate, grewIn, rounds } = recentGrowth(s.history, perRound);
+    if (!(rate > threshold) || grewIn * 3 < rounds * 2) continue;
     leaks.push({
       module_name: s.module_name,
       name: s.name,
@@ -64,6 +80,8 @@ export function judgeSuspects(suspects: readonly ServedSuspect[], threshold: num
       filename: s.filename,
       lineno: s.lineno,
       growth_per_request: Math.round(rate * 10) / 10,
+      grew_in: grewIn,
+      rounds_judged: rounds,
       overall_growth_per_request: s.growth_per_request,
       first_size: s.history[0]?.size ?? s.first_size,
       last_size: s.history.at(-1)?.size ?? s.last_size,
@@ -103,7 +121,8 @@ export function formatReport(report: CheckReport): string {
     lines.push('');
     lines.push(`  ${leak.name} (${leak.obj_type}) at ${leak.filename}:${leak.lineno}  [module ${leak.module_name}]`);
     lines.push(
-      `    +${formatBytes(leak.growth_per_request)}/request after warm-up (+${formatBytes(leak.overall_growth_per_request)}/request overall; ${formatBytes(leak.first_size)} → ${formatBytes(leak.last_size)})`,
+      `    +${formatBytes(leak.growth_per_request)}/request after warm-up, growing in ${leak.grew_in} of its last ${leak.rounds_judged} rounds ` +
+        `(+${formatBytes(leak.overall_growth_per_request)}/request overall; ${formatBytes(leak.first_size)} → ${formatBytes(leak.last_size)})`,
     );
     if (leak.growth_path) lines.push(`    growth path: ${leak.growth_path}`);
     for (const line of leak.marked_lines) lines.push(`    grows at ${line}`);

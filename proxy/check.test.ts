@@ -97,7 +97,7 @@ describe('apptrace-proxy check on leaks', () => {
     // The growth path and the line that adds to it, from the profiler's suspects.
     expect(run.stdout).toMatch(/growth path: Registry\.seen → Array: \+1 element/);
     expect(run.stdout).toContain('grows at registry.mjs:6');
-    // About 1.7 KB per request (an array of 200 numbers and an object): well above 512 B.
+    // About 1.7 KB per request (an array of 200 numbers and an object): well above 256 B.
     const rate = /\+(\d+\.\d) KB\/request after warm-up/.exec(run.stdout);
     expect(rate, run.stdout).not.toBeNull();
     expect(Number(rate![1])).toBeGreaterThan(1);
@@ -120,11 +120,11 @@ describe('apptrace-proxy check on leaks', () => {
         suspects: { name: string; module_name: string; obj_type: string; filename: string; lineno: number; growth_per_request: number; growth_path: string | null }[];
       };
       expect(report.passed).toBe(false);
-      expect(report.threshold).toBe(512);
+      expect(report.threshold).toBe(256);
       expect(report.requests).toMatchObject({ rounds: 10, sent: 10 });
       expect(report.suspects.map((s) => s.name)).toEqual(['sessions']);
       expect(report.suspects[0]).toMatchObject({ module_name: 'sessions.cjs', obj_type: 'Map', filename: 'sessions.cjs', lineno: 2 });
-      expect(report.suspects[0]!.growth_per_request).toBeGreaterThan(512);
+      expect(report.suspects[0]!.growth_per_request).toBeGreaterThan(256);
       expect(report.suspects[0]!.growth_path).toMatch(/^sessions → Map: \+1 entry/);
       // --db keeps the records: the baseline and one per round.
       const stored = JSON.parse(readFileSync(db, 'utf8')) as { records: { baseline?: boolean }[] };
@@ -147,7 +147,7 @@ describe('apptrace-proxy check on leaks', () => {
   it('passes a bounded cache that fills up and then levels off', { timeout: 120_000 }, async () => {
     const run = await check([...targetArgs(), '--request', '/cache', '--requests', ROUNDS]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^apptrace check: passed — none of \d+ objects kept growing by more than 512 B\/request over 10 × GET \/cache \(10 requests\)/);
+    expect(run.stdout).toMatch(/^apptrace check: passed — none of \d+ objects kept growing by more than 256 B\/request over 10 × GET \/cache \(10 requests\)/);
     expect(run.stdout).toContain('grew then levelled off: recent');
   });
 
@@ -177,7 +177,7 @@ describe('apptrace-proxy check on bad input', () => {
   it('--help describes the threshold and the exit statuses', async () => {
     const run = await check(['--help']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/--threshold BYTES.*\(default: 512\)/);
+    expect(run.stdout).toMatch(/--threshold BYTES.*\(default: 256\)/);
     expect(run.stdout).toMatch(/Exit status: 0 no leak, 1 a leak/);
   });
 

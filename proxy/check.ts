@@ -163,7 +163,7 @@ class CheckRun {
     }
 
     const suspects = await getJSON<ServedSuspect[]>(`${profiler}/api/suspects`);
-    const leaks = judgeSuspects(suspects, config.threshold);
+    const leaks = judgeSuspects(suspects, config.threshold, config.requests.length);
     return {
       passed: leaks.length === 0,
       threshold: config.threshold,
