@@ -80,7 +80,7 @@ export const PROXY_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'allocation-sites',
     kind: 'boolean',
-    help: 'also record where growing objects were allocated (tracks every allocation in the target: it runs several times slower)',
+    help: 'also record where growing objects were allocated (tracks every allocation: the target runs ~15x slower, ~6x when started with node --track-heap-objects)',
   },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
