@@ -140,10 +140,15 @@ class EntryFinder {
   }
 
   private declarations(module: TracedModule): ModuleDeclarations | undefined {
-    const key = `${module.kind}\u0000${module.url}`;
+    return this.scriptDeclarations(module.url, module.script, module.kind);
+  }
+
+  /** A script's declarations, parsed once per analysis (hashing a large bundle per entry adds up). */
+  private scriptDeclarations(url: string, script: number, kind: TracedModule['kind']): ModuleDeclarations | undefined {
+    const key = `${kind}\u0000${url}`;
     if (this.declarationCache.has(key)) return this.declarationCache.get(key);
-    const source = this.sourceOf(module.url, module.script);
-    const result = source === undefined ? undefined : moduleDeclarations(source, module.kind);
+    const source = this.sourceOf(url, script);
+    const result = source === undefined ? undefined : moduleDeclarations(source, kind);
     this.declarationCache.set(key, result);
     return result;
   }
@@ -409,9 +414,7 @@ class EntryFinder {
     if (source !== undefined && !isClassAt(source, line, column)) {
       // A class with an explicit constructor is located at the constructor's `(`: the
       // class's own line comes from the source. (Without one, at its `class` keyword.)
-      const declarations =
-        scriptUrl === module.url ? this.declarations(module) : moduleDeclarations(source, module.kind);
-      const classStart = declarations?.classOfConstructor(line, column);
+      const classStart = this.scriptDeclarations(scriptUrl, scriptNode, module.kind)?.classOfConstructor(line, column);
       if (classStart !== undefined) at = classStart;
       isClass ||= classStart !== undefined;
     } else if (source !== undefined) {
