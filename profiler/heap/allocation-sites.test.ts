@@ -150,3 +150,27 @@ describe('allocation sites of a live target', () => {
     expect(sites[0]!.bytes).toBeGreaterThan(0);
   }, 60_000);
 });
+
+describe('appFrameResolver', () => {
+  const root = '/app';
+  // dist/store.js, built from src/store.ts: generated line 3, column 9 (0-based) comes from
+  // line 10, column 4 (0-based) of the original (mappings written by hand: "AAAA;;SASI").
+  const map = { version: 3, sources: ['../src/store.ts'], names: [], mappings: 'AAAA;;SASI' };
+  const script = `"use strict";\n\nfunction remember() {}\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+  const frames = appFrameResolver({
+    root,
+    traced: (url) => (url === 'file:///app/dist/store.js' ? 'dist/store.js' : undefined),
+    source: (url) => (url === 'file:///app/dist/store.js' ? script : undefined),
+  });
+
+  it('maps a source-mapped frame to the original source (V8 positions are 1-based)', () => {
+    expect(frames('file:///app/dist/store.js', 3, 10)).toEqual({ module_name: 'src/store.ts', filename: 'src/store.ts', line: 10, column: 5 });
+  });
+
+  it("counts the app's own files even when --trace-module names others, never node_modules nor node: internals", () => {
+    expect(frames('/app/routes/users.js', 7, 3)).toEqual({ module_name: 'routes/users.js', filename: 'routes/users.js', line: 7, column: 3 });
+    expect(frames('/app/node_modules/express/lib/router.js', 7, 3)).toBeUndefined();
+    expect(frames('node:internal/streams/readable', 7, 3)).toBeUndefined();
+    expect(frames('/elsewhere/lib.js', 7, 3)).toBeUndefined();
+  });
+});
