@@ -10,8 +10,19 @@
  * `module.exports = {…}`, `module.exports.x =` and `exports.x =` assignments.
  */
 import { createHash } from 'node:crypto';
-import { parse } from 'acorn';
+import { createRequire } from 'node:module';
+import type * as Acorn from 'acorn';
 import type { Node, Pattern, Program, Statement, ModuleDeclaration, Expression } from 'acorn';
+
+/**
+ * acorn, loaded on the first parse: most analyses never parse a source (no traced
+ * module's file is readable, or the cache has it), and loading it costs the CLI's
+ * start-up tens of milliseconds.
+ */
+let acorn: typeof Acorn | undefined;
+function loadAcorn(): typeof Acorn {
+  return (acorn ??= createRequire(import.meta.url)('acorn') as typeof Acorn);
+}
 
 export type ModuleKind = 'module' | 'commonjs';
 
@@ -68,7 +79,7 @@ function parseProgram(source: string, kind: ModuleKind): Program | undefined {
   const attempts: ('module' | 'script')[] = kind === 'module' ? ['module', 'script'] : ['script', 'module'];
   for (const sourceType of attempts) {
     try {
-      return parse(source, {
+      return loadAcorn().parse(source, {
         ecmaVersion: 'latest',
         sourceType,
         locations: true,

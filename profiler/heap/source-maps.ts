@@ -20,8 +20,18 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FlattenMap, GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND, decodedMappings, originalPositionFor, sourceContentFor } from '@jridgewell/trace-mapping';
+import { createRequire } from 'node:module';
+import type * as TraceMapping from '@jridgewell/trace-mapping';
 import type { SectionedSourceMapInput, TraceMap } from '@jridgewell/trace-mapping';
+
+/**
+ * @jridgewell/trace-mapping, loaded when the first source map is read: most analyses
+ * read none, and loading it costs the CLI's start-up time.
+ */
+let traceMapping: typeof TraceMapping | undefined;
+function loadTraceMapping(): typeof TraceMapping {
+  return (traceMapping ??= createRequire(import.meta.url)('@jridgewell/trace-mapping') as typeof TraceMapping);
+}
 
 /** A place in an original source. */
 export interface OriginalPosition {
@@ -136,7 +146,7 @@ function parseMap(text: string, mapUrl: string): TraceMap | undefined {
     // A map may start with `)]}'` to stop it being run as a script (source map spec).
     const json = JSON.parse(text.replace(/^\)\]\}'[^\n]*\n/, '')) as SectionedSourceMapInput;
     if (typeof json !== 'object' || json === null) return undefined;
-    return new FlattenMap(json, mapUrl);
+    return new (loadTraceMapping().FlattenMap)(json, mapUrl);
   } catch {
     return undefined;
   }
@@ -146,6 +156,7 @@ function makeSourceMap(map: TraceMap, mapUrl: string): ScriptSourceMap {
   const resolved = map.resolvedSources.map(normalizeSource);
   const sources = [...new Set(resolved.filter((s) => s !== ''))];
   const texts = new Map<string, string | undefined>();
+  const { decodedMappings, originalPositionFor, sourceContentFor, GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND } = loadTraceMapping();
   const lines = decodedMappings(map);
 
   const position = (found: { source: string | null; line: number | null; column: number | null }): OriginalPosition | undefined =>
