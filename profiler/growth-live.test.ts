@@ -111,7 +111,7 @@ describe('growth paths over a live target', () => {
     const body = await res.text();
     expect(res.status).toBe(200);
     expect(body).toMatch(/<p id="growth-path" class="growth-summary">.*MainPage\.history → Array: \+1 element/);
-    const marked = [...body.matchAll(/<div class="line" id="L(\d+)" data-marked>/g)].map((m) => Number(m[1]));
+    const marked = [...body.matchAll(/<div class="line" id="L(\d+)" data-marked[^>]*>/g)].map((m) => Number(m[1]));
     expect(marked).toEqual([lineOf('page.mjs', 'export class MainPage'), lineOf('page.mjs', 'MainPage.history.push(')]);
     expect(body).toContain('found in the source');
   });

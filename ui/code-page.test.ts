@@ -34,12 +34,12 @@ describe('code browser', () => {
     // into it is marked too, and the page says which mark is which.
     const lines = SAMPLE_SOURCE.split('\n');
     const pushLine = lines.findIndex((l) => l.includes('leakyList.push(')) + 1;
-    const marked = [...body.matchAll(/<div class="line" id="L(\d+)" data-marked>/g)].map((m) => Number(m[1]));
+    const marked = [...body.matchAll(/<div class="line" id="L(\d+)" data-marked[^>]*>/g)].map((m) => Number(m[1]));
     expect(marked).toEqual([3, pushLine]);
     expect(lines[2]).toContain('const leakyList');
-    expect(body).toMatch(/id="L3" data-marked>.*<span class="mark-note">← definition<\/span>/);
-    expect(body).toContain(`id="L${pushLine}" data-marked>`);
-    expect(body).toMatch(new RegExp(`id="L${pushLine}" data-marked>.*<span class="mark-note">← adds to leakyList \\(push\\) — found in the source</span>`));
+    expect(body).toMatch(/id="L3" data-marked data-mark-kind="definition">.*<span class="mark-note">← definition<\/span>/);
+    expect(body).toContain(`id="L${pushLine}" data-marked data-mark-kind="reference">`);
+    expect(body).toMatch(new RegExp(`id="L${pushLine}" data-marked data-mark-kind="reference">.*<span class="mark-note">← adds to leakyList \\(push\\) — found in the source</span>`));
     expect(body).toMatch(new RegExp(`<li><a href="#L${pushLine}">line ${pushLine}</a>: <span class="mark-kind reference">found in the source</span> adds to leakyList \\(push\\)`));
     expect(body).toContain('<dd id="entry-type">Array</dd>');
     // The sample leak grows by LEAK_STEP (4 KB) per request.
