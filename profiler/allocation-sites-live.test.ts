@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HeapRecord, Suspect } from './record.js';
 import type { ProfilerProcess } from './test-processes.js';
-import { FIXTURE_DIR, killAll, startProfiler, startTarget, waitFor } from './test-processes.js';
+import { FIXTURE_DIR, kill, killAll, startProfiler, startTarget, waitFor } from './test-processes.js';
 
 /** The 1-based line of the first line of `file` that matches `re` (from the fixture's text). */
 function lineOf(file: string, re: RegExp): number {
@@ -82,6 +82,31 @@ describe('apptrace-profiler serve --allocation-sites against a live target', () 
     expect(mark, JSON.stringify(leak!.marked_lines)).toBeDefined();
     expect(mark!.reason).toMatch(/^allocates [\d.]+ objects? \(\+[\d.]+ (B|KB|MB)\) per request in handle\(\)/);
     expect(mark!.module_name).toBeUndefined();
+  });
+
+  it('tracks again after the target restarts (a new inspector session starts without it)', async () => {
+    const first = await startTarget();
+    const profiler = await startProfiler(['--inspect', `127.0.0.1:${first.inspectPort}`, '--db', join(dir, 'db.json'), '--allocation-sites']);
+    await recordsAtLeast(profiler, 1);
+    await kill(first.child);
+    await waitFor(async () => (await profiler.status()).inspector.state !== 'connected', 'the profiler to notice');
+    // Same inspector port, as node --watch or nodemon would do.
+    const again = await startTarget({ inspectPort: first.inspectPort });
+    const [, baseline] = await recordsAtLeast(profiler, 2);
+    expect(baseline!.baseline).toBe(true);
+    for (let i = 1; i <= 2; i++) {
+      for (let k = 0; k < 2; k++) expect(await again.get('/leak')).toBe(200);
+      await profiler.signal(2, '/leak');
+      await recordsAtLeast(profiler, 2 + i);
+    }
+    const records = (await profiler.records()).filter((r) => r.session === baseline!.session && !r.baseline);
+    expect(records.length).toBeGreaterThanOrEqual(2);
+    const handleLine = lineOf('server.mjs', /^function handle\(/);
+    for (const record of records) {
+      expect(record.allocation_tracking).toBe(true);
+      const sites = record.entries.filter((e) => e.name === 'messages').flatMap((e) => e.allocations ?? []);
+      expect(sites.some((s) => s.function_name === 'handle' && s.line === handleLine)).toBe(true);
+    }
   });
 
   it('without the flag, snapshots carry no allocation stacks and records no sites', async () => {

@@ -66,7 +66,7 @@ export interface AllocationSitesResult {
   byEntry: Map<number, AllocationSite[]>;
 }
 
-const DEFAULT_LIMIT = 16;
+const DEFAULT_LIMIT = 8;
 /** siteOfRow: not computed yet / no app frame on the stack. */
 const UNKNOWN = -2;
 const NO_SITE = -1;
