@@ -131,8 +131,8 @@ class TraceStacks {
   readonly #functionField: number;
   readonly #infoWidth: number;
   readonly #info: { name: number; scriptName: number; scriptId: number; line: number; column: number };
-  /** trace node id → row. */
-  readonly #rowOfId = new Map<number, number>();
+  /** trace node id → row + 1 (0: no such node); V8 numbers trace nodes densely from 1. */
+  readonly #rowOfId: Int32Array;
   readonly #siteOfRow: Int32Array;
   /** Function info index → site index, NO_SITE, or UNKNOWN. */
   readonly #siteOfFunction: Int32Array;
@@ -158,15 +158,22 @@ class TraceStacks {
       column: infoFields.indexOf('column'),
     };
     const rows = Math.floor(this.#tree.length / this.#rowWidth);
-    for (let r = 0; r < rows; r++) this.#rowOfId.set(this.#tree[r * this.#rowWidth + this.#idField]!, r);
+    let maxId = 0;
+    for (let r = 0; r < rows; r++) maxId = Math.max(maxId, this.#tree[r * this.#rowWidth + this.#idField]!);
+    // Dense in practice; a sparse or odd tree falls back to no lookup beyond a sane size.
+    this.#rowOfId = new Int32Array(Math.min(maxId, rows * 4 + 16) + 1);
+    for (let r = 0; r < rows; r++) {
+      const id = this.#tree[r * this.#rowWidth + this.#idField]!;
+      if (id < this.#rowOfId.length) this.#rowOfId[id] = r + 1;
+    }
     this.#siteOfRow = new Int32Array(rows).fill(UNKNOWN);
     this.#siteOfFunction = new Int32Array(Math.floor(this.#infos.length / Math.max(1, this.#infoWidth))).fill(UNKNOWN);
   }
 
   /** The site of a trace node id, or a negative number when its stack has no app frame. */
   siteOf(traceNodeId: number): number {
-    const start = this.#rowOfId.get(traceNodeId);
-    if (start === undefined || this.#idField < 0 || this.#functionField < 0) return NO_SITE;
+    const start = traceNodeId < this.#rowOfId.length ? this.#rowOfId[traceNodeId]! - 1 : -1;
+    if (start < 0 || this.#idField < 0 || this.#functionField < 0) return NO_SITE;
     const walked: number[] = [];
     let site = NO_SITE;
     for (let row = start, steps = 0; row !== TRACE_ROOT_PARENT && steps < this.#siteOfRow.length; steps++) {
@@ -228,12 +235,14 @@ class TraceStacks {
 
 /** The entry that dominates a node (nearest up the dominator tree), memoised along the way. */
 class EntryOwner {
-  /** ordinal → entry index, or -1 for "no entry above". */
-  readonly #memo = new Map<number, number>();
+  /** ordinal → entry index + 1, or -1 for "no entry above", 0 for not known yet. */
+  readonly #memo: Int32Array;
   constructor(
     private readonly dominator: Uint32Array,
     private readonly entryOfOrdinal: Map<number, number>,
-  ) {}
+  ) {
+    this.#memo = new Int32Array(dominator.length);
+  }
 
   of(ordinal: number): number {
     const walked: number[] = [];
@@ -244,9 +253,9 @@ class EntryOwner {
         owner = entry;
         break;
       }
-      const memo = this.#memo.get(o);
-      if (memo !== undefined) {
-        owner = memo;
+      const memo = this.#memo[o]!;
+      if (memo !== 0) {
+        owner = memo > 0 ? memo - 1 : -1;
         break;
       }
       walked.push(o);
@@ -254,7 +263,7 @@ class EntryOwner {
       if (up === o) break; // the root
       o = up;
     }
-    for (const o of walked) this.#memo.set(o, owner);
+    for (const o of walked) this.#memo[o] = owner >= 0 ? owner + 1 : -1;
     return owner;
   }
 }
