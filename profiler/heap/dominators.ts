@@ -362,11 +362,17 @@ function shallowSizes(
 
 /**
  * Semidominators as in Lengauer–Tarjan ("simple" version with path compression), then
- * Semi-NCA; 1-based vertex numbers so that 0 means "none". Unreached nodes are handled
- * as DevTools does: first every node with no counted retainer starts a DFS of its own
- * under the root; whatever is still unnumbered (cycles retained only by themselves) is
- * hung off the root one by one. Returns the dominators by ordinal and the DFS order
- * (ordinals).
+ * Semi-NCA. Everything but the DFS works on DFS numbers (1-based, so that 0 means
+ * "none"): the arrays are then read along tree paths, close together, instead of at
+ * random ordinals. Unreached nodes are handled as DevTools does: first every node with
+ * no counted retainer starts a DFS of its own under the root; whatever is still
+ * unnumbered (cycles retained only by themselves) is hung off the root one by one.
+ * Returns the dominators by ordinal and the DFS order (ordinals).
+ *
+ * The predecessor lists (counted retainers, as DFS numbers) are filled by the DFS
+ * itself as it looks at each counted edge once, which saves a pass over the edges;
+ * their order within a list differs from the edges' order, which the minimum over
+ * them does not see.
  */
 function lengauerTarjan(
   snapshot: HeapSnapshot,
@@ -379,41 +385,37 @@ function lengauerTarjan(
   step: (name: string) => void,
 ): { dominator: Uint32Array; order: Uint32Array; count: number; unreachable: number } {
   const { edges, layout, nodeCount } = snapshot;
-  const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
-  const scale = 1 / nfc;
+  const scale = 1 / layout.nodeFieldCount;
   const toOffset = layout.edgeToNodeOffset;
 
-  // Predecessors through counted edges only, in compressed-sparse-row form, by vertex
-  // number (ordinal + 1): the predecessors of w are retainers[firstRetainer[w - 1] ..
-  // firstRetainer[w]], as vertex numbers. Slot 0 holds the counts already.
+  // The retainers of ordinal o are retainers[firstRetainer[o] .. firstRetainer[o + 1]]
+  // (compressed sparse rows). Slot 0 holds the counts already: make them starts.
   const firstRetainer = slot(0);
-  const edgeCount = edges.length / efc;
   let kept = 0;
   for (let o = 0; o < nodeCount; o++) {
-    kept += firstRetainer[o]!;
+    const c = firstRetainer[o]!;
     firstRetainer[o] = kept;
+    kept += c;
   }
   firstRetainer[nodeCount] = kept;
   const retainers = retainerSpace.subarray(0, kept);
-  for (let from = nodeCount - 1, e = edgeCount - 1; from >= 0; from--) {
-    const begin = firstEdge[from]! / efc;
-    for (; e >= begin; e--) {
-      if ((essential[e >> 3]! & (1 << (e & 7))) === 0) continue;
-      retainers[--firstRetainer[(edges[e * efc + toOffset]! * scale + 0.5) | 0]!] = from + 1;
-    }
-  }
-  step('retainers');
+  // Where the next retainer of each ordinal goes, while the DFS fills the lists.
+  const cursor = slot(3);
+  cursor.set(firstRetainer);
 
-  const parent = slot(1);
-  const ancestor = slot(2);
-  const vertex = slot(3);
+  // By DFS number: the ordinal (this slot stays the DFS order), the DFS parent, and
+  // Lengauer–Tarjan's semi, label and ancestor.
+  const vertex = slot(1);
+  const parent = slot(2);
   const label = slot(4);
   const semi = slot(5);
-  for (const a of [parent, ancestor, vertex, label, semi]) a.fill(0);
-  dom.fill(0);
+  // By ordinal, during the DFS: its number (0 = not reached yet).
+  const num = dom;
+  num.fill(0);
+  parent.fill(0);
   let n = 0;
-  // The DFS path (vertex, next edge to look at) and, later, the path-compression
+  // The DFS path (ordinal, next edge to look at) and, later, the path-compression
   // stack: as deep as the heap is, which is usually far less than its size, so they
   // start small and grow.
   let stackVertex = new Uint32Array(1 << 16);
@@ -427,99 +429,101 @@ function lengauerTarjan(
     stackEdge = biggerEdges;
   };
 
-  const dfs = (start: number): void => {
-    semi[start] = ++n;
+  const dfs = (start: number, parentNumber: number): void => {
+    num[start] = ++n;
     vertex[n] = start;
-    label[start] = start;
+    parent[n] = parentNumber;
     let sp = 0;
     stackVertex[sp] = start;
-    stackEdge[sp++] = firstEdge[start - 1]! / efc;
+    stackEdge[sp++] = firstEdge[start]! / efc;
     while (sp > 0) {
       const v = stackVertex[sp - 1]!;
-      const end = firstEdge[v]! / efc; // the edges of ordinal v - 1 end where those of v begin
+      const numberV = num[v]!;
+      const end = firstEdge[v + 1]! / efc;
       let e = stackEdge[sp - 1]!;
-      let w = 0;
+      let w = -1;
       for (; e < end; e++) {
         if ((essential[e >> 3]! & (1 << (e & 7))) === 0) continue;
-        const to = ((edges[e * efc + toOffset]! * scale + 0.5) | 0) + 1;
-        if (semi[to] === 0) {
+        const to = (edges[e * efc + toOffset]! * scale + 0.5) | 0;
+        retainers[cursor[to]!++] = numberV;
+        if (num[to] === 0) {
           w = to;
           break;
         }
       }
-      if (w === 0) {
+      if (w === -1) {
         sp--;
         continue;
       }
       stackEdge[sp - 1] = e + 1;
-      parent[w] = v;
-      semi[w] = ++n;
+      num[w] = ++n;
       vertex[n] = w;
-      label[w] = w;
+      parent[n] = numberV;
       if (sp === stackVertex.length) grow();
       stackVertex[sp] = w;
-      stackEdge[sp++] = firstEdge[w - 1]! / efc;
+      stackEdge[sp++] = firstEdge[w]! / efc;
     }
   };
 
-  const r = rootOrdinal + 1;
-  dfs(r);
+  dfs(rootOrdinal, 0);
   const reached = n;
   if (n < nodeCount) {
-    for (let v = 1; v <= nodeCount; v++) {
-      if (semi[v] === 0 && firstRetainer[v - 1] === firstRetainer[v]) {
-        parent[v] = r;
-        dfs(v);
-      }
+    for (let o = 0; o < nodeCount; o++) {
+      if (num[o] === 0 && firstRetainer[o] === firstRetainer[o + 1]) dfs(o, 1);
     }
   }
   if (n < nodeCount) {
-    for (let v = 1; v <= nodeCount; v++) {
-      if (semi[v] === 0) {
-        parent[v] = r;
-        semi[v] = ++n;
-        vertex[n] = v;
-        label[v] = v;
+    for (let o = 0; o < nodeCount; o++) {
+      if (num[o] !== 0) continue;
+      num[o] = ++n;
+      vertex[n] = o;
+      parent[n] = 1;
+      // Not walked by a DFS: its counted edges still retain.
+      for (let e = firstEdge[o]! / efc, end = firstEdge[o + 1]! / efc; e < end; e++) {
+        if ((essential[e >> 3]! & (1 << (e & 7))) === 0) continue;
+        retainers[cursor[(edges[e * efc + toOffset]! * scale + 0.5) | 0]!++] = n;
       }
     }
   }
   step('dfs');
 
+  const ancestor = cursor;
+  ancestor.fill(0);
+  for (let i = 1; i <= n; i++) {
+    semi[i] = i;
+    label[i] = i;
+  }
   let stack = stackVertex;
-  for (let i = n; i >= 2; i--) {
-    const w = vertex[i]!;
-    let semiW = semi[w]!;
-    const begin = firstRetainer[w - 1]!;
-    const end = firstRetainer[w]!;
-    if (begin === end) {
-      // No counted retainer: its only predecessor is the root.
-      semiW = semi[r]!;
-    } else {
-      for (let k = begin; k < end; k++) {
-        const v = retainers[k]!;
-        // eval(v), compressing the path iteratively.
-        let u = v;
-        if (ancestor[v] !== 0) {
-          let sp = 0;
-          let x = v;
-          while (ancestor[ancestor[x]!] !== 0) {
-            if (++sp === stack.length) {
-              grow();
-              stack = stackVertex;
-            }
-            stack[sp] = x;
-            x = ancestor[x]!;
+  for (let w = n; w >= 2; w--) {
+    const o = vertex[w]!;
+    const begin = firstRetainer[o]!;
+    const end = firstRetainer[o + 1]!;
+    // No counted retainer: its only predecessor is the root.
+    let semiW = begin === end ? 1 : w;
+    for (let k = begin; k < end; k++) {
+      const v = retainers[k]!;
+      // eval(v), compressing the path iteratively.
+      let u = v;
+      if (ancestor[v] !== 0) {
+        let sp = 0;
+        let x = v;
+        while (ancestor[ancestor[x]!] !== 0) {
+          if (++sp === stack.length) {
+            grow();
+            stack = stackVertex;
           }
-          while (sp > 0) {
-            const y = stack[sp--]!;
-            const a = ancestor[y]!;
-            if (semi[label[a]!]! < semi[label[y]!]!) label[y] = label[a]!;
-            ancestor[y] = ancestor[a]!;
-          }
-          u = label[v]!;
+          stack[sp] = x;
+          x = ancestor[x]!;
         }
-        if (semi[u]! < semiW) semiW = semi[u]!;
+        while (sp > 0) {
+          const y = stack[sp--]!;
+          const a = ancestor[y]!;
+          if (semi[label[a]!]! < semi[label[y]!]!) label[y] = label[a]!;
+          ancestor[y] = ancestor[a]!;
+        }
+        u = label[v]!;
       }
+      if (semi[u]! < semiW) semiW = semi[u]!;
     }
     semi[w] = semiW;
     ancestor[w] = parent[w]!; // link(parent[w], w)
@@ -527,24 +531,19 @@ function lengauerTarjan(
   // Semi-NCA (Georgiadis, Tarjan & Werneck, "Finding dominators in practice", 2006):
   // in DFS order, the immediate dominator of w is the nearest vertex on the dominator
   // path of w's DFS parent whose number is at most semi(w). It gives Lengauer–Tarjan's
-  // tree without its buckets. `ancestor` is reused for the DFS numbers.
-  const pre = ancestor;
-  for (let i = 1; i <= n; i++) pre[vertex[i]!] = i;
-  dom[r] = r;
-  for (let i = 2; i <= n; i++) {
-    const w = vertex[i]!;
+  // tree without its buckets. `label` is reused for the dominators' numbers.
+  const idom = label;
+  idom[1] = 1;
+  for (let w = 2; w <= n; w++) {
     const s = semi[w]!;
     let x = parent[w]!;
-    while (pre[x]! > s) x = dom[x]!;
-    dom[w] = x;
+    while (x > s) x = idom[x]!;
+    idom[w] = x;
   }
   step('semi_dominators');
 
-  // By ordinal, in place: dominator[o] = dom[o + 1] - 1.
-  for (let o = 0; o < nodeCount; o++) dom[o] = dom[o + 1]! - 1;
+  // By ordinal (overwrites the DFS numbers, no longer needed).
+  for (let w = 1; w <= n; w++) dom[vertex[w]!] = vertex[idom[w]!]!;
   const dominator = dom.subarray(0, nodeCount);
-  // The DFS order as ordinals (parent is no longer needed).
-  const order = parent;
-  for (let i = 1; i <= n; i++) order[i - 1] = vertex[i]! - 1;
-  return { dominator, order, count: n, unreachable: nodeCount - reached };
+  return { dominator, order: vertex.subarray(1, n + 1), count: n, unreachable: nodeCount - reached };
 }
