@@ -30,7 +30,7 @@ const elsewhere = (count: number, bytes: number): AllocationSite => ({
 const noise: AllocationSite = { ...here(1, 10), line: 90, function_name: 'tick' };
 
 describe('allocationMarks', () => {
-  it('gives the growth per request of each site between the first and the last sample of the window', () => {
+  it('gives the median growth per request of each site over the window', () => {
     // Cumulative requests 2 → 4 → 8: 6 requests between the first and the last sample.
     const samples = [
       sample(2, 2, [here(10, 1000), elsewhere(1, 50), noise]),
@@ -41,6 +41,19 @@ describe('allocationMarks', () => {
     expect(marks).toEqual([
       { line: 12, kind: 'allocation', reason: 'allocates 2 objects (+200 B) per request in remember()' },
       { line: 40, kind: 'allocation', reason: 'allocates 1 object (+150 B) per request in handle()', module_name: 'src/routes.js' },
+    ]);
+  });
+
+  it('is not thrown off by a record in which V8 lost the stacks of the older objects', () => {
+    const samples = [
+      sample(2, 2, [here(10, 1000)]),
+      sample(3, 4, [here(14, 1400)]),
+      sample(4, 6, []), // every older object without its stack
+      sample(5, 8, [here(4, 400)]),
+      sample(6, 10, [here(8, 800)]),
+    ];
+    expect(allocationMarks(samples, 'src/app.js')).toEqual([
+      { line: 12, kind: 'allocation', reason: 'allocates 2 objects (+200 B) per request in remember()' },
     ]);
   });
 

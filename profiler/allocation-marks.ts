@@ -4,9 +4,13 @@ import type { AllocationSite, MarkedLine } from './record.js';
 /**
  * The `allocation` marks of a growing suspect (`--allocation-sites`): the app's functions
  * that allocated the objects it gained, per matching request, over the window. Each
- * record's `Entry.allocations` counts the live objects the entry holds by allocation site,
- * so the growth per site is its count in the last sample less its count in the first,
- * divided by the requests between them; sites that did not grow are not marked.
+ * record's `Entry.allocations` counts the live objects the entry holds by allocation site;
+ * a site's growth per request is the median, over consecutive samples, of its change
+ * divided by the requests in between. The median, because V8 now and then loses the
+ * allocation stacks of objects that survive a garbage collection (seen in Node 20: every
+ * old object of a record suddenly without a stack): that record's step down, and nothing
+ * else, is ignored. Sites whose median growth is not positive are not marked (a bounded
+ * cache's).
  *
  * V8 records functions, not statements: the line is where the allocating function starts.
  * Sites in another file than the suspect's carry `module_name` (the code browser shows one
@@ -17,22 +21,36 @@ import type { AllocationSite, MarkedLine } from './record.js';
  *   // [{ line: 20, kind: 'allocation', reason: 'allocates 3 objects (+2.1 KB) per request in handle()' }]
  */
 export function allocationMarks(samples: readonly EntrySample[], filename: string, limit = MAX_MARKS): MarkedLine[] {
-  if (samples.length < 2) return [];
-  const first = samples[0]!;
-  const last = samples[samples.length - 1]!;
-  const requests = last.requests - first.requests;
-  if (requests <= 0 || !last.entry.allocations) return [];
+  if (samples.length < 2 || !samples.some((s) => s.entry.allocations)) return [];
   const key = (site: AllocationSite) => `${site.filename}\u0000${site.line}\u0000${site.function_name}`;
-  const before = new Map((first.entry.allocations ?? []).map((site) => [key(site), site]));
-  const grown = last.entry.allocations
-    .map((site) => {
-      const earlier = before.get(key(site));
-      return { site, count: site.count - (earlier?.count ?? 0), bytes: site.bytes - (earlier?.bytes ?? 0) };
-    })
-    .filter((g) => g.count > 0 && g.bytes > 0)
-    .sort((a, b) => b.bytes - a.bytes || b.count - a.count);
+  const sites = new Map<string, AllocationSite>();
+  const bySample = samples.map((sample) => {
+    const here = new Map<string, AllocationSite>();
+    for (const site of sample.entry.allocations ?? []) {
+      here.set(key(site), site);
+      sites.set(key(site), site);
+    }
+    return here;
+  });
+  const grown: { site: AllocationSite; count: number; bytes: number }[] = [];
+  for (const [k, site] of sites) {
+    const counts: number[] = [];
+    const bytes: number[] = [];
+    for (let i = 1; i < samples.length; i++) {
+      const requests = samples[i]!.requests - samples[i - 1]!.requests;
+      if (requests <= 0) continue;
+      const now = bySample[i]!.get(k);
+      const before = bySample[i - 1]!.get(k);
+      counts.push(((now?.count ?? 0) - (before?.count ?? 0)) / requests);
+      bytes.push(((now?.bytes ?? 0) - (before?.bytes ?? 0)) / requests);
+    }
+    const count = median(counts);
+    const added = median(bytes);
+    if (count > 0 && added > 0) grown.push({ site, count, bytes: added });
+  }
   if (grown.length === 0) return [];
-  // A site that added a tenth of the top one's bytes is not where it grows.
+  grown.sort((a, b) => b.bytes - a.bytes || b.count - a.count);
+  // A site that adds a tenth of the top one's bytes is not where it grows.
   const floor = grown[0]!.bytes / 10;
   return grown
     .filter((g) => g.bytes >= floor)
@@ -40,9 +58,16 @@ export function allocationMarks(samples: readonly EntrySample[], filename: strin
     .map(({ site, count, bytes: added }) => ({
       line: site.line,
       kind: 'allocation' as const,
-      reason: `allocates ${perRequest(count / requests)} ${count === requests ? 'object' : 'objects'} (+${bytes(added / requests)}) per request in ${site.function_name}()`,
+      reason: `allocates ${perRequest(count)} ${count === 1 ? 'object' : 'objects'} (+${formatSize(added)}) per request in ${site.function_name}()`,
       ...(site.filename === filename ? {} : { module_name: site.module_name }),
     }));
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const MAX_MARKS = 3;
@@ -51,7 +76,7 @@ function perRequest(n: number): string {
   return Number.isInteger(n) || n >= 10 ? String(Math.round(n)) : n.toFixed(1);
 }
 
-function bytes(n: number): string {
+function formatSize(n: number): string {
   if (n < 1024) return `${Math.round(n)} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;

@@ -14,8 +14,10 @@
  * (the nearest, walking up the dominator tree) and to the first frame of its stack, from
  * the top, that is the app's own code: frames in `node:` internals and `node_modules` are
  * skipped, so `arr.push({...})` inside a library call still lands on the app's caller.
- * The counts are of live objects, so comparing two records of a session says which site
- * the entry's growth came from (allocation-marks.ts). Counting "objects newer than the
+ * The counts are of live objects, so comparing the records of a session says which site
+ * the entry's growth came from (allocation-marks.ts). V8 now and then loses the stacks of
+ * objects that survive a garbage collection (Node 20: a record in which the older objects
+ * carry none, while newer ones do again), so one record's counts can drop. Counting "objects newer than the
  * previous snapshot" by node id does not work: V8 reuses the id of a dead object for a new
  * one allocated at its address until its id map is next updated, so new objects can carry
  * old ids.
