@@ -185,6 +185,9 @@ export interface Suspect {
   history: { index: number; requests: number; size: number }[];
   /** Where it grows (growing suspects whose records carry paths), else null. */
   growth_path?: GrowthPath | null;
-  /** Lines that make it grow: `reference` ones found in the source (growing suspects, API only). */
+  /**
+   * Lines that make it grow (growing suspects): `reference` ones found in the source (API
+   * only), `allocation` ones where its objects were allocated (--allocation-sites).
+   */
   marked_lines?: MarkedLine[];
 }
