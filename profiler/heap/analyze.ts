@@ -154,12 +154,12 @@ function round(ms: number): number {
 }
 
 function summarize(snapshot: HeapSnapshot, dominators: Dominators, ordinal: number): NodeSummary {
-  const { nodes, layout, strings } = snapshot;
+  const { nodes, layout, stringTable } = snapshot;
   const base = ordinal * layout.nodeFieldCount;
   return {
     id: nodes[base + layout.nodeIdOffset]!,
     type: layout.nodeTypes[nodes[base + layout.nodeTypeOffset]!] ?? 'unknown',
-    name: strings[nodes[base + layout.nodeNameOffset]!] ?? '',
+    name: stringTable.get(nodes[base + layout.nodeNameOffset]!),
     self_size: dominators.selfSize[ordinal]!,
     retained_size: dominators.retained[ordinal]!,
   };

@@ -186,7 +186,7 @@ function markPageObjects(
   flags: Uint8Array,
   stack: Uint32Array,
 ): void {
-  const { nodes, edges, layout, strings } = snapshot;
+  const { nodes, edges, layout, stringTable } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
   const scale = 1 / nfc;
@@ -200,7 +200,7 @@ function markPageObjects(
     const to = edges[e + toOffset]!;
     if (type === element) {
       if (nodes[to + layout.nodeTypeOffset] !== synthetic) continue;
-      if (strings[nodes[to + layout.nodeNameOffset]!] !== '(Document DOM trees)') continue;
+      if (!stringTable.equals(nodes[to + layout.nodeNameOffset]!, '(Document DOM trees)')) continue;
     } else if (type !== shortcut) continue;
     const o = (to * scale + 0.5) | 0;
     if (flags[o]) continue;
@@ -233,7 +233,7 @@ function markEssentialEdges(
   retainerCount: Uint32Array,
   essential: Uint8Array,
 ): Uint8Array {
-  const { nodes, edges, layout, strings, nodeCount } = snapshot;
+  const { nodes, edges, layout, stringTable, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
   const scale = 1 / nfc;
@@ -245,10 +245,10 @@ function markEssentialEdges(
   essential.fill(0);
   // WeakMap edge names ("1 / part of key (K @1) -> value (V @2) pair in WeakMap
   // (table @3)"), parsed once per string: 0 = not seen, 1 = not one, 2 = one.
-  const nameKind = new Uint8Array(strings.length);
+  const nameKind = new Uint8Array(stringTable.length);
   const tableIds = new Map<number, number>();
   const classify = (name: number): number => {
-    const text = strings[name] ?? '';
+    const text = stringTable.get(name);
     // Cheap tests first: V8 names many internal edges by number (hash table slots).
     const c = text.charCodeAt(0);
     const m = c >= 48 && c <= 57 && text.charCodeAt(text.length - 1) === 41 ? WEAK_MAP_EDGE.exec(text) : null;
@@ -297,7 +297,7 @@ function shallowSizes(
   work: Uint32Array,
   selfSize: Uint32Array,
 ): Uint32Array {
-  const { nodes, edges, layout, strings, nodeCount } = snapshot;
+  const { nodes, edges, layout, stringTable, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
   const scale = 1 / nfc;
@@ -313,14 +313,14 @@ function shallowSizes(
   let hasUserRoots = false;
   for (let e = firstEdge[rootOrdinal]!, end = firstEdge[rootOrdinal + 1]!; e < end; e += efc) {
     const to = edges[e + toOffset]!;
-    if (nodes[to + nodeTypeOffset] !== synthetic || strings[nodes[to + nameOffset]!] === '(Document DOM trees)') {
+    if (nodes[to + nodeTypeOffset] !== synthetic || stringTable.equals(nodes[to + nameOffset]!, '(Document DOM trees)')) {
       hasUserRoots = true;
       break;
     }
   }
   if (!hasUserRoots) return selfSize;
 
-  const externalStringData = strings.indexOf('system / ExternalStringData');
+  const externalStringData = stringTable.indexOf('system / ExternalStringData');
   const UNVISITED = 0xffffffff;
   const MANY = 0xfffffffe;
   // Each node enters the work list at most twice (unvisited → one owner → many).

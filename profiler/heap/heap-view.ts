@@ -8,6 +8,7 @@
  */
 import { LocationIndex } from './location-index.js';
 import type { HeapSnapshot, SnapshotLayout } from './snapshot.js';
+import type { StringTable } from './string-table.js';
 
 /** The strings walks compare against: node names (`N…`) and edge names (`E…`). */
 export const Tag = {
@@ -74,7 +75,7 @@ const MAX_JOINED_STRING = 4096;
 export class HeapView {
   readonly nodes: Uint32Array;
   readonly edges: Uint32Array;
-  readonly strings: string[];
+  readonly strings: StringTable;
   readonly nodeFieldCount: number;
   readonly edgeFieldCount: number;
   /** Node type codes (`t.closure`, …) and edge type codes (`e.context`, …). */
@@ -106,7 +107,7 @@ export class HeapView {
     const layout = snapshot.layout;
     this.nodes = snapshot.nodes;
     this.edges = snapshot.edges;
-    this.strings = snapshot.strings;
+    this.strings = snapshot.stringTable;
     this.nodeFieldCount = layout.nodeFieldCount;
     this.edgeFieldCount = layout.edgeFieldCount;
     this.typeOffset = layout.nodeTypeOffset;
@@ -118,7 +119,7 @@ export class HeapView {
     this.t = layout.nodeType;
     this.e = layout.edgeType;
     this.firstEdge = firstEdge ?? buildFirstEdge(snapshot);
-    this.tags = tagStrings(snapshot.strings);
+    this.tags = snapshot.stringTable.match(new Map(TAGGED));
     this.locations = new LocationIndex(snapshot);
   }
 
@@ -132,7 +133,7 @@ export class HeapView {
   }
 
   name(node: number): string {
-    return this.strings[this.nodes[node + this.nameOffset]!]!;
+    return this.strings.get(this.nodes[node + this.nameOffset]!);
   }
 
   id(node: number): number {
@@ -159,7 +160,7 @@ export class HeapView {
 
   /** The name of a named edge (property, context, internal, …). */
   edgeName(edge: number): string {
-    return this.strings[this.edges[edge + this.edgeNameOffset]!]!;
+    return this.strings.get(this.edges[edge + this.edgeNameOffset]!);
   }
 
   edgeTag(edge: number): number {
@@ -169,7 +170,7 @@ export class HeapView {
   /** The slot number of an array edge: a number for element/hidden edges, a numeric name otherwise. */
   slotIndex(edge: number): number {
     const raw = this.edges[edge + this.edgeNameOffset]!;
-    return this.namedEdge(edge) ? Number(this.strings[raw]) : raw;
+    return this.namedEdge(edge) ? Number(this.strings.get(raw)) : raw;
   }
 
   to(edge: number): number {
@@ -279,19 +280,4 @@ function buildFirstEdge(snapshot: HeapSnapshot): Uint32Array {
   }
   first[nodeCount] = edge;
   return first;
-}
-
-function tagStrings(strings: string[]): Uint8Array {
-  const tags = new Uint8Array(strings.length);
-  const wanted = new Map(TAGGED);
-  // Most strings are values of the program; comparing lengths first skips them cheaply.
-  const lengths = new Uint8Array(64);
-  for (const [name] of TAGGED) lengths[name.length] = 1;
-  for (let i = 0; i < strings.length; i++) {
-    const length = strings[i]!.length;
-    if (length >= 64 || lengths[length] === 0) continue;
-    const tag = wanted.get(strings[i]!);
-    if (tag !== undefined) tags[i] = tag;
-  }
-  return tags;
 }

@@ -5,8 +5,9 @@
  * The snapshot is never held as one string: it arrives in chunks (strings cut anywhere,
  * as CDP sends them, or Buffers read from a file) and a byte-level state machine decodes
  * the flat number arrays straight into typed arrays preallocated from the header's
- * counts, keeping a half-read number, string or escape across chunk boundaries. Strings
- * of the string table become one JS string each. This is what lets a snapshot larger
+ * counts, keeping a half-read number, string or escape across chunk boundaries. The
+ * string table is kept as bytes and decoded per string on demand (StringTable). This is
+ * what lets a snapshot larger
  * than V8's maximum string length (512 MB) load, and it is several times faster than
  * `JSON.parse` of the same text.
  *
@@ -23,6 +24,8 @@ import { open } from 'node:fs/promises';
 import { AppError } from '../../common/errors.js';
 import { layoutFromMeta } from './layout.js';
 import type { HeapSnapshot, SnapshotLayout, SnapshotMeta } from './snapshot.js';
+import { StringTableBuilder } from './string-table.js';
+import type { StringTable } from './string-table.js';
 import { WasmNumberReader } from './wasm-numbers.js';
 
 // Parser modes: what the next byte belongs to.
@@ -55,25 +58,8 @@ const C_COLON = 58;
 const MAX_HEADER_BYTES = 16 << 20;
 /** The parent row of trace_tree's root (see readNestedNumbers). */
 export const TRACE_ROOT_PARENT = 0xffffffff;
-/**
- * V8 copies a slice shorter than this (SlicedString::kMinLength); a longer one would
- * keep the whole chunk's text alive, so it is decoded on its own instead.
- */
-const SLICE_LIMIT = 13;
-
 function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 13 || c === 9;
-}
-
-/** Buffer's native slice decoder (skips toString's argument checks; strings are short). */
-const utf8Slice = (Buffer.prototype as unknown as { utf8Slice(this: Buffer, start: number, end: number): string }).utf8Slice;
-function utf8(buf: Buffer, start: number, end: number): string {
-  return utf8Slice.call(buf, start, end);
-}
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Buffer, start: number, end: number): string })
-  .latin1Slice;
-function latin1(buf: Buffer, start: number, end: number): string {
-  return latin1Slice.call(buf, start, end);
 }
 
 function bad(message: string): never {
@@ -132,14 +118,8 @@ export class SnapshotLoader {
   private value = 0.5;
   private hasDigit = false;
 
-  // String table.
-  private readonly strings: string[] = [];
-  private strOpen = false;
-  private strEscape = false;
-  private strHasEscape = false;
-  private strParts: Buffer[] = [];
-  /** The current chunk as Latin-1 text, made when the first plain string needs it. */
-  private chunkText: string | null = null;
+  // String table, read into bytes and offsets.
+  private stringBuilder: StringTableBuilder | null = null;
 
   /** While reading trace_tree: fields per node, rows so far, the parents' rows. */
   private tree: { fields: number; filled: number; rows: number; last: number; parents: number[] } | null = null;
@@ -186,7 +166,6 @@ export class SnapshotLoader {
   private feed(buf: Buffer): void {
     const end = buf.length;
     let i = 0;
-    this.chunkText = null;
     while (i < end) {
       switch (this.mode) {
         case M_WASM:
@@ -354,96 +333,13 @@ export class SnapshotLoader {
     bad(`unexpected character ${JSON.stringify(String.fromCharCode(c))} in ${what} at byte ${this.bytes + i}; expected numbers.`);
   }
 
-  /**
-   * The string table: one JS string per entry. A plain ASCII string (no escapes, which
-   * is nearly all of them: V8 writes non-ASCII as \u escapes) is a slice of the chunk
-   * decoded once as Latin-1 — much cheaper than one native decode call per string.
-   */
+  /** The string table: bytes and offsets (see StringTable). */
   private readStrings(buf: Buffer, i: number, end: number): number {
-    const strings = this.strings;
-    let text = this.chunkText;
-    while (i < end) {
-      if (!this.strOpen) {
-        const c = buf[i]!;
-        if (c === C_QUOTE) {
-          this.strOpen = true;
-          this.strHasEscape = false;
-          this.strEscape = false;
-          i++;
-          let j = i;
-          let high = 0;
-          let b = 0;
-          for (; j < end; j++) {
-            b = buf[j]!;
-            if (b === C_QUOTE || b === C_BACKSLASH) break;
-            high |= b;
-          }
-          if (b === C_QUOTE && j < end) {
-            if (high >= 0x80) strings.push(utf8(buf, i, j));
-            else if (j - i >= SLICE_LIMIT) strings.push(latin1(buf, i, j));
-            else {
-              if (text === null) text = this.chunkText = latin1(buf, 0, end);
-              strings.push(text.slice(i, j));
-            }
-            this.strOpen = false;
-            i = j + 1;
-            continue;
-          }
-          // Slow path: escapes, or the string continues in the next chunk. Keep the
-          // opening quote so that JSON.parse can decode the escapes.
-          i = this.readStringSlow(buf, i - 1, i, end);
-        } else if (c === C_COMMA || isSpace(c)) {
-          i++;
-        } else if (c === C_CLOSE_BRACKET) {
-          this.mode = M_TOP;
-          this.top = T_COMMA;
-          return i + 1;
-        } else {
-          bad(`unexpected character ${JSON.stringify(String.fromCharCode(c))} in "strings" at byte ${this.bytes + i}.`);
-        }
-      } else {
-        i = this.readStringSlow(buf, i, i, end);
-      }
-    }
-    return i;
-  }
-
-  /** Scans a string byte by byte from `i`; its text in this chunk starts at `from`. */
-  private readStringSlow(buf: Buffer, from: number, i: number, end: number): number {
-    let escape = this.strEscape;
-    for (; i < end; i++) {
-      const c = buf[i]!;
-      if (escape) escape = false;
-      else if (c === C_BACKSLASH) {
-        escape = true;
-        this.strHasEscape = true;
-      } else if (c === C_QUOTE) {
-        let raw: Buffer;
-        if (this.strParts.length > 0) {
-          this.strParts.push(buf.subarray(from, i + 1));
-          raw = Buffer.concat(this.strParts);
-          this.strParts = [];
-        } else raw = buf.subarray(from, i + 1);
-        this.strings.push(this.decodeString(raw));
-        this.strOpen = false;
-        this.strEscape = false;
-        return i + 1;
-      }
-    }
-    // The string goes on in the next chunk: copy, since the caller may reuse its buffer.
-    this.strParts.push(Buffer.from(buf.subarray(from, end)));
-    this.strEscape = escape;
-    return end;
-  }
-
-  /** `raw` is the quoted JSON string. */
-  private decodeString(raw: Buffer): string {
-    if (!this.strHasEscape) return utf8(raw, 1, raw.length - 1);
-    try {
-      return JSON.parse(utf8(raw, 0, raw.length)) as string;
-    } catch {
-      bad(`a string in "strings" has a bad escape sequence (near string #${this.strings.length}).`);
-    }
+    const next = this.stringBuilder!.write(buf, i, end, this.bytes);
+    if (next === -1) return end;
+    this.mode = M_TOP;
+    this.top = T_COMMA;
+    return next;
   }
 
   /** Top level: `{ "key": value, ... }`. */
@@ -517,7 +413,7 @@ export class SnapshotLoader {
     if (key === 'strings') {
       if (c !== C_OPEN_BRACKET) bad('"strings" must be an array.');
       this.mode = M_STRINGS;
-      this.strOpen = false;
+      this.stringBuilder = new StringTableBuilder();
       return i + 1;
     }
     const target = this.header ? this.numberTarget(key) : null;
@@ -679,17 +575,20 @@ export class SnapshotLoader {
     for (const key of ['nodes', 'edges', 'strings']) {
       if (!this.seenKeys.has(key)) bad(`the snapshot has no "${key}" section; it is damaged or not a V8 heap snapshot.`);
     }
-    const snapshot: HeapSnapshot = {
+    const stringTable = this.stringBuilder!.finish();
+    this.stringBuilder = null;
+    const snapshot = {
       meta: this.header.meta,
       layout: this.layout!,
       nodeCount: this.header.node_count,
       edgeCount: this.header.edge_count,
       nodes: this.nodes!,
       edges: this.edges!,
-      strings: this.strings,
+      stringTable,
       locations: this.arrays.get('locations') ?? new Uint32Array(0),
       warnings: this.warnings,
-    };
+    } as HeapSnapshot;
+    defineStrings(snapshot, stringTable);
     const infos = this.arrays.get('trace_function_infos');
     if (infos && infos.length > 0) snapshot.traceFunctionInfos = infos;
     const tree = this.arrays.get('trace_tree');
@@ -699,6 +598,23 @@ export class SnapshotLoader {
     checkSnapshot(snapshot, this.header.root_index ?? 0);
     return snapshot;
   }
+}
+
+/**
+ * `snapshot.strings`, for the code that wants a plain array: every string decoded, on
+ * the first read only (an analysis does not need it: it reads `stringTable`). Not
+ * enumerable, so that spreading or printing a snapshot does not decode them all.
+ */
+export function defineStrings(snapshot: HeapSnapshot, table: StringTable): void {
+  Object.defineProperty(snapshot, 'strings', {
+    configurable: true,
+    enumerable: false,
+    get(this: HeapSnapshot): string[] {
+      const strings = table.toArray();
+      Object.defineProperty(this, 'strings', { value: strings, writable: true, configurable: true, enumerable: false });
+      return strings;
+    },
+  });
 }
 
 let warmedUp = false;
@@ -749,12 +665,12 @@ function warmUp(): void {
  * root (so nothing counts it), a name that is not in the string table reads as "".
  */
 function checkSnapshot(snapshot: HeapSnapshot, rootIndex: number): void {
-  const { nodes, edges, layout, strings } = snapshot;
+  const { nodes, edges, layout, stringTable } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
   const edgeCountOffset = layout.nodeEdgeCountOffset;
   const nameOffset = layout.nodeNameOffset;
-  const stringCount = strings.length;
+  const stringCount = stringTable.length;
   if (rootIndex !== 0) bad(`snapshot.root_index is ${rootIndex}; only snapshots whose root is the first node are supported.`);
   let edgeSum = 0;
   let badNodeNames = 0;
@@ -796,8 +712,7 @@ function checkSnapshot(snapshot: HeapSnapshot, rootIndex: number): void {
   }
   if (badNodeNames > 0 || badEdgeNames > 0) {
     // Point bad names at an empty string appended to the table.
-    const empty = strings.length;
-    strings.push('');
+    const empty = stringTable.push('');
     for (let i = 0, n = nodes.length; i < n; i += nfc) if (nodes[i + nameOffset]! >= stringCount) nodes[i + nameOffset] = empty;
     for (let e = 0, n = edges.length; e < n; e += efc) {
       const type = edges[e + typeOffset]!;

@@ -1,3 +1,5 @@
+import type { StringTable } from './string-table.js';
+
 /**
  * A loaded V8 heap snapshot, kept in V8's own flat layout: a node is an offset into
  * `nodes`, an edge an offset into `edges` (see the format notes in
@@ -68,7 +70,16 @@ export interface HeapSnapshot {
   nodes: Uint32Array;
   /** edgeCount × layout.edgeFieldCount; the to_node field holds a node *offset* into `nodes`. */
   edges: Uint32Array;
-  /** The snapshot's string table, one JS string per entry (never one joined string). */
+  /**
+   * The snapshot's string table: `stringTable.get(i)` decodes one string (cached).
+   * Prefer it in analyses: most strings are never read.
+   */
+  stringTable: StringTable;
+  /**
+   * The string table as one JS string per entry. Decoded in full on the first read
+   * (hundreds of thousands of strings: costly in time and memory); kept for code that
+   * wants an array.
+   */
   strings: string[];
   /** Rows of meta.location_fields: object_index (a node offset), script_id, line, column (0-based). */
   locations: Uint32Array;

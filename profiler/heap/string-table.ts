@@ -1,0 +1,308 @@
+/**
+ * A heap snapshot's string table, kept as V8 wrote it: the raw bytes of the "strings"
+ * section and where each string starts and ends in them. A string becomes a JS string
+ * only when it is read (and is then cached). An analysis reads a few thousand of the
+ * hundreds of thousands of strings a snapshot has; making them all up front costs
+ * more than the rest of the loading of the section, and garbage collections that copy
+ * them around, and keeps tens of MB more in the JS heap than their bytes take here.
+ *
+ * Strings with escapes (V8 writes every non-ASCII character as a \u escape, so these
+ * are rare) are decoded while loading: a bad escape is a bad snapshot, found then.
+ *
+ * @example
+ *   const builder = new StringTableBuilder();
+ *   let next = builder.write(chunk, i, chunk.length, bytesBefore); // -1: not done
+ *   const table = builder.finish();
+ *   table.get(3); // 'system / Context'
+ */
+import { AppError } from '../../common/errors.js';
+
+const C_QUOTE = 34;
+const C_BACKSLASH = 92;
+const C_COMMA = 44;
+const C_CLOSE_BRACKET = 93;
+
+/** Plain ASCII: decoded as Latin-1 (one byte per character, the cheapest decode). */
+const K_ASCII = 0;
+/** Raw bytes of 0x80 and above, no escapes: UTF-8. */
+const K_UTF8 = 1;
+/** Decoded already (escapes, or added after loading): in `decoded`. */
+const K_DECODED = 2;
+
+/** Buffer's native slice decoders (skip toString's argument checks; strings are short). */
+type Slice = (this: Buffer, start: number, end: number) => string;
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: Slice }).latin1Slice;
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice: Slice }).utf8Slice;
+
+function bad(message: string): never {
+  throw new AppError('BAD_SNAPSHOT', message);
+}
+
+function grow(array: Uint32Array<ArrayBuffer>, need: number): Uint32Array<ArrayBuffer> {
+  if (array.length >= need) return array;
+  const bigger = new Uint32Array(Math.max(need, array.length * 2));
+  bigger.set(array);
+  return bigger;
+}
+
+export class StringTable {
+  /** Cache of decoded strings, by index; made on the first read. */
+  private cache: (string | undefined)[] | null = null;
+
+  constructor(
+    private raw: Buffer,
+    private starts: Uint32Array,
+    private ends: Uint32Array,
+    private kinds: Uint8Array,
+    private count: number,
+    private readonly decoded: Map<number, string>,
+  ) {}
+
+  /** A table over JS strings (for snapshots built in memory). */
+  static from(strings: readonly string[]): StringTable {
+    const decoded = new Map<number, string>();
+    strings.forEach((s, i) => decoded.set(i, s));
+    const kinds = new Uint8Array(strings.length).fill(K_DECODED);
+    return new StringTable(Buffer.alloc(0), new Uint32Array(strings.length), new Uint32Array(strings.length), kinds, strings.length, decoded);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** String number `i`; "" when there is none. */
+  get(i: number): string {
+    if (!(i >= 0 && i < this.count)) return '';
+    const cache = (this.cache ??= new Array<string | undefined>(this.count));
+    let text = cache[i];
+    if (text === undefined) {
+      const kind = this.kinds[i]!;
+      if (kind === K_ASCII) text = latin1Slice.call(this.raw, this.starts[i]!, this.ends[i]!);
+      else if (kind === K_UTF8) text = utf8Slice.call(this.raw, this.starts[i]!, this.ends[i]!);
+      else text = this.decoded.get(i) ?? '';
+      cache[i] = text;
+    }
+    return text;
+  }
+
+  /** The index of the first string equal to `text`, or -1. */
+  indexOf(text: string): number {
+    for (let i = 0; i < this.count; i++) if (this.equals(i, text)) return i;
+    return -1;
+  }
+
+  /** True when string `i` is `text`, without decoding it when it is plain ASCII. */
+  equals(i: number, text: string): boolean {
+    if (!(i >= 0 && i < this.count)) return false;
+    if (this.kinds[i] !== K_ASCII) return this.get(i) === text;
+    const start = this.starts[i]!;
+    if (this.ends[i]! - start !== text.length) return false;
+    const raw = this.raw;
+    for (let k = 0; k < text.length; k++) if (raw[start + k] !== text.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /**
+   * For every string equal to a key of `wanted`, writes the key's value at its index in
+   * `into` (made when not given). Compares bytes: nothing is decoded.
+   */
+  match(wanted: ReadonlyMap<string, number>, into = new Uint8Array(this.count)): Uint8Array {
+    // Candidates by length: most strings have a length no key has.
+    const byLength = new Map<number, [Buffer, number][]>();
+    let maxLength = 0;
+    for (const [key, value] of wanted) {
+      const bytes = Buffer.from(key, 'utf8');
+      if (bytes.length !== key.length) {
+        // Not ASCII: compare decoded strings.
+        for (let i = 0; i < this.count; i++) if (this.kinds[i] !== K_ASCII && this.get(i) === key) into[i] = value;
+        continue;
+      }
+      const list = byLength.get(bytes.length) ?? [];
+      list.push([bytes, value]);
+      byLength.set(bytes.length, list);
+      maxLength = Math.max(maxLength, bytes.length);
+    }
+    const lengths = new Uint8Array(maxLength + 1);
+    for (const length of byLength.keys()) lengths[length] = 1;
+    const { raw, starts, ends, kinds } = this;
+    for (let i = 0; i < this.count; i++) {
+      if (kinds[i] !== K_ASCII) {
+        if (kinds[i] === K_DECODED) {
+          const value = wanted.get(this.get(i));
+          if (value !== undefined) into[i] = value;
+        }
+        continue;
+      }
+      const start = starts[i]!;
+      const length = ends[i]! - start;
+      if (length > maxLength || lengths[length] === 0) continue;
+      for (const [bytes, value] of byLength.get(length)!) {
+        let k = 0;
+        while (k < length && raw[start + k] === bytes[k]) k++;
+        if (k === length) {
+          into[i] = value;
+          break;
+        }
+      }
+    }
+    return into;
+  }
+
+  /** Appends a string (e.g. "" for names outside the table); returns its index. */
+  push(text: string): number {
+    const i = this.count++;
+    if (this.kinds.length <= i) {
+      const kinds = new Uint8Array(Math.max(16, this.kinds.length * 2));
+      kinds.set(this.kinds);
+      this.kinds = kinds;
+    }
+    this.kinds[i] = K_DECODED;
+    this.decoded.set(i, text);
+    if (this.cache) this.cache[i] = text;
+    return i;
+  }
+
+  /** Every string, decoded (what `HeapSnapshot.strings` gives). */
+  toArray(): string[] {
+    const out = new Array<string>(this.count);
+    for (let i = 0; i < this.count; i++) out[i] = this.get(i);
+    return out;
+  }
+}
+
+/**
+ * Reads the "strings" array of a snapshot from just after its `[`, chunk by chunk: the
+ * section's bytes are copied as they are (one copy per chunk) and each string's start
+ * and end noted.
+ */
+export class StringTableBuilder {
+  private raw = Buffer.allocUnsafe(1 << 16);
+  private rawLength = 0;
+  private starts = new Uint32Array(1 << 12);
+  private ends = new Uint32Array(1 << 12);
+  private kinds = new Uint8Array(1 << 12);
+  private count = 0;
+  private readonly decoded = new Map<number, string>();
+  // Scanner state across chunks.
+  private inString = false;
+  private escape = false;
+  private hasEscape = false;
+  private high = 0;
+  private start = 0;
+  /** Escaped strings finished in this chunk, decoded once their bytes are copied. */
+  private pending: number[] = [];
+
+  /**
+   * Reads from `buf[i]`; returns the index after the closing `]`, or -1 when the
+   * section goes on in the next chunk. `offset` is the file position of `buf[0]` (for
+   * messages).
+   */
+  write(buf: Buffer, i: number, end: number, offset: number): number {
+    const base = this.rawLength - i;
+    let inString = this.inString;
+    let escape = this.escape;
+    let hasEscape = this.hasEscape;
+    let high = this.high;
+    let start = this.start;
+    let k = i;
+    let done = false;
+    while (k < end) {
+      if (inString) {
+        // The hot loop: the bytes of a string.
+        if (escape) {
+          escape = false;
+          k++;
+          continue;
+        }
+        let c = 0;
+        while (k < end) {
+          c = buf[k]!;
+          if (c === C_QUOTE || c === C_BACKSLASH) break;
+          high |= c;
+          k++;
+        }
+        if (k === end) break;
+        if (c === C_BACKSLASH) {
+          escape = true;
+          hasEscape = true;
+          k++;
+          continue;
+        }
+        this.add(start, base + k, hasEscape ? K_DECODED : high >= 0x80 ? K_UTF8 : K_ASCII);
+        inString = false;
+        k++;
+        continue;
+      }
+      const c = buf[k]!;
+      if (c === C_QUOTE) {
+        inString = true;
+        start = base + k + 1;
+        hasEscape = false;
+        high = 0;
+      } else if (c === C_CLOSE_BRACKET) {
+        done = true;
+        k++;
+        break;
+      } else if (c !== C_COMMA && c !== 32 && c !== 10 && c !== 13 && c !== 9) {
+        bad(`unexpected character ${JSON.stringify(String.fromCharCode(c))} in "strings" at byte ${offset + k}.`);
+      }
+      k++;
+    }
+    this.inString = inString;
+    this.escape = escape;
+    this.hasEscape = hasEscape;
+    this.high = high;
+    this.start = start;
+    this.append(buf, i, k);
+    if (this.pending.length > 0) this.decodePending();
+    return done ? k : -1;
+  }
+
+  /** True while a string is open (for "truncated" messages). */
+  get open(): boolean {
+    return this.inString;
+  }
+
+  finish(): StringTable {
+    return new StringTable(this.raw, this.starts, this.ends, this.kinds, this.count, this.decoded);
+  }
+
+  private add(start: number, end: number, kind: number): void {
+    const i = this.count++;
+    if (i >= this.starts.length) {
+      this.starts = grow(this.starts, i + 1);
+      this.ends = grow(this.ends, i + 1);
+      const kinds = new Uint8Array(this.starts.length);
+      kinds.set(this.kinds);
+      this.kinds = kinds;
+    }
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.kinds[i] = kind;
+    if (kind === K_DECODED) this.pending.push(i);
+  }
+
+  private append(buf: Buffer, from: number, to: number): void {
+    const need = this.rawLength + (to - from);
+    if (need > this.raw.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, this.raw.length * 2));
+      this.raw.copy(bigger, 0, 0, this.rawLength);
+      this.raw = bigger;
+    }
+    buf.copy(this.raw, this.rawLength, from, to);
+    this.rawLength = need;
+  }
+
+  private decodePending(): void {
+    for (const i of this.pending) {
+      // With its quotes, so that JSON.parse decodes the escapes.
+      const quoted = utf8Slice.call(this.raw, this.starts[i]! - 1, this.ends[i]! + 1);
+      try {
+        this.decoded.set(i, JSON.parse(quoted) as string);
+      } catch {
+        bad(`a string in "strings" has a bad escape sequence (string #${i}).`);
+      }
+    }
+    this.pending = [];
+  }
+}
