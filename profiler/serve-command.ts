@@ -173,7 +173,13 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       `apptrace-profiler: warning: listening on ${listen.host}, not loopback: anyone who reaches this port can read your app's source and heap.\n`,
     );
   }
-  report.start({ url: `${url}${BASE_PATH}`, store, urlPatterns, target: (values.target as string | undefined) ?? null });
+  report.start({
+    url: `${url}${BASE_PATH}`,
+    store,
+    urlPatterns,
+    target: (values.target as string | undefined) ?? null,
+    sidecar: typeof process.send === 'function',
+  });
   profiler.start();
   if (process.send) {
     // The proxy that started us is gone (even after SIGKILL): do not outlive it.

@@ -30,9 +30,10 @@ export class TerminalReport {
     this.#profiler = profiler;
   }
 
-  start(info: { url: string; store: RecordStore; urlPatterns: string[]; target: string | null }): void {
+  start(info: { url: string; store: RecordStore; urlPatterns: string[]; target: string | null; sidecar: boolean }): void {
     const { store } = info;
-    this.line(`apptrace-profiler listening on ${info.url}`);
+    // As the proxy's sidecar its port is an internal one: the proxy prints the address to open.
+    this.line(`apptrace-profiler listening on ${info.url}${info.sidecar ? ' (sidecar: open the UI through apptrace-proxy)' : ''}`);
     this.#previous = store.since(Math.max(0, store.lastIndex - 1))[0];
     if (info.target) this.line(`  target:    ${info.target}`);
     this.line(`  inspector: ${this.#profiler.session.address}`);
