@@ -9,6 +9,7 @@ import { StreamingAnalysis } from './analyze.js';
 import { computeDominators } from './dominators.js';
 import { SnapshotLoader } from './loader.js';
 import { GraphBuilder } from './test-graph-builder.js';
+import { warmUpSnapshotText } from './warm-up-snapshot.js';
 
 function load(g: GraphBuilder, nodeFields: 6 | 7 = 7) {
   const loader = new SnapshotLoader();
@@ -333,5 +334,34 @@ describe('dominators on hand-built graphs', () => {
     expect(result.top(2).map((n) => n.name)).toEqual(['global', 'Big']);
     expect(result.top(2)[1]).toEqual({ id: g.idOf(a), type: 'object', name: 'Big', self_size: 1000, retained_size: 1000 });
     expect(result.entries).toEqual([]);
+  });
+
+  it('the warm-up graph takes the branches it is there for', () => {
+    const loader = new SnapshotLoader();
+    loader.write(warmUpSnapshotText());
+    const snapshot = loader.end();
+    const { essential, unreachable, selfSize, retained, firstEdge } = computeDominators(snapshot);
+    const { nodes, edges, layout, stringTable, nodeCount } = snapshot;
+    // Nodes without retainers and cycles retained only by themselves.
+    expect(unreachable).toBeGreaterThan(20);
+    // The WeakMap table's edge to the value does not count; the key's does.
+    let weakMapEdges = 0;
+    let countedWeakMapEdges = 0;
+    for (let o = 0; o < nodeCount; o++) {
+      for (let e = firstEdge[o]!; e < firstEdge[o + 1]!; e += layout.edgeFieldCount) {
+        if (edges[e + layout.edgeTypeOffset] !== layout.edgeType.internal) continue;
+        if (!WEAK_MAP.test(stringTable.get(edges[e + layout.edgeNameOffset]!))) continue;
+        weakMapEdges++;
+        if (essential[e / layout.edgeFieldCount >> 3]! & (1 << ((e / layout.edgeFieldCount) & 7))) countedWeakMapEdges++;
+      }
+    }
+    expect([weakMapEdges, countedWeakMapEdges]).toEqual([2, 1]);
+    // Owned hidden/array nodes give their size to their owner.
+    let moved = 0;
+    for (let o = 0; o < nodeCount; o++) if (selfSize[o] !== nodes[o * layout.nodeFieldCount + layout.nodeSelfSizeOffset]) moved++;
+    expect(moved).toBeGreaterThan(10);
+    let total = 0;
+    for (let o = 0; o < nodeCount; o++) total += nodes[o * layout.nodeFieldCount + layout.nodeSelfSizeOffset]!;
+    expect(retained[0]).toBe(total);
   });
 });

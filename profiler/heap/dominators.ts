@@ -25,7 +25,9 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import { buildFirstEdgeIndexes } from './graph.js';
+import { SnapshotLoader } from './loader.js';
 import type { HeapSnapshot } from './snapshot.js';
+import { warmUpSnapshotText } from './warm-up-snapshot.js';
 
 export interface Dominators {
   /** Ordinal of each node's immediate dominator, by node ordinal (the root's is itself). */
@@ -114,6 +116,22 @@ export function releaseScratch(arena: DominatorArena): void {
   port2.close();
 }
 
+let warmedUp = false;
+
+/**
+ * Runs the passes twice over a small graph that takes all their branches, once per
+ * process, so that V8 has type feedback for all their code before a large snapshot
+ * comes (see warm-up-snapshot.ts). A few milliseconds.
+ */
+export function warmUpDominators(): void {
+  if (warmedUp) return;
+  warmedUp = true;
+  const loader = new SnapshotLoader();
+  loader.write(warmUpSnapshotText());
+  const snapshot = loader.end();
+  for (let round = 0; round < 2; round++) computeDominators(snapshot);
+}
+
 /**
  * Computes the dominator tree and retained sizes; odd data is reported in
  * snapshot.warnings. The results are views into `arena` (made here when not given).
@@ -122,6 +140,7 @@ export function computeDominators(
   snapshot: HeapSnapshot,
   arena = allocateDominatorArena(snapshot.nodeCount, snapshot.edgeCount),
 ): Dominators {
+  if (!warmedUp && snapshot.nodeCount > 10000) warmUpDominators();
   if (arena.nodeCount !== snapshot.nodeCount || arena.edgeCount !== snapshot.edgeCount || arena.scratch.byteLength === 0) {
     throw new Error('computeDominators: the arena was made for another snapshot');
   }
