@@ -25,9 +25,17 @@ export class LocationIndex {
     this.lineField = at('line', 2);
     this.columnField = at('column', 3);
     this.count = this.width > 0 ? Math.floor(this.rows.length / this.width) : 0;
+    // One tight pass over the object column (no method call per row).
+    const rows = this.rows;
+    const width = this.width;
     let sorted = true;
-    for (let row = 1; row < this.count && sorted; row++) {
-      sorted = this.object(row - 1) <= this.object(row);
+    for (let i = this.objectField + width, end = this.count * width, previous = rows[this.objectField] ?? 0; i < end; i += width) {
+      const object = rows[i]!;
+      if (object < previous) {
+        sorted = false;
+        break;
+      }
+      previous = object;
     }
     if (!sorted) {
       this.byNode = new Map();

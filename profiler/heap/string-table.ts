@@ -107,36 +107,39 @@ export class StringTable {
    * `into` (made when not given). Compares bytes: nothing is decoded.
    */
   match(wanted: ReadonlyMap<string, number>, into = new Uint8Array(this.count)): Uint8Array {
-    // Candidates by length: most strings have a length no key has.
-    const byLength = new Map<number, [Buffer, number][]>();
-    let maxLength = 0;
+    // ASCII keys by length, then by first byte: most strings have a length or a first
+    // byte no key has, and are skipped after two array reads.
+    const candidates: ([Buffer, number][] | undefined)[] = [];
+    const firstBytes: Uint8Array[] = [];
+    const other = new Map<string, number>();
     for (const [key, value] of wanted) {
       const bytes = Buffer.from(key, 'utf8');
-      if (bytes.length !== key.length) {
-        // Not ASCII: compare decoded strings.
-        for (let i = 0; i < this.count; i++) if (this.kinds[i] !== K_ASCII && this.get(i) === key) into[i] = value;
+      if (bytes.length !== key.length || bytes.length === 0) {
+        other.set(key, value);
         continue;
       }
-      const list = byLength.get(bytes.length) ?? [];
-      list.push([bytes, value]);
-      byLength.set(bytes.length, list);
-      maxLength = Math.max(maxLength, bytes.length);
+      (candidates[bytes.length] ??= []).push([bytes, value]);
+      (firstBytes[bytes.length] ??= new Uint8Array(256))[bytes[0]!] = 1;
     }
-    const lengths = new Uint8Array(maxLength + 1);
-    for (const length of byLength.keys()) lengths[length] = 1;
+    const maxLength = candidates.length - 1;
     const { raw, starts, ends, kinds } = this;
     for (let i = 0; i < this.count; i++) {
       if (kinds[i] !== K_ASCII) {
-        if (kinds[i] === K_DECODED) {
-          const value = wanted.get(this.get(i));
+        if (kinds[i] === K_DECODED || other.size > 0) {
+          const text = this.get(i);
+          const value = wanted.get(text);
           if (value !== undefined) into[i] = value;
         }
         continue;
       }
       const start = starts[i]!;
       const length = ends[i]! - start;
-      if (length > maxLength || lengths[length] === 0) continue;
-      for (const [bytes, value] of byLength.get(length)!) {
+      if (length > maxLength) continue;
+      const first = firstBytes[length];
+      if (first === undefined || first[raw[start]!] === 0) continue;
+      const list = candidates[length]!;
+      for (let c = 0; c < list.length; c++) {
+        const [bytes, value] = list[c]!;
         let k = 0;
         while (k < length && raw[start + k] === bytes[k]) k++;
         if (k === length) {
@@ -176,11 +179,11 @@ export class StringTable {
  * and end noted.
  */
 export class StringTableBuilder {
-  private raw = Buffer.allocUnsafe(1 << 16);
+  private raw = Buffer.allocUnsafe(1 << 20);
   private rawLength = 0;
-  private starts = new Uint32Array(1 << 12);
-  private ends = new Uint32Array(1 << 12);
-  private kinds = new Uint8Array(1 << 12);
+  private starts = new Uint32Array(1 << 16);
+  private ends = new Uint32Array(1 << 16);
+  private kinds = new Uint8Array(1 << 16);
   private count = 0;
   private readonly decoded = new Map<number, string>();
   // Scanner state across chunks.
@@ -204,16 +207,23 @@ export class StringTableBuilder {
     let hasEscape = this.hasEscape;
     let high = this.high;
     let start = this.start;
+    // At most one string per three bytes (`"",`): make room once per chunk, so that
+    // the loop below stores into local arrays without checks.
+    this.reserve(this.count + Math.ceil((end - i) / 3) + 1);
+    const starts = this.starts;
+    const ends = this.ends;
+    const kinds = this.kinds;
+    let count = this.count;
     let k = i;
     let done = false;
     while (k < end) {
       if (inString) {
-        // The hot loop: the bytes of a string.
         if (escape) {
           escape = false;
           k++;
           continue;
         }
+        // The hot loop: the bytes of a string.
         let c = 0;
         while (k < end) {
           c = buf[k]!;
@@ -222,32 +232,37 @@ export class StringTableBuilder {
           k++;
         }
         if (k === end) break;
+        k++;
         if (c === C_BACKSLASH) {
           escape = true;
           hasEscape = true;
-          k++;
           continue;
         }
-        this.add(start, base + k, hasEscape ? K_DECODED : high >= 0x80 ? K_UTF8 : K_ASCII);
+        starts[count] = start;
+        ends[count] = base + k - 1;
+        if (hasEscape) {
+          kinds[count] = K_DECODED;
+          this.pending.push(count);
+        } else kinds[count] = high >= 0x80 ? K_UTF8 : K_ASCII;
+        count++;
         inString = false;
-        k++;
         continue;
       }
       const c = buf[k]!;
+      k++;
       if (c === C_QUOTE) {
         inString = true;
-        start = base + k + 1;
+        start = base + k;
         hasEscape = false;
         high = 0;
       } else if (c === C_CLOSE_BRACKET) {
         done = true;
-        k++;
         break;
-      } else if (c !== C_COMMA && c !== 32 && c !== 10 && c !== 13 && c !== 9) {
-        bad(`unexpected character ${JSON.stringify(String.fromCharCode(c))} in "strings" at byte ${offset + k}.`);
+      } else if (c !== C_COMMA && c !== 10 && c !== 32 && c !== 13 && c !== 9) {
+        bad(`unexpected character ${JSON.stringify(String.fromCharCode(c))} in "strings" at byte ${offset + k - 1}.`);
       }
-      k++;
     }
+    this.count = count;
     this.inString = inString;
     this.escape = escape;
     this.hasEscape = hasEscape;
@@ -267,19 +282,13 @@ export class StringTableBuilder {
     return new StringTable(this.raw, this.starts, this.ends, this.kinds, this.count, this.decoded);
   }
 
-  private add(start: number, end: number, kind: number): void {
-    const i = this.count++;
-    if (i >= this.starts.length) {
-      this.starts = grow(this.starts, i + 1);
-      this.ends = grow(this.ends, i + 1);
-      const kinds = new Uint8Array(this.starts.length);
-      kinds.set(this.kinds);
-      this.kinds = kinds;
-    }
-    this.starts[i] = start;
-    this.ends[i] = end;
-    this.kinds[i] = kind;
-    if (kind === K_DECODED) this.pending.push(i);
+  private reserve(need: number): void {
+    if (need <= this.starts.length) return;
+    this.starts = grow(this.starts, need);
+    this.ends = grow(this.ends, need);
+    const kinds = new Uint8Array(this.starts.length);
+    kinds.set(this.kinds);
+    this.kinds = kinds;
   }
 
   private append(buf: Buffer, from: number, to: number): void {
