@@ -20,7 +20,7 @@
  * 1979) with the Semi-NCA final step (L. Georgiadis, R. E. Tarjan, R. F. Werneck,
  * "Finding dominators in practice", JGAA 2006), which yields the same tree without
  * LT's buckets — over preallocated Uint32Arrays; there is no recursion, since real
- * heaps are far deeper than the call stack. All arrays live in one arena (about 14
+ * heaps are far deeper than the call stack. All arrays live in one arena (about 10
  * words per node and 1 per edge on top of the snapshot).
  */
 import { MessageChannel } from 'node:worker_threads';
@@ -55,7 +55,7 @@ export function isEssential(essential: Uint8Array, edgeOrdinal: number): boolean
 const WEAK_MAP_EDGE = /^\d+ \/ part of key \(.*? @\d+\) -> value \(.*? @\d+\) pair in WeakMap \(table @(\d+)\)$/s;
 
 /** Scratch words per node (+1) that the passes share. */
-const POOL_SLOTS = 6;
+const POOL_SLOTS = 5;
 
 /**
  * Every array the dominator computation needs, in two allocations: the results, and
@@ -267,10 +267,11 @@ function markEssentialEdges(
   const nameKind = new Uint8Array(stringTable.length);
   const tableIds = new Map<number, number>();
   const classify = (name: number): number => {
-    const text = stringTable.get(name);
-    // Cheap tests first: V8 names many internal edges by number (hash table slots).
-    const c = text.charCodeAt(0);
-    const m = c >= 48 && c <= 57 && text.charCodeAt(text.length - 1) === 41 ? WEAK_MAP_EDGE.exec(text) : null;
+    // Cheap tests first, on the bytes: V8 names many internal edges by number (hash
+    // table slots: hundreds of thousands of distinct names, not worth decoding).
+    const c = stringTable.charCodeAt(name, 0);
+    const last = stringTable.charCodeAt(name, stringTable.lengthOf(name) - 1);
+    const m = c >= 48 && c <= 57 && last === 41 ? WEAK_MAP_EDGE.exec(stringTable.get(name)) : null;
     if (m) tableIds.set(name, Number(m[1]));
     return (nameKind[name] = m ? 2 : 1);
   };
@@ -424,12 +425,13 @@ function lengauerTarjan(
   cursor.set(firstRetainer);
 
   // By DFS number: the ordinal (this slot stays the DFS order), the DFS parent, and
-  // Lengauer–Tarjan's semi, label and ancestor.
+  // Lengauer–Tarjan's label and ancestor; semi comes after the DFS, in `dom`.
   const vertex = slot(1);
   const parent = slot(2);
   const label = slot(4);
-  const semi = slot(5);
-  // By ordinal, during the DFS: its number (0 = not reached yet).
+  // By ordinal, during the DFS: its number (0 = not reached yet). The same array holds
+  // semi (by number) afterwards, and the dominators (by ordinal) at the end: one
+  // scratch slot fewer.
   const num = dom;
   num.fill(0);
   parent.fill(0);
@@ -508,6 +510,7 @@ function lengauerTarjan(
 
   const ancestor = cursor;
   ancestor.fill(0);
+  const semi = dom;
   for (let i = 1; i <= n; i++) {
     semi[i] = i;
     label[i] = i;
@@ -561,7 +564,7 @@ function lengauerTarjan(
   }
   step('semi_dominators');
 
-  // By ordinal (overwrites the DFS numbers, no longer needed).
+  // By ordinal (overwrites semi, no longer needed).
   for (let w = 1; w <= n; w++) dom[vertex[w]!] = vertex[idom[w]!]!;
   const dominator = dom.subarray(0, nodeCount);
   return { dominator, order: vertex.subarray(1, n + 1), count: n, unreachable: nodeCount - reached };

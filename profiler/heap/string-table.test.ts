@@ -47,6 +47,10 @@ describe('StringTable', () => {
         for (const other of STRINGS) expect(table.equals(i, other)).toBe(s === other);
       });
       expect(table.get(STRINGS.length)).toBe('');
+      STRINGS.forEach((s, i) => {
+        expect(table.lengthOf(i)).toBe(s.length);
+        for (const k of [-1, 0, 1, s.length - 1, s.length]) expect(table.charCodeAt(i, k)).toEqual(s.charCodeAt(k));
+      });
       expect(table.indexOf('context')).toBe(STRINGS.indexOf('context'));
       expect(table.indexOf('(Document DOM trees)')).toBe(STRINGS.indexOf('(Document DOM trees)'));
       expect(table.indexOf('missing')).toBe(-1);

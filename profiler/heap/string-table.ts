@@ -46,8 +46,11 @@ function grow(array: Uint32Array<ArrayBuffer>, need: number): Uint32Array<ArrayB
 }
 
 export class StringTable {
-  /** Cache of decoded strings, by index; made on the first read. */
-  private cache: (string | undefined)[] | null = null;
+  /**
+   * Decoded strings by index. A Map, not an array as long as the table: an analysis
+   * reads a few thousand strings, and an array slot per string would be MBs.
+   */
+  private readonly cache = new Map<number, string>();
 
   constructor(
     private raw: Buffer,
@@ -70,19 +73,37 @@ export class StringTable {
     return this.count;
   }
 
+  /** Decodes string `i` without caching it. */
+  private decode(i: number): string {
+    const kind = this.kinds[i]!;
+    if (kind === K_ASCII) return latin1Slice.call(this.raw, this.starts[i]!, this.ends[i]!);
+    if (kind === K_UTF8) return utf8Slice.call(this.raw, this.starts[i]!, this.ends[i]!);
+    return this.decoded.get(i) ?? '';
+  }
+
   /** String number `i`; "" when there is none. */
   get(i: number): string {
     if (!(i >= 0 && i < this.count)) return '';
-    const cache = (this.cache ??= new Array<string | undefined>(this.count));
-    let text = cache[i];
+    let text = this.cache.get(i);
     if (text === undefined) {
-      const kind = this.kinds[i]!;
-      if (kind === K_ASCII) text = latin1Slice.call(this.raw, this.starts[i]!, this.ends[i]!);
-      else if (kind === K_UTF8) text = utf8Slice.call(this.raw, this.starts[i]!, this.ends[i]!);
-      else text = this.decoded.get(i) ?? '';
-      cache[i] = text;
+      text = this.decode(i);
+      this.cache.set(i, text);
     }
     return text;
+  }
+
+  /** The length of string `i` (for an ASCII string, without decoding it). */
+  lengthOf(i: number): number {
+    if (!(i >= 0 && i < this.count)) return 0;
+    return this.kinds[i] === K_ASCII ? this.ends[i]! - this.starts[i]! : this.get(i).length;
+  }
+
+  /** `get(i).charCodeAt(k)` (NaN out of range), without decoding an ASCII string. */
+  charCodeAt(i: number, k: number): number {
+    if (!(i >= 0 && i < this.count)) return NaN;
+    if (this.kinds[i] !== K_ASCII) return this.get(i).charCodeAt(k);
+    const at = this.starts[i]! + k;
+    return k >= 0 && at < this.ends[i]! ? this.raw[at]! : NaN;
   }
 
   /** The index of the first string equal to `text`, or -1. */
@@ -161,14 +182,14 @@ export class StringTable {
     }
     this.kinds[i] = K_DECODED;
     this.decoded.set(i, text);
-    if (this.cache) this.cache[i] = text;
+    this.cache.set(i, text);
     return i;
   }
 
   /** Every string, decoded (what `HeapSnapshot.strings` gives). */
   toArray(): string[] {
     const out = new Array<string>(this.count);
-    for (let i = 0; i < this.count; i++) out[i] = this.get(i);
+    for (let i = 0; i < this.count; i++) out[i] = this.cache.get(i) ?? this.decode(i);
     return out;
   }
 }
