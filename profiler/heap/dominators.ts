@@ -23,9 +23,9 @@
  * heaps are far deeper than the call stack. All arrays live in one arena (about 10
  * words per node and 1 per edge on top of the snapshot).
  */
-import { MessageChannel } from 'node:worker_threads';
 import { buildFirstEdgeIndexes } from './graph.js';
 import { SnapshotLoader } from './loader.js';
+import { releaseBuffer } from './release-buffer.js';
 import type { HeapSnapshot } from './snapshot.js';
 import { warmUpSnapshotText } from './warm-up-snapshot.js';
 
@@ -109,11 +109,7 @@ export function allocateDominatorArena(nodeCount: number, edgeCount: number): Do
  * must not be used for another computation afterwards.
  */
 export function releaseScratch(arena: DominatorArena): void {
-  if (arena.scratch.byteLength === 0) return;
-  const { port1, port2 } = new MessageChannel();
-  port1.postMessage(null, [arena.scratch]);
-  port1.close();
-  port2.close();
+  releaseBuffer(arena.scratch);
 }
 
 let warmedUp = false;

@@ -16,6 +16,7 @@
  *   table.get(3); // 'system / Context'
  */
 import { AppError } from '../../common/errors.js';
+import { releaseBuffer } from './release-buffer.js';
 
 const C_QUOTE = 34;
 const C_BACKSLASH = 92;
@@ -38,10 +39,12 @@ function bad(message: string): never {
   throw new AppError('BAD_SNAPSHOT', message);
 }
 
+/** A bigger copy; the old array's memory is freed at once (see releaseBuffer). */
 function grow(array: Uint32Array<ArrayBuffer>, need: number): Uint32Array<ArrayBuffer> {
   if (array.length >= need) return array;
   const bigger = new Uint32Array(Math.max(need, array.length * 2));
   bigger.set(array);
+  releaseBuffer(array.buffer);
   return bigger;
 }
 
@@ -200,7 +203,8 @@ export class StringTable {
  * and end noted.
  */
 export class StringTableBuilder {
-  private raw = Buffer.allocUnsafe(1 << 20);
+  // Its own memory (never Node's shared pool), so that it can be released on growth.
+  private raw = Buffer.allocUnsafeSlow(1 << 20);
   private rawLength = 0;
   private starts = new Uint32Array(1 << 16);
   private ends = new Uint32Array(1 << 16);
@@ -309,14 +313,16 @@ export class StringTableBuilder {
     this.ends = grow(this.ends, need);
     const kinds = new Uint8Array(this.starts.length);
     kinds.set(this.kinds);
+    releaseBuffer(this.kinds.buffer);
     this.kinds = kinds;
   }
 
   private append(buf: Buffer, from: number, to: number): void {
     const need = this.rawLength + (to - from);
     if (need > this.raw.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(need, this.raw.length * 2));
+      const bigger = Buffer.allocUnsafeSlow(Math.max(need, this.raw.length * 2));
       this.raw.copy(bigger, 0, 0, this.rawLength);
+      releaseBuffer(this.raw.buffer);
       this.raw = bigger;
     }
     buf.copy(this.raw, this.rawLength, from, to);
