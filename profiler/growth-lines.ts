@@ -16,8 +16,8 @@
  * A TypeScript module is read in the JavaScript the target runs, and the lines are mapped
  * back to the `.ts` through its source map.
  */
-import { parse } from 'acorn';
-import type { Node, Program } from 'acorn';
+import type { Node } from 'acorn';
+import { parseProgram } from './heap/declarations.js';
 import { scriptSourceMap } from './heap/source-maps.js';
 import type { GrowthPath, MarkedLine, Suspect } from './record.js';
 
@@ -103,7 +103,7 @@ export async function sourceGrowthLines(
 
 /** The lines, or undefined when the source does not parse as JavaScript. */
 function growthLinesIn(source: string, target: GrowthTarget): MarkedLine[] | undefined {
-  const program = parseAny(source);
+  const program = parseProgram(source, 'module');
   if (!program) return undefined;
   const label = [target.name, ...target.properties].join('.');
   const reasons = new Map<number, string[]>();
@@ -168,24 +168,6 @@ export async function markGrowthLines(
     suspect.marked_lines = [...(suspect.marked_lines ?? []).filter((m) => m.kind !== 'reference'), ...found];
   }
   return suspects;
-}
-
-function parseAny(source: string): Program | undefined {
-  for (const sourceType of ['module', 'script'] as const) {
-    try {
-      return parse(source, {
-        ecmaVersion: 'latest',
-        sourceType,
-        locations: true,
-        allowHashBang: true,
-        allowReturnOutsideFunction: sourceType === 'script',
-        allowAwaitOutsideFunction: true,
-      });
-    } catch {
-      // Not this kind (or not JavaScript): try the next.
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -75,7 +75,8 @@ export function moduleDeclarations(source: string, kind: ModuleKind): ModuleDecl
   return result ?? undefined;
 }
 
-function parseProgram(source: string, kind: ModuleKind): Program | undefined {
+/** Parses `source` as `kind` first, then as the other kind; undefined when neither parses. */
+export function parseProgram(source: string, kind: ModuleKind): Program | undefined {
   const attempts: ('module' | 'script')[] = kind === 'module' ? ['module', 'script'] : ['script', 'module'];
   for (const sourceType of attempts) {
     try {
