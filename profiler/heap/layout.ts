@@ -11,7 +11,8 @@ const KNOWN_NODE_FIELDS = ['type', 'name', 'id', 'self_size', 'edge_count', 'tra
 const REQUIRED_NODE_FIELDS = ['type', 'name', 'id', 'self_size', 'edge_count'];
 const KNOWN_EDGE_FIELDS = ['type', 'name_or_index', 'to_node'];
 
-const NODE_TYPE_NAMES = [
+/** The node types V8 writes, in the order of its `node_types[0]` (v8-profiler.h). */
+export const NODE_TYPE_NAMES = [
   'hidden',
   'array',
   'string',
@@ -28,7 +29,7 @@ const NODE_TYPE_NAMES = [
   'bigint',
   'object shape',
 ] as const;
-const EDGE_TYPE_NAMES = ['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak'] as const;
+export const EDGE_TYPE_NAMES = ['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak'] as const;
 
 function bad(message: string): never {
   throw new AppError('BAD_SNAPSHOT', message);

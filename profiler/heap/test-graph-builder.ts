@@ -10,24 +10,10 @@
  *   const text = g.toJSON();
  */
 
-export const NODE_TYPES = [
-  'hidden',
-  'array',
-  'string',
-  'object',
-  'code',
-  'closure',
-  'regexp',
-  'number',
-  'native',
-  'synthetic',
-  'concatenated string',
-  'sliced string',
-  'symbol',
-  'bigint',
-  'object shape',
-];
-export const EDGE_TYPES = ['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak'];
+import { EDGE_TYPE_NAMES, NODE_TYPE_NAMES } from './layout.js';
+
+export const NODE_TYPES: string[] = [...NODE_TYPE_NAMES];
+export const EDGE_TYPES: string[] = [...EDGE_TYPE_NAMES];
 
 export interface BuiltNode {
   type: string;
