@@ -11,7 +11,7 @@
  *   const result = analysis.finish();
  */
 import type { Entry } from '../record.js';
-import { allocateDominatorArena, computeDominators, releaseScratch } from './dominators.js';
+import { allocateDominatorArena, computeDominators, computeDominatorsAsync, releaseScratch } from './dominators.js';
 import type { DominatorArena, Dominators } from './dominators.js';
 import { findEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
@@ -91,7 +91,11 @@ export class StreamingAnalysis {
 
   /** Computes everything; the scratch memory of the dominators is freed soon after. */
   finish(): AnalysisResult {
-    return this.entriesStage(this.dominatorsStage());
+    const { snapshot, arena, parseMs } = this.loadStage();
+    const t = performance.now();
+    const dominators = computeDominators(snapshot, arena);
+    releaseScratch(arena);
+    return this.entriesStage({ snapshot, dominators, parseMs, dominatorsMs: performance.now() - t });
   }
 
   /**
@@ -100,26 +104,28 @@ export class StreamingAnalysis {
    * lower peak (used by analyzeFile).
    */
   async finishAsync(): Promise<AnalysisResult> {
-    const stage = this.dominatorsStage();
+    const { snapshot, arena, parseMs } = this.loadStage();
+    const t = performance.now();
+    // Frees the dominator tree's own scratch before the sizes are computed.
+    const dominators = await computeDominatorsAsync(snapshot, arena);
+    releaseScratch(arena);
+    const dominatorsMs = performance.now() - t;
     // The released buffer is freed when its message port closes, in the close phase
     // of the next turn of the loop: two turns to be sure.
     for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
-    return this.entriesStage(stage);
+    return this.entriesStage({ snapshot, dominators, parseMs, dominatorsMs });
   }
 
-  private dominatorsStage(): { snapshot: HeapSnapshot; dominators: Dominators; parseMs: number; dominatorsMs: number } {
-    let t = performance.now();
+  private loadStage(): { snapshot: HeapSnapshot; arena: DominatorArena; parseMs: number } {
+    const t = performance.now();
     const snapshot = this.loader.end();
     const parseMs = this.parseMs + (performance.now() - t);
-    t = performance.now();
     const arena = this.arena ?? allocateDominatorArena(snapshot.nodeCount, snapshot.edgeCount);
     this.arena = null;
-    const dominators = computeDominators(snapshot, arena);
-    releaseScratch(arena);
-    return { snapshot, dominators, parseMs, dominatorsMs: performance.now() - t };
+    return { snapshot, arena, parseMs };
   }
 
-  private entriesStage(stage: ReturnType<StreamingAnalysis['dominatorsStage']>): AnalysisResult {
+  private entriesStage(stage: { snapshot: HeapSnapshot; dominators: Dominators; parseMs: number; dominatorsMs: number }): AnalysisResult {
     const { snapshot, dominators } = stage;
     const t = performance.now();
     const entries = this.options.entries

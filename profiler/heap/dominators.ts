@@ -54,12 +54,13 @@ export function isEssential(essential: Uint8Array, edgeOrdinal: number): boolean
 
 const WEAK_MAP_EDGE = /^\d+ \/ part of key \(.*? @\d+\) -> value \(.*? @\d+\) pair in WeakMap \(table @(\d+)\)$/s;
 
-/** Scratch words per node (+1) that the passes share. */
-const POOL_SLOTS = 5;
+/** Scratch words per node (+1) that the passes share (besides the DFS parents). */
+const POOL_SLOTS = 4;
 
 /**
- * Every array the dominator computation needs, in two allocations: the results, and
- * scratch space that `releaseScratch` can hand back as soon as the dominators are done.
+ * Every array the dominator computation needs, in three allocations: the results, the
+ * scratch space that `releaseScratch` can hand back as soon as the dominators are done,
+ * and the part of it (`early`) that can go even before the shallow and retained sizes.
  * The live profiler and `analyze` allocate it as soon as a snapshot's header has
  * arrived: a large allocation makes V8 collect garbage, which is cheap while the heap
  * is still small and costly once the snapshot's strings are in it.
@@ -73,9 +74,16 @@ export interface DominatorArena {
   selfSize: Uint32Array;
   essential: Uint8Array;
   scratch: ArrayBuffer;
-  retainers: Uint32Array;
   pool: Uint32Array;
   pageObject: Uint8Array;
+  /**
+   * Scratch only the dominator tree itself needs (the counted retainers and the DFS
+   * parents): freed before the shallow and retained sizes touch their arrays, so that
+   * the two never count in the peak together (see computeDominatorsAsync).
+   */
+  early: ArrayBuffer;
+  retainers: Uint32Array;
+  parent: Uint32Array;
 }
 
 export function allocateDominatorArena(nodeCount: number, edgeCount: number): DominatorArena {
@@ -94,12 +102,15 @@ export function allocateDominatorArena(nodeCount: number, edgeCount: number): Do
   const dominator = new Uint32Array(results, take(size * 4), size);
   const selfSize = new Uint32Array(results, take(nodeCount * 4), nodeCount);
   const essential = new Uint8Array(results, take(essentialBytes), essentialBytes);
-  const scratch = new ArrayBuffer((edgeCount + POOL_SLOTS * size) * 4 + nodeCount);
+  const scratch = new ArrayBuffer(POOL_SLOTS * size * 4 + nodeCount);
   at = 0;
-  const retainers = new Uint32Array(scratch, take(edgeCount * 4), edgeCount);
   const pool = new Uint32Array(scratch, take(POOL_SLOTS * size * 4), POOL_SLOTS * size);
   const pageObject = new Uint8Array(scratch, take(nodeCount), nodeCount);
-  return { nodeCount, edgeCount, retained, firstEdge, dominator, selfSize, essential, scratch, retainers, pool, pageObject };
+  const early = new ArrayBuffer((edgeCount + size) * 4);
+  at = 0;
+  const retainers = new Uint32Array(early, take(edgeCount * 4), edgeCount);
+  const parent = new Uint32Array(early, take(size * 4), size);
+  return { nodeCount, edgeCount, retained, firstEdge, dominator, selfSize, essential, scratch, pool, pageObject, early, retainers, parent };
 }
 
 /**
@@ -109,6 +120,7 @@ export function allocateDominatorArena(nodeCount: number, edgeCount: number): Do
  * must not be used for another computation afterwards.
  */
 export function releaseScratch(arena: DominatorArena): void {
+  releaseBuffer(arena.early);
   releaseBuffer(arena.scratch);
 }
 
@@ -136,8 +148,38 @@ export function computeDominators(
   snapshot: HeapSnapshot,
   arena = allocateDominatorArena(snapshot.nodeCount, snapshot.edgeCount),
 ): Dominators {
+  const steps = dominatorSteps(snapshot, arena);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * As computeDominators, but the scratch memory only the dominator tree needs is freed
+ * (the event loop turns for that) before the shallow and retained sizes are computed:
+ * a lower peak (used by StreamingAnalysis.finishAsync).
+ */
+export async function computeDominatorsAsync(snapshot: HeapSnapshot, arena: DominatorArena): Promise<Dominators> {
+  const steps = dominatorSteps(snapshot, arena);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    releaseBuffer(arena.early);
+    // Freed when the message port closes, in the close phase of a later turn.
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The passes; yields once, when `arena.early` is no longer needed. */
+function* dominatorSteps(snapshot: HeapSnapshot, arena: DominatorArena): Generator<void, Dominators> {
   if (!warmedUp && snapshot.nodeCount > 10000) warmUpDominators();
-  if (arena.nodeCount !== snapshot.nodeCount || arena.edgeCount !== snapshot.edgeCount || arena.scratch.byteLength === 0) {
+  if (
+    arena.nodeCount !== snapshot.nodeCount ||
+    arena.edgeCount !== snapshot.edgeCount ||
+    arena.scratch.byteLength === 0 ||
+    arena.early.byteLength === 0
+  ) {
     throw new Error('computeDominators: the arena was made for another snapshot');
   }
   const rootOrdinal = 0;
@@ -167,9 +209,11 @@ export function computeDominators(
     rootOrdinal,
     slot,
     arena.retainers,
+    arena.parent,
     arena.dominator,
     step,
   );
+  yield;
   // Shallow sizes use scratch slots the dominators no longer need (slot 1 holds the
   // DFS order until the retained sizes are summed).
   const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(0), slot(2, 2), arena.selfSize);
@@ -397,6 +441,7 @@ function lengauerTarjan(
   rootOrdinal: number,
   slot: (i: number) => Uint32Array,
   retainerSpace: Uint32Array,
+  parent: Uint32Array,
   dom: Uint32Array,
   step: (name: string) => void,
 ): { dominator: Uint32Array; order: Uint32Array; count: number; unreachable: number } {
@@ -417,14 +462,13 @@ function lengauerTarjan(
   firstRetainer[nodeCount] = kept;
   const retainers = retainerSpace.subarray(0, kept);
   // Where the next retainer of each ordinal goes, while the DFS fills the lists.
-  const cursor = slot(3);
+  const cursor = slot(2);
   cursor.set(firstRetainer);
 
   // By DFS number: the ordinal (this slot stays the DFS order), the DFS parent, and
   // Lengauer–Tarjan's label and ancestor; semi comes after the DFS, in `dom`.
   const vertex = slot(1);
-  const parent = slot(2);
-  const label = slot(4);
+  const label = slot(3);
   // By ordinal, during the DFS: its number (0 = not reached yet). The same array holds
   // semi (by number) afterwards, and the dominators (by ordinal) at the end: one
   // scratch slot fewer.
