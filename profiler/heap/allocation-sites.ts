@@ -209,15 +209,15 @@ class TraceStacks {
     const infos = this.#infos;
     const base = index * this.#infoWidth;
     const field = (i: number) => (i < 0 ? 0 : infos[base + i]!);
-    const { strings } = this.snapshot;
+    const strings = this.snapshot.stringTable;
     const line = field(this.#info.line);
     if (line === 0) return NO_SITE; // (root), (program), builtins: no position
     const scriptId = field(this.#info.scriptId);
-    const url = this.options.scriptUrls?.get(scriptId) ?? strings[field(this.#info.scriptName)] ?? '';
+    const url = this.options.scriptUrls?.get(scriptId) ?? strings.get(field(this.#info.scriptName));
     if (url === '') return NO_SITE;
     const frame = this.options.appFrame(url, line, Math.max(1, field(this.#info.column)));
     if (!frame) return NO_SITE;
-    const functionName = (this.#info.name < 0 ? '' : strings[field(this.#info.name)]) || '(anonymous)';
+    const functionName = (this.#info.name < 0 ? '' : strings.get(field(this.#info.name))) || '(anonymous)';
     const key = `${frame.filename}\u0000${frame.line}\u0000${frame.column}\u0000${functionName}`;
     let site = this.#siteKeys.get(key);
     if (site === undefined) {

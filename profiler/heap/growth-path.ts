@@ -89,13 +89,13 @@ class StepReader {
   }
 
   step(ordinal: number, edge: string, parent: number): PathStep {
-    const { nodes, layout, strings } = this.snapshot;
+    const { nodes, layout, stringTable: strings } = this.snapshot;
     const base = ordinal * this.nfc;
     return {
       id: nodes[base + layout.nodeIdOffset]!,
       edge,
       type: layout.nodeTypes[nodes[base + layout.nodeTypeOffset]!] ?? 'unknown',
-      name: this.displayName(ordinal, strings[nodes[base + layout.nodeNameOffset]!] ?? '', parent),
+      name: this.displayName(ordinal, strings.get(nodes[base + layout.nodeNameOffset]!), parent),
       self_size: this.tree.selfSize[ordinal]!,
       retained_size: this.tree.retained[ordinal]!,
       length: this.length(ordinal),
@@ -104,12 +104,12 @@ class StepReader {
 
   /** `history`, `[3]`, `(table)`: how `from` holds the target of edge offset `e`. */
   edgeLabel(from: number, e: number): string {
-    const { edges, layout, strings } = this.snapshot;
+    const { edges, layout, stringTable: strings } = this.snapshot;
     const type = edges[e + layout.edgeTypeOffset]!;
     const raw = edges[e + layout.edgeNameOffset]!;
     const { element, hidden, internal } = layout.edgeType;
     if (type === element || type === hidden) return `[${raw}]`;
-    const name = strings[raw] ?? '';
+    const name = strings.get(raw);
     if (type !== internal) return name;
     // A Map's or Set's table holds its entries in numbered slots: say whose value it is.
     if (/^\d+$/.test(name) && this.isCollectionTable(from)) {
@@ -130,8 +130,8 @@ class StepReader {
   }
 
   private nameOf(ordinal: number): string {
-    const { nodes, layout, strings } = this.snapshot;
-    return strings[nodes[ordinal * this.nfc + layout.nodeNameOffset]!] ?? '';
+    const { nodes, layout, stringTable: strings } = this.snapshot;
+    return strings.get(nodes[ordinal * this.nfc + layout.nodeNameOffset]!);
   }
 
   private isCollection(ordinal: number): 'Map' | 'Set' | undefined {
@@ -144,11 +144,11 @@ class StepReader {
   /** The `table` of a Map or Set node, or -1. */
   private tableOf(ordinal: number): number {
     if (this.isCollection(ordinal) === undefined) return -1;
-    const { edges, layout, strings } = this.snapshot;
+    const { edges, layout, stringTable: strings } = this.snapshot;
     const { firstEdge } = this.tree;
     for (let e = firstEdge[ordinal]!, end = firstEdge[ordinal + 1]!; e < end; e += this.efc) {
       if (edges[e + layout.edgeTypeOffset] !== layout.edgeType.internal) continue;
-      if (strings[edges[e + layout.edgeNameOffset]!] === 'table') return (edges[e + layout.edgeToNodeOffset]! * this.scale + 0.5) | 0;
+      if (strings.get(edges[e + layout.edgeNameOffset]!) === 'table') return (edges[e + layout.edgeToNodeOffset]! * this.scale + 0.5) | 0;
     }
     return -1;
   }
@@ -165,14 +165,14 @@ class StepReader {
 
   /** The string key in the slot before `slot` of a Map's table (the value's key). */
   private keyBefore(table: number, slot: number): string | undefined {
-    const { edges, nodes, layout, strings } = this.snapshot;
+    const { edges, nodes, layout, stringTable: strings } = this.snapshot;
     const { firstEdge } = this.tree;
     const wanted = String(slot - 1);
     for (let e = firstEdge[table]!, end = firstEdge[table + 1]!; e < end; e += this.efc) {
-      if (edges[e + layout.edgeTypeOffset] !== layout.edgeType.internal || strings[edges[e + layout.edgeNameOffset]!] !== wanted) continue;
+      if (edges[e + layout.edgeTypeOffset] !== layout.edgeType.internal || strings.get(edges[e + layout.edgeNameOffset]!) !== wanted) continue;
       const to = edges[e + layout.edgeToNodeOffset]!;
       if (nodes[to + layout.nodeTypeOffset] !== layout.nodeType.string) return undefined;
-      const text = strings[nodes[to + layout.nodeNameOffset]!] ?? '';
+      const text = strings.get(nodes[to + layout.nodeNameOffset]!);
       return text.length > 60 ? `${text.slice(0, 57)}…` : text;
     }
     return undefined;
@@ -199,7 +199,7 @@ class StepReader {
       // Every slot but the hidden class (`map`, V8 writes it first or last): no pass needed.
       let count = (end - start) / this.efc;
       for (const e of count > 0 ? [start, end - this.efc] : []) {
-        if (edges[e + layout.edgeTypeOffset] === internal && this.snapshot.strings[edges[e + layout.edgeNameOffset]!] === 'map') {
+        if (edges[e + layout.edgeTypeOffset] === internal && this.snapshot.stringTable.get(edges[e + layout.edgeNameOffset]!) === 'map') {
           count--;
           break;
         }
@@ -210,7 +210,7 @@ class StepReader {
     let count = 0;
     for (let e = start; e < end; e += this.efc) {
       const type = edges[e + layout.edgeTypeOffset]!;
-      if (type === element || (type === property && this.snapshot.strings[edges[e + layout.edgeNameOffset]!] !== '__proto__')) count++;
+      if (type === element || (type === property && this.snapshot.stringTable.get(edges[e + layout.edgeNameOffset]!) !== '__proto__')) count++;
     }
     return count;
   }
@@ -240,7 +240,7 @@ class StepReader {
 
   /** The number a slot's edge name spells (`"17"` → 17), or -1 (cheaper than Number()). */
   private slotNumber(name: number): number {
-    const text = this.snapshot.strings[name] ?? '';
+    const text = this.snapshot.stringTable.get(name);
     if (text.length === 0 || text.length > 9) return -1;
     let slot = 0;
     for (let i = 0; i < text.length; i++) {
