@@ -5,8 +5,6 @@
  * `locations` carry the same script ids as the Debugger domain, so the live names must
  * agree with the ones read from the heap alone — also with breakpoints set.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,56 +13,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../record.js';
 import { computeDominators } from './dominators.js';
 import { findEntries } from './entries.js';
+import { startInspectableTarget } from './inspectable-target.js';
 import { SnapshotLoader } from './loader.js';
 import { createModuleMatcher, readScriptSource } from './module-match.js';
 import type { HeapSnapshot } from './snapshot.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
-let child: ChildProcess | undefined;
+let target: Awaited<ReturnType<typeof startInspectableTarget>> | undefined;
 let snapshot: HeapSnapshot;
 let retained: Float64Array;
 let firstEdge: Uint32Array;
 const scriptUrls = new Map<number, string>();
 const sources = new Map<string, string>();
 
-/** Starts the fixture app with its inspector on a free port; resolves with the port once it is filled. */
-function startTarget(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(
-      process.execPath,
-      ['--inspect=127.0.0.1:0', join(fixtures, 'write-entries-snapshot.mjs'), '-', '200', '50'],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    child = proc;
-    let stderr = '';
-    let stdout = '';
-    let port = 0;
-    const timer = setTimeout(() => reject(new Error(`target did not start:\n${stdout}\n${stderr}`)), 15_000);
-    const check = () => {
-      port ||= Number(/ws:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr)?.[1] ?? 0);
-      if (port && stdout.includes('ready')) {
-        clearTimeout(timer);
-        resolve(port);
-      }
-    };
-    proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-      check();
-    });
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      check();
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`target exited (${code}):\n${stdout}\n${stderr}`));
-    });
-  });
-}
-
 beforeAll(async () => {
-  const port = await startTarget();
+  target = await startInspectableTarget([join(fixtures, 'write-entries-snapshot.mjs'), '-', '200', '50']);
+  const port = target.port;
   const client = await CDP({ host: '127.0.0.1', port });
   try {
     const matcher = createModuleMatcher({ root: fixtures });
@@ -101,8 +66,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  child?.stdin?.end();
-  child?.kill();
+  target?.stop();
 });
 
 function lineOf(module: string, pattern: RegExp): number {

@@ -12,8 +12,7 @@
  * `node --enable-source-maps --inspect` for a snapshot over a real inspector. Expected
  * lines are read from the `.ts` and `.js` texts.
  */
-import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Entry } from '../record.js';
 import { computeDominators } from './dominators.js';
 import { findEntries } from './entries.js';
+import { startInspectableTarget } from './inspectable-target.js';
 import type { EntryOptions } from './entries.js';
 import { SnapshotLoader, loadSnapshotFile } from './loader.js';
 import { createModuleMatcher, readScriptSource } from './module-match.js';
@@ -177,53 +177,26 @@ describe('entries of a TypeScript app with source maps (offline)', () => {
 });
 
 describe('entries of a TypeScript app over a real inspector (node --enable-source-maps)', () => {
-  let child: ChildProcess | undefined;
+  let target: Awaited<ReturnType<typeof startInspectableTarget>> | undefined;
 
   afterAll(() => {
-    child?.stdin?.end();
-    child?.kill();
+    target?.stop();
   });
 
-  function startTarget(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const proc = spawn(
-        process.execPath,
-        [
-          '--enable-source-maps',
-          '--inspect=127.0.0.1:0',
-          join(fixture, 'write-snapshot.mjs'),
-          '-',
-          String(STRINGS),
-          String(LENGTH),
-          `require:${join(cjsRoot, 'dist/store.js')}`,
-          `import:${join(esmRoot, 'dist/store.js')}`,
-          `tsx:${join(tsxRoot, 'src/store.ts')}`,
-        ],
-        { stdio: ['pipe', 'pipe', 'pipe'] },
-      );
-      child = proc;
-      let stdout = '';
-      let stderr = '';
-      let port = 0;
-      const timer = setTimeout(() => reject(new Error(`target did not start:\n${stdout}\n${stderr}`)), 15_000);
-      const check = () => {
-        port ||= Number(/ws:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr)?.[1] ?? 0);
-        if (port && stdout.includes('ready')) {
-          clearTimeout(timer);
-          resolve(port);
-        }
-      };
-      proc.stderr!.setEncoding('utf8').on('data', (d: string) => ((stderr += d), check()));
-      proc.stdout!.setEncoding('utf8').on('data', (d: string) => ((stdout += d), check()));
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`target exited (${code}):\n${stdout}\n${stderr}`));
-      });
-    });
-  }
-
   it('maps entries with the inspector\'s script URLs and sources, like offline; the code browser gets the .ts', async () => {
-    const port = await startTarget();
+    target = await startInspectableTarget(
+      [
+        join(fixture, 'write-snapshot.mjs'),
+        '-',
+        String(STRINGS),
+        String(LENGTH),
+        `require:${join(cjsRoot, 'dist/store.js')}`,
+        `import:${join(esmRoot, 'dist/store.js')}`,
+        `tsx:${join(tsxRoot, 'src/store.ts')}`,
+      ],
+      ['--enable-source-maps'],
+    );
+    const port = target.port;
     const scriptUrls = new Map<number, string>();
     const sources = new Map<string, string>();
     const roots = [cjsRoot, esmRoot, tsxRoot];
