@@ -199,9 +199,16 @@ function* dominatorSteps(snapshot: HeapSnapshot, arena: DominatorArena): Generat
   pageObject.fill(0);
   markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1));
   step('page_objects');
-  // Slot 0 holds the retainer counts (then the index) until the dominators are done.
-  const essential = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject, slot(0), arena.essential);
+  // Slot 1 holds each node's owner for the shallow sizes, which the essential-edge
+  // pass works out on the way (it looks at every edge anyway); slots 2-3 are its
+  // work list. Slot 0 holds the retainer counts (then the index) until the dominators
+  // are done.
+  const owner = initShallowSizes(snapshot, firstEdge, rootOrdinal, slot(1), arena.selfSize);
+  const work = slot(2, 2);
+  const { essential, pending } = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject, slot(0), arena.essential, owner, work);
   step('essential');
+  const selfSize = owner ? finishShallowSizes(snapshot, firstEdge, rootOrdinal, owner, work, pending, arena.selfSize) : arena.selfSize;
+  step('shallow');
   const { dominator, order, count, unreachable } = lengauerTarjan(
     snapshot,
     firstEdge,
@@ -214,10 +221,6 @@ function* dominatorSteps(snapshot: HeapSnapshot, arena: DominatorArena): Generat
     step,
   );
   yield;
-  // Shallow sizes use scratch slots the dominators no longer need (slot 1 holds the
-  // DFS order until the retained sizes are summed).
-  const selfSize = shallowSizes(snapshot, firstEdge, rootOrdinal, slot(0), slot(2, 2), arena.selfSize);
-  step('shallow');
   const retained = arena.retained;
   retained.set(selfSize);
   // Children come after their dominator in DFS order: add up from the last one.
@@ -279,10 +282,17 @@ function markPageObjects(
   }
 }
 
+const UNVISITED = 0xffffffff;
+const MANY = 0xfffffffe;
+
 /**
  * Sets the bit of every edge that counts, and counts each node's counted retainers
  * into `retainerCount` (the first half of building the retainer index, done here to
- * save a pass over the edges).
+ * save a pass over the edges). With `owner` (see initShallowSizes) it also does most
+ * of the shallow sizes' work on the way, since it looks at every edge anyway: each
+ * non-weak edge hands its source's owner on to an owned target; a target whose owner
+ * changes after its own edges were looked at goes on the work list (`work`, whose
+ * length is returned as `pending`) for finishShallowSizes.
  */
 function markEssentialEdges(
   snapshot: HeapSnapshot,
@@ -291,7 +301,9 @@ function markEssentialEdges(
   pageObject: Uint8Array,
   retainerCount: Uint32Array,
   essential: Uint8Array,
-): Uint8Array {
+  owner: Uint32Array | null,
+  work: Uint32Array,
+): { essential: Uint8Array; pending: number } {
   const { nodes, edges, layout, stringTable, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
@@ -316,21 +328,35 @@ function markEssentialEdges(
     return (nameKind[name] = m ? 2 : 1);
   };
   retainerCount.fill(0);
+  // Without owners, every source counts as one with no owner to hand on.
+  const owners = owner ?? new Uint32Array(0);
+  let pending = 0;
   let e = 0;
   for (let o = 0; o < nodeCount; o++) {
     const end = firstEdge[o + 1]! / efc;
     const isRoot = o === rootOrdinal;
     const fromPage = pageObject[o];
+    // A self edge cannot change it, so it holds for all of o's edges.
+    const own = owner ? owners[o]! : UNVISITED;
     for (; e < end; e++) {
       const edge = e * efc;
       const type = edges[edge + typeOffset]!;
       if (type === weak) continue;
+      const to = (edges[edge + toOffset]! * scale + 0.5) | 0;
+      if (own !== UNVISITED) {
+        // An owned target (an unowned node is its own owner) takes o's owner; a
+        // second, different one makes it owned by many.
+        const current = owners[to]!;
+        if (current !== to && current !== own && current !== MANY) {
+          owners[to] = current === UNVISITED ? own : MANY;
+          if (to < o) work[pending++] = to;
+        }
+      }
       if (type === internal) {
         const name = edges[edge + nameOffset]!;
         const kind = nameKind[name] || classify(name);
         if (kind === 2 && tableIds.get(name) === nodes[o * nfc + idOffset]) continue;
       }
-      const to = (edges[edge + toOffset]! * scale + 0.5) | 0;
       if (to === o) continue;
       if (!isRoot) {
         if (type === shortcut) continue;
@@ -340,36 +366,32 @@ function markEssentialEdges(
       retainerCount[to]!++;
     }
   }
-  return essential;
+  return { essential, pending };
 }
 
 /**
  * DevTools' JSHeapSnapshot.calculateShallowSizes: a hidden or array node (or external
  * string data) reached — through non-weak edges — from one owner only gives its size
- * to that owner. Skipped when the snapshot has no user roots (DevTools then shows raw
- * sizes, as for a snapshot taken with internals exposed).
+ * to that owner. This part copies the raw self sizes into `selfSize` and marks who
+ * can be owned: `owner[o]` is o for a node that owns itself, UNVISITED for one that
+ * an owner may take. Returns null (raw sizes stay) when the snapshot has no user
+ * roots: DevTools then shows raw sizes, as for a snapshot taken with internals exposed.
  */
-function shallowSizes(
+function initShallowSizes(
   snapshot: HeapSnapshot,
   firstEdge: Uint32Array,
   rootOrdinal: number,
   owner: Uint32Array,
-  work: Uint32Array,
   selfSize: Uint32Array,
-): Uint32Array {
+): Uint32Array | null {
   const { nodes, edges, layout, stringTable, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
-  const scale = 1 / nfc;
   const toOffset = layout.edgeToNodeOffset;
-  const typeOffset = layout.edgeTypeOffset;
   const nodeTypeOffset = layout.nodeTypeOffset;
   const nameOffset = layout.nodeNameOffset;
   const sizeOffset = layout.nodeSelfSizeOffset;
   const { hidden, array, native, synthetic } = layout.nodeType;
-  const weak = layout.edgeType.weak;
-  for (let o = 0, i = sizeOffset; o < nodeCount; o++, i += nfc) selfSize[o] = nodes[i]!;
-
   let hasUserRoots = false;
   for (let e = firstEdge[rootOrdinal]!, end = firstEdge[rootOrdinal + 1]!; e < end; e += efc) {
     const to = edges[e + toOffset]!;
@@ -378,22 +400,43 @@ function shallowSizes(
       break;
     }
   }
-  if (!hasUserRoots) return selfSize;
-
-  const externalStringData = stringTable.indexOf('system / ExternalStringData');
-  const UNVISITED = 0xffffffff;
-  const MANY = 0xfffffffe;
-  // Each node enters the work list at most twice (unvisited → one owner → many).
-  let top = 0;
-  for (let o = 0, i = 0; o < nodeCount; o++, i += nfc) {
-    const type = nodes[i + nodeTypeOffset];
-    if (type === hidden || type === array || (type === native && nodes[i + nameOffset] === externalStringData)) {
-      owner[o] = UNVISITED;
-    } else {
-      owner[o] = o;
-      work[top++] = o;
-    }
+  if (!hasUserRoots) {
+    for (let o = 0, i = sizeOffset; o < nodeCount; o++, i += nfc) selfSize[o] = nodes[i]!;
+    return null;
   }
+  const externalStringData = stringTable.indexOf('system / ExternalStringData');
+  for (let o = 0, i = 0; o < nodeCount; o++, i += nfc) {
+    selfSize[o] = nodes[i + sizeOffset]!;
+    const type = nodes[i + nodeTypeOffset];
+    owner[o] = type === hidden || type === array || (type === native && nodes[i + nameOffset] === externalStringData) ? UNVISITED : o;
+  }
+  return owner;
+}
+
+/**
+ * Hands owners on from the nodes markEssentialEdges left on the work list (each node
+ * enters it at most twice: unvisited → one owner → many), then moves each owned
+ * node's size to its owner (not to the root or a synthetic node).
+ */
+function finishShallowSizes(
+  snapshot: HeapSnapshot,
+  firstEdge: Uint32Array,
+  rootOrdinal: number,
+  owner: Uint32Array,
+  work: Uint32Array,
+  pending: number,
+  selfSize: Uint32Array,
+): Uint32Array {
+  const { nodes, edges, layout, nodeCount } = snapshot;
+  const nfc = layout.nodeFieldCount;
+  const efc = layout.edgeFieldCount;
+  const scale = 1 / nfc;
+  const toOffset = layout.edgeToNodeOffset;
+  const typeOffset = layout.edgeTypeOffset;
+  const nodeTypeOffset = layout.nodeTypeOffset;
+  const { synthetic } = layout.nodeType;
+  const weak = layout.edgeType.weak;
+  let top = pending;
   while (top > 0) {
     const o = work[--top]!;
     const own = owner[o]!;
@@ -401,11 +444,8 @@ function shallowSizes(
       if (edges[e + typeOffset] === weak) continue;
       const t = (edges[e + toOffset]! * scale + 0.5) | 0;
       const current = owner[t]!;
-      if (current === UNVISITED) {
-        owner[t] = own;
-        work[top++] = t;
-      } else if (current !== t && current !== own && current !== MANY) {
-        owner[t] = MANY;
+      if (current !== t && current !== own && current !== MANY) {
+        owner[t] = current === UNVISITED ? own : MANY;
         work[top++] = t;
       }
     }
