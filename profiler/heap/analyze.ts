@@ -10,13 +10,16 @@
  *   await session.send('HeapProfiler.takeHeapSnapshot');
  *   const result = analysis.finish();
  */
+import { statSync } from 'node:fs';
 import type { Entry } from '../record.js';
 import { allocateDominatorArena, computeDominators, computeDominatorsAsync, releaseScratch } from './dominators.js';
 import type { DominatorArena, Dominators } from './dominators.js';
 import { findEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
 import { findNodeById } from './graph.js';
-import { SnapshotLoader, readFileChunksAsync } from './loader.js';
+import { EdgesWorker } from './edges-section.js';
+import { SnapshotLoader, edgeCheckLayout, readFileChunksAsync } from './loader.js';
+import type { ExternalEdges, LoaderOptions } from './loader.js';
 import type { HeapSnapshot } from './snapshot.js';
 
 export interface AnalysisOptions {
@@ -27,7 +30,16 @@ export interface AnalysisOptions {
 export interface FileAnalysisOptions extends AnalysisOptions {
   /** Called as the file is read: bytes read so far and the file's size. */
   onProgress?: (bytes: number, total: number) => void;
+  /**
+   * Read the `edges` section on a second thread (see edges-section.ts): by default
+   * for files of PARALLEL_MIN_BYTES and more, where it saves more than the thread's
+   * start-up costs.
+   */
+  parallel?: boolean;
 }
+
+/** From this size on a file's edges are read on a second thread (by default). */
+export const PARALLEL_MIN_BYTES = 24 << 20;
 
 /** One node as the CLI and API show it. */
 export interface NodeSummary {
@@ -60,6 +72,8 @@ export interface AnalysisResult {
   /** Module entries; empty when no entry options were given. */
   entries: Entry[];
   timings: { parse_ms: number; dominators_ms: number; entries_ms: number };
+  /** True when the `edges` section was read on a second thread (analyzeFile). */
+  edgesOnWorker: boolean;
   warnings: string[];
   /** The `n` objects with the largest retained sizes (not the root nor synthetic nodes). */
   top(n?: number): NodeSummary[];
@@ -72,15 +86,22 @@ export class StreamingAnalysis {
   private parseMs = 0;
   private arena: DominatorArena | null = null;
 
-  constructor(options: AnalysisOptions = {}) {
+  /** `loader`: options for the loader (externalEdges, onSection). */
+  constructor(options: AnalysisOptions = {}, loader: Pick<LoaderOptions, 'externalEdges' | 'onSection'> = {}) {
     this.options = options;
     // The dominator arrays are allocated as soon as the counts are known (see
     // DominatorArena: the garbage collection a large allocation causes is cheap then).
     this.loader = new SnapshotLoader({
+      ...loader,
       onHeader: ({ nodeCount, edgeCount }) => {
         this.arena = allocateDominatorArena(nodeCount, edgeCount);
       },
     });
+  }
+
+  /** See SnapshotLoader.provideEdges. */
+  provideEdges(edges: ExternalEdges): boolean {
+    return this.loader.provideEdges(edges);
   }
 
   write(chunk: string | Buffer): void {
@@ -141,9 +162,55 @@ export class StreamingAnalysis {
 
 /** Analyses a `.heapsnapshot` file, reading it in chunks (any size works). */
 export async function analyzeFile(path: string, options: FileAnalysisOptions = {}): Promise<AnalysisResult> {
+  const parallel = options.parallel ?? fileSize(path) >= PARALLEL_MIN_BYTES;
+  const worker = parallel ? EdgesWorker.start() : null;
+  if (worker) {
+    const result = await analyzeFileInParallel(path, options, worker);
+    if (result) return result;
+  }
   const analysis = new StreamingAnalysis(options);
   await readFileChunksAsync(path, (chunk) => analysis.write(chunk), { onProgress: options.onProgress });
   return analysis.finishAsync();
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0; // readFileChunksAsync says what is wrong
+  }
+}
+
+/**
+ * The main thread reads the file but skips `edges`, which the worker reads meanwhile.
+ * Null when the worker could not deliver them (the caller then reads the file again,
+ * the ordinary way); an error in the rest of the file is thrown as usual.
+ */
+async function analyzeFileInParallel(path: string, options: FileAnalysisOptions, worker: EdgesWorker): Promise<AnalysisResult | null> {
+  const analysis = new StreamingAnalysis(options, {
+    externalEdges: true,
+    onSection: (key, offset, header) => {
+      if (key !== 'nodes') return;
+      worker.request({
+        path,
+        from: offset,
+        values: header.edgeCount * header.layout.edgeFieldCount,
+        check: edgeCheckLayout(header.layout, header.nodeCount, header.rootIndex),
+      });
+    },
+  });
+  try {
+    await readFileChunksAsync(path, (chunk) => analysis.write(chunk), { onProgress: options.onProgress });
+  } catch (error) {
+    worker.stop();
+    throw error;
+  }
+  const edges = await worker.result();
+  worker.stop();
+  if (!edges || !analysis.provideEdges(edges)) return null;
+  const result = await analysis.finishAsync();
+  result.edgesOnWorker = true;
+  return result;
 }
 
 /** Details of the node with V8 id `nodeId` (`@123` in DevTools), or undefined. */
@@ -191,6 +258,7 @@ function makeResult(
     root_retained_size: rootRetained,
     entries,
     timings,
+    edgesOnWorker: false,
     warnings: snapshot.warnings,
     top: (n = 20) => topRetainers(snapshot, dominators, n).map((o) => summarize(snapshot, dominators, o)),
   };

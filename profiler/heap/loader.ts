@@ -22,6 +22,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { AppError } from '../../common/errors.js';
+import { checkEdges } from './edge-check.js';
+import type { EdgeCheck, EdgeCheckLayout } from './edge-check.js';
 import { layoutFromMeta } from './layout.js';
 import type { HeapSnapshot, SnapshotLayout, SnapshotMeta } from './snapshot.js';
 import { StringTableBuilder } from './string-table.js';
@@ -38,6 +40,7 @@ const M_STRINGS = 5; // inside the string table
 const M_SKIP = 6; // inside a value we do not use
 const M_DONE = 7; // after the closing brace
 const M_WASM = 8; // inside "nodes" or "edges", decoded by WebAssembly
+const M_EXTERNAL = 9; // inside "edges" while another thread parses them (see provideEdges)
 
 // What the top level expects next.
 const T_OPEN = 0; // `{`
@@ -88,6 +91,34 @@ export interface LoaderOptions {
   onProgress?: (bytes: number) => void;
   /** Called once the header is read, with the counts (to allocate what comes next early). */
   onHeader?: (counts: { nodeCount: number; edgeCount: number; layout: SnapshotLayout }) => void;
+  /**
+   * The `edges` array is parsed elsewhere (a file analysis hands it to a worker): the
+   * loader only finds where the section starts and ends, and `provideEdges` gives it
+   * the array before `end()`.
+   */
+  externalEdges?: boolean;
+  /**
+   * Called as a number array begins, with the absolute byte offset of its first value
+   * (after the `[`).
+   */
+  onSection?: (key: string, offset: number, header: LoadedHeader) => void;
+}
+
+/** What the header says, as the loader hands it on. */
+export interface LoadedHeader {
+  nodeCount: number;
+  edgeCount: number;
+  layout: SnapshotLayout;
+  rootIndex: number;
+}
+
+/** The `edges` array of a file, parsed by another thread (see edges-section.ts). */
+export interface ExternalEdges {
+  edges: Uint32Array;
+  /** Byte offset of the section's first value (after the `[`) and of its `]`. */
+  start: number;
+  end: number;
+  check: EdgeCheck;
 }
 
 export class SnapshotLoader {
@@ -133,10 +164,17 @@ export class SnapshotLoader {
   private readonly warnings: string[] = [];
 
   private readonly onHeader: LoaderOptions['onHeader'];
+  private readonly onSection: LoaderOptions['onSection'];
+  private readonly externalEdges: boolean;
+  /** Where the `edges` section was found (externalEdges), and what came for it. */
+  private edgesSpan: { start: number; end: number } | null = null;
+  private edgeCheck: EdgeCheck | null = null;
 
   constructor(options: LoaderOptions = {}) {
     this.onProgress = options.onProgress;
     this.onHeader = options.onHeader;
+    this.onSection = options.onSection;
+    this.externalEdges = options.externalEdges ?? false;
     warmUp();
   }
 
@@ -171,6 +209,20 @@ export class SnapshotLoader {
         case M_WASM:
           i = this.readWasmNumbers(buf, i, end);
           break;
+        case M_EXTERNAL: {
+          // The values have no `]` in them: the first one ends the section.
+          const close = buf.indexOf(C_CLOSE_BRACKET, i);
+          if (close === -1) {
+            i = end;
+            break;
+          }
+          this.edgesSpan = { start: this.edgesSpan!.start, end: this.bytes + close };
+          this.target = null;
+          this.mode = M_TOP;
+          this.top = T_COMMA;
+          i = close + 1;
+          break;
+        }
         case M_NUMBERS:
           i = this.target!.growable ? this.readGrowableNumbers(buf, i, end) : this.readNumbers(buf, i, end);
           break;
@@ -419,6 +471,13 @@ export class SnapshotLoader {
     const target = this.header ? this.numberTarget(key) : null;
     if (target) {
       if (c !== C_OPEN_BRACKET) bad(`"${key}" must be an array of numbers.`);
+      const header = this.header!;
+      this.onSection?.(key, this.bytes + i + 1, {
+        nodeCount: header.node_count,
+        edgeCount: header.edge_count,
+        layout: this.layout!,
+        rootIndex: header.root_index ?? 0,
+      });
       this.target = target;
       this.count = 0;
       this.value = 0;
@@ -430,6 +489,9 @@ export class SnapshotLoader {
         if (fields < 1) bad('snapshot.meta.trace_node_fields names no fields.');
         this.tree = { fields, filled: 0, rows: 0, last: -1, parents: [] };
         this.mode = M_NESTED;
+      } else if (key === 'edges' && this.externalEdges) {
+        this.edgesSpan = { start: this.bytes + i + 1, end: -1 };
+        this.mode = M_EXTERNAL;
       } else if (this.wasm && (key === 'nodes' || key === 'edges')) {
         this.wasm.begin(target.array);
         this.mode = M_WASM;
@@ -546,15 +608,31 @@ export class SnapshotLoader {
     this.header = header;
     this.layout = layout;
     try {
-      this.wasm = WasmNumberReader.create(nodeCount * layout.nodeFieldCount, edgeCount * layout.edgeFieldCount);
+      const edgeValues = this.externalEdges ? 0 : edgeCount * layout.edgeFieldCount;
+      this.wasm = WasmNumberReader.create(nodeCount * layout.nodeFieldCount, edgeValues);
       this.nodes = this.wasm ? this.wasm.nodes : new Uint32Array(nodeCount * layout.nodeFieldCount);
-      this.edges = this.wasm ? this.wasm.edges : new Uint32Array(edgeCount * layout.edgeFieldCount);
+      this.edges = this.wasm ? this.wasm.edges : new Uint32Array(edgeValues);
     } catch (error) {
       throw new AppError('BAD_SNAPSHOT', `cannot allocate arrays for ${nodeCount} nodes and ${edgeCount} edges.`, {
         cause: error,
       });
     }
     this.onHeader?.({ nodeCount, edgeCount, layout });
+  }
+
+  /**
+   * Gives the loader the `edges` array that another thread parsed from the same file
+   * (externalEdges). False, and nothing changes, when it does not fit: not the span
+   * this loader found, or not the header's count.
+   */
+  provideEdges(external: ExternalEdges): boolean {
+    const span = this.edgesSpan;
+    if (!this.externalEdges || !span || !this.header || !this.layout) return false;
+    if (external.start !== span.start || external.end !== span.end) return false;
+    if (external.edges.length !== this.header.edge_count * this.layout.edgeFieldCount) return false;
+    this.edges = external.edges;
+    this.edgeCheck = external.check;
+    return true;
   }
 
   /** Finishes loading: checks what arrived and returns the snapshot. */
@@ -572,6 +650,9 @@ export class SnapshotLoader {
       bad(`the snapshot is truncated: it ends ${where} after ${this.bytes} bytes.`);
     }
     if (!this.header) bad('this is not a V8 heap snapshot: it has no "snapshot" header.');
+    if (this.externalEdges && this.edgesSpan && !this.edgeCheck) {
+      throw new Error('SnapshotLoader.end: the edges parsed elsewhere were not provided (provideEdges)');
+    }
     for (const key of ['nodes', 'edges', 'strings']) {
       if (!this.seenKeys.has(key)) bad(`the snapshot has no "${key}" section; it is damaged or not a V8 heap snapshot.`);
     }
@@ -595,7 +676,7 @@ export class SnapshotLoader {
     if (tree && tree.length > 0) snapshot.traceTree = tree;
     const samples = this.arrays.get('samples');
     if (samples && samples.length > 0) snapshot.samples = samples;
-    checkSnapshot(snapshot, this.header.root_index ?? 0);
+    checkSnapshot(snapshot, this.header.root_index ?? 0, this.edgeCheck);
     return snapshot;
   }
 }
@@ -664,7 +745,25 @@ function warmUp(): void {
  * reported as a warning with a count: an edge to no node becomes a weak edge to the
  * root (so nothing counts it), a name that is not in the string table reads as "".
  */
-function checkSnapshot(snapshot: HeapSnapshot, rootIndex: number): void {
+/** What checkEdges needs to know of a snapshot's layout. */
+export function edgeCheckLayout(layout: SnapshotLayout, nodeCount: number, rootIndex: number): EdgeCheckLayout {
+  return {
+    edgeFieldCount: layout.edgeFieldCount,
+    edgeToNodeOffset: layout.edgeToNodeOffset,
+    edgeTypeOffset: layout.edgeTypeOffset,
+    edgeNameOffset: layout.edgeNameOffset,
+    nodesLength: nodeCount * layout.nodeFieldCount,
+    nodeFieldCount: layout.nodeFieldCount,
+    typeCount: layout.edgeTypes.length,
+    weak: layout.edgeType.weak,
+    element: layout.edgeType.element,
+    hidden: layout.edgeType.hidden,
+    rootIndex,
+  };
+}
+
+/** `edgeCheck`: the edges were checked (and repaired) where they were parsed. */
+function checkSnapshot(snapshot: HeapSnapshot, rootIndex: number, edgeCheck: EdgeCheck | null): void {
   const { nodes, edges, layout, stringTable } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
@@ -681,33 +780,16 @@ function checkSnapshot(snapshot: HeapSnapshot, rootIndex: number): void {
   if (edgeSum !== snapshot.edgeCount) {
     bad(`the nodes' edge counts add up to ${edgeSum} but the header says edge_count is ${snapshot.edgeCount}; the snapshot is damaged.`);
   }
-  const toOffset = layout.edgeToNodeOffset;
+  const { nowhere, badTypes, maxName } = edgeCheck ?? checkEdges(edges, edgeCheckLayout(layout, snapshot.nodeCount, rootIndex));
   const typeOffset = layout.edgeTypeOffset;
   const edgeNameOffset = layout.edgeNameOffset;
   const elementType = layout.edgeType.element;
   const hiddenType = layout.edgeType.hidden;
-  const weakType = layout.edgeType.weak;
-  const typeCount = layout.edgeTypes.length;
-  const nodesLength = nodes.length;
-  let nowhere = 0;
   let badEdgeNames = 0;
-  let badTypes = 0;
-  const scale = 1 / nfc;
-  for (let e = 0, n = edges.length; e < n; e += efc) {
-    const to = edges[e + toOffset]!;
-    // A multiply checks "is a multiple of nfc" faster than a remainder.
-    if (to >= nodesLength || ((to * scale + 0.5) | 0) * nfc !== to) {
-      edges[e + toOffset] = rootIndex;
-      edges[e + typeOffset] = weakType;
-      nowhere++;
-      continue;
-    }
-    const type = edges[e + typeOffset]!;
-    if (type >= typeCount) {
-      edges[e + typeOffset] = weakType;
-      badTypes++;
-    } else if (type !== elementType && type !== hiddenType && edges[e + edgeNameOffset]! >= stringCount) {
-      badEdgeNames++;
+  if (maxName >= stringCount) {
+    for (let e = 0, n = edges.length; e < n; e += efc) {
+      const type = edges[e + typeOffset]!;
+      if (type !== elementType && type !== hiddenType && edges[e + edgeNameOffset]! >= stringCount) badEdgeNames++;
     }
   }
   if (badNodeNames > 0 || badEdgeNames > 0) {

@@ -13,7 +13,13 @@
 const STATE = 0;
 const INPUT_AT = 16;
 /** Chunks are copied in pieces of at most this many bytes. */
-const INPUT_SIZE = 1 << 20;
+export const WASM_INPUT_SIZE = 1 << 20;
+const INPUT_SIZE = WASM_INPUT_SIZE;
+/**
+ * Values one piece of input can hold at most ("0,0,..."): the size of the output
+ * window of a reader that drains into an array of its own (see `drain`).
+ */
+export const WASM_WINDOW_VALUES = INPUT_SIZE / 2 + 2;
 const PAGE = 65536;
 
 function uleb(n: number): number[] {
@@ -205,6 +211,22 @@ export class WasmNumberReader {
       i += n;
     }
     return -1;
+  }
+
+  /**
+   * Moves the values read since `begin` or the last drain into `target` from index
+   * `at` (as many as fit) and starts the output window over, keeping a number that
+   * is cut off at the end of the input. Returns how many values there were. With a
+   * window of WASM_WINDOW_VALUES, drain after every WASM_INPUT_SIZE bytes of input:
+   * the reader's memory then stays small whatever the array's size.
+   */
+  drain(target: Uint32Array, at: number): number {
+    const first = this.start >>> 2;
+    const n = (this.out - this.start) >>> 2;
+    const fit = Math.max(0, Math.min(n, target.length - at));
+    target.set(this.words.subarray(first, first + fit), at);
+    this.out = this.start;
+    return n;
   }
 
   /** Stores a value pending at the end of the array (the one before `]`). */
