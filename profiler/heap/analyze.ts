@@ -12,14 +12,14 @@
  */
 import { statSync } from 'node:fs';
 import type { Entry } from '../record.js';
-import { allocateDominatorArena, computeDominators, computeDominatorsAsync, releaseScratch } from './dominators.js';
-import type { DominatorArena, Dominators } from './dominators.js';
-import { findEntries } from './entries.js';
+import { allocateDominatorArena, computeDominators, computeDominatorsAsync, releaseScratch, shallowSizeInputs } from './dominators.js';
+import type { DominatorArena, DominatorHelp, Dominators } from './dominators.js';
+import { findEntries, prepareEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
-import { findNodeById } from './graph.js';
-import { EdgesWorker } from './edges-section.js';
-import { SnapshotLoader, edgeCheckLayout, readFileChunksAsync } from './loader.js';
-import type { ExternalEdges, LoaderOptions } from './loader.js';
+import { buildFirstEdgeIndexes, findNodeById } from './graph.js';
+import { EdgesWorker, findEdgesEnd } from './edges-section.js';
+import { SnapshotLoader, edgeCheckLayout, readFileChunks, readFileChunksAsync } from './loader.js';
+import type { ExternalEdges, LoadedHeader, LoaderOptions } from './loader.js';
 import type { HeapSnapshot } from './snapshot.js';
 
 export interface AnalysisOptions {
@@ -85,6 +85,7 @@ export class StreamingAnalysis {
   private readonly options: AnalysisOptions;
   private parseMs = 0;
   private arena: DominatorArena | null = null;
+  private firstEdgeBuilt = false;
 
   /** `loader`: options for the loader (externalEdges, onSection). */
   constructor(options: AnalysisOptions = {}, loader: Pick<LoaderOptions, 'externalEdges' | 'onSection'> = {}) {
@@ -97,6 +98,11 @@ export class StreamingAnalysis {
         this.arena = allocateDominatorArena(nodeCount, edgeCount);
       },
     });
+  }
+
+  /** See SnapshotLoader.skipExternal. */
+  skipEdgesTo(offset: number): boolean {
+    return this.loader.skipExternal(offset);
   }
 
   /** See SnapshotLoader.provideEdges. */
@@ -122,19 +128,44 @@ export class StreamingAnalysis {
   /**
    * As finish(), but lets the event loop turn between the dominators and the entries,
    * so that the dominators' scratch memory is freed before the entries take more: a
-   * lower peak (used by analyzeFile).
+   * lower peak (used by analyzeFile). With `helper` (the worker that read the edges),
+   * the worker marks the page objects and computes the shallow sizes while this thread
+   * finds the entries' modules and bindings, then computes the dominators.
    */
-  async finishAsync(): Promise<AnalysisResult> {
+  async finishAsync(helper?: EdgesWorker): Promise<AnalysisResult> {
     const { snapshot, arena, parseMs } = this.loadStage();
+    let help: DominatorHelp | null = null;
+    let prepared: ((retained: Float64Array) => Entry[]) | null = null;
+    let entriesMs = 0;
+    if (helper) {
+      if (!this.firstEdgeBuilt) buildFirstEdgeIndexes(snapshot, arena.firstEdge);
+      const inputs = shallowSizeInputs(snapshot, arena.firstEdge, 0);
+      helper.sendShallowInputs(inputs);
+      help = { pageObjects: helper.pageObjects(), selfSize: inputs ? helper.selfSize() : Promise.resolve(null), firstEdgeBuilt: true };
+      const t = performance.now();
+      if (this.options.entries) prepared = prepareEntries(snapshot, { firstEdge: arena.firstEdge, ...this.options.entries });
+      entriesMs = performance.now() - t;
+    }
     const t = performance.now();
     // Frees the dominator tree's own scratch before the sizes are computed.
-    const dominators = await computeDominatorsAsync(snapshot, arena);
+    const dominators = await computeDominatorsAsync(snapshot, arena, help);
     releaseScratch(arena);
     const dominatorsMs = performance.now() - t;
     // The released buffer is freed when its message port closes, in the close phase
     // of the next turn of the loop: two turns to be sure.
     for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
-    return this.entriesStage({ snapshot, dominators, parseMs, dominatorsMs });
+    return this.entriesStage({ snapshot, dominators, parseMs, dominatorsMs, prepared, entriesMs });
+  }
+
+  /**
+   * Builds the first-edge offsets into the arena as soon as the nodes are read (for
+   * the edges worker); returns a copy.
+   */
+  firstEdgesOfNodes(header: LoadedHeader): Uint32Array<ArrayBuffer> {
+    const arena = this.arena ?? (this.arena = allocateDominatorArena(header.nodeCount, header.edgeCount));
+    buildFirstEdgeIndexes(header, arena.firstEdge);
+    this.firstEdgeBuilt = true;
+    return arena.firstEdge.slice();
   }
 
   private loadStage(): { snapshot: HeapSnapshot; arena: DominatorArena; parseMs: number } {
@@ -146,16 +177,25 @@ export class StreamingAnalysis {
     return { snapshot, arena, parseMs };
   }
 
-  private entriesStage(stage: { snapshot: HeapSnapshot; dominators: Dominators; parseMs: number; dominatorsMs: number }): AnalysisResult {
+  private entriesStage(stage: {
+    snapshot: HeapSnapshot;
+    dominators: Dominators;
+    parseMs: number;
+    dominatorsMs: number;
+    prepared?: ((retained: Float64Array) => Entry[]) | null;
+    entriesMs?: number;
+  }): AnalysisResult {
     const { snapshot, dominators } = stage;
     const t = performance.now();
-    const entries = this.options.entries
-      ? findEntries(snapshot, dominators.retained, { firstEdge: dominators.firstEdge, ...this.options.entries })
-      : [];
+    const entries = stage.prepared
+      ? stage.prepared(dominators.retained)
+      : this.options.entries
+        ? findEntries(snapshot, dominators.retained, { firstEdge: dominators.firstEdge, ...this.options.entries })
+        : [];
     return makeResult(snapshot, dominators, entries, {
       parse_ms: round(stage.parseMs),
       dominators_ms: round(stage.dominatorsMs),
-      entries_ms: round(performance.now() - t),
+      entries_ms: round((stage.entriesMs ?? 0) + performance.now() - t),
     });
   }
 }
@@ -187,12 +227,25 @@ function fileSize(path: string): number {
  * the ordinary way); an error in the rest of the file is thrown as usual.
  */
 async function analyzeFileInParallel(path: string, options: FileAnalysisOptions, worker: EdgesWorker): Promise<AnalysisResult | null> {
+  let sentFirstEdges = false;
+  // Where the edges end, once known: the main thread jumps there (see findEdgesEnd).
+  let edgesEnd: number | undefined;
+  let skipped = false;
   const analysis = new StreamingAnalysis(options, {
     externalEdges: true,
     onSection: (key, offset, header) => {
+      if (key === 'edges') {
+        // The nodes are complete: the worker needs their first-edge offsets.
+        worker.sendFirstEdges(analysis.firstEdgesOfNodes(header));
+        sentFirstEdges = true;
+        edgesEnd = findEdgesEnd(path, offset);
+        return;
+      }
       if (key !== 'nodes') return;
       worker.request({
         path,
+        layout: header.layout,
+        nodeCount: header.nodeCount,
         from: offset,
         values: header.edgeCount * header.layout.edgeFieldCount,
         check: edgeCheckLayout(header.layout, header.nodeCount, header.rootIndex),
@@ -200,17 +253,37 @@ async function analyzeFileInParallel(path: string, options: FileAnalysisOptions,
     },
   });
   try {
-    await readFileChunksAsync(path, (chunk) => analysis.write(chunk), { onProgress: options.onProgress });
+    // Read on this thread: the thread pool's reads would share the second core with
+    // the worker, and this thread would wait for them.
+    readFileChunks(path, (chunk) => analysis.write(chunk), {
+      onProgress: options.onProgress,
+      skip: () => {
+        const to = edgesEnd;
+        edgesEnd = undefined;
+        if (to === undefined || !analysis.skipEdgesTo(to)) return undefined;
+        skipped = true;
+        return to;
+      },
+    });
   } catch (error) {
     worker.stop();
+    // After a jump, an error may be the jump's: the ordinary reading says what is wrong.
+    if (skipped) return null;
     throw error;
   }
-  const edges = await worker.result();
-  worker.stop();
-  if (!edges || !analysis.provideEdges(edges)) return null;
-  const result = await analysis.finishAsync();
-  result.edgesOnWorker = true;
-  return result;
+  // (Without the first edges the worker would wait for them for ever.)
+  const edges = sentFirstEdges ? await worker.edges() : null;
+  if (!edges || !analysis.provideEdges(edges)) {
+    worker.stop();
+    return null;
+  }
+  try {
+    const result = await analysis.finishAsync(worker);
+    result.edgesOnWorker = true;
+    return result;
+  } finally {
+    worker.stop();
+  }
 }
 
 /** Details of the node with V8 id `nodeId` (`@123` in DevTools), or undefined. */

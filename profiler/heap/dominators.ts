@@ -141,6 +141,23 @@ export function warmUpDominators(): void {
 }
 
 /**
+ * Work another thread may do for the passes while this one does others (the edges
+ * worker of a file analysis, see edges-section.ts). A promise that gives null means
+ * "not done there": the passes then do it themselves.
+ */
+export interface DominatorHelp {
+  /** Page-object flags from the root's shortcut edges (markPageObjects with globals only). */
+  pageObjects: Promise<Uint8Array | null>;
+  /** The shallow sizes (ownedSizes over shallowSizeInputs). */
+  selfSize: Promise<Uint32Array | null>;
+  /** `arena.firstEdge` holds the first-edge offsets already. */
+  firstEdgeBuilt: boolean;
+}
+
+/** What the passes wait for (see dominatorSteps). */
+type Need = 'page-objects' | 'release-early' | 'self-size';
+
+/**
  * Computes the dominator tree and retained sizes; odd data is reported in
  * snapshot.warnings. The results are views into `arena` (made here when not given).
  */
@@ -148,9 +165,9 @@ export function computeDominators(
   snapshot: HeapSnapshot,
   arena = allocateDominatorArena(snapshot.nodeCount, snapshot.edgeCount),
 ): Dominators {
-  const steps = dominatorSteps(snapshot, arena);
+  const steps = dominatorSteps(snapshot, arena, null);
   for (;;) {
-    const next = steps.next();
+    const next = steps.next(null);
     if (next.done) return next.value;
   }
 }
@@ -160,19 +177,37 @@ export function computeDominators(
  * (the event loop turns for that) before the shallow and retained sizes are computed:
  * a lower peak (used by StreamingAnalysis.finishAsync).
  */
-export async function computeDominatorsAsync(snapshot: HeapSnapshot, arena: DominatorArena): Promise<Dominators> {
-  const steps = dominatorSteps(snapshot, arena);
+export async function computeDominatorsAsync(
+  snapshot: HeapSnapshot,
+  arena: DominatorArena,
+  help: DominatorHelp | null = null,
+): Promise<Dominators> {
+  const steps = dominatorSteps(snapshot, arena, help);
+  let answer: Uint8Array | Uint32Array | null = null;
   for (;;) {
-    const next = steps.next();
+    const next = steps.next(answer);
     if (next.done) return next.value;
-    releaseBuffer(arena.early);
-    // Freed when the message port closes, in the close phase of a later turn.
-    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+    answer = null;
+    if (next.value === 'page-objects') answer = await help!.pageObjects;
+    else if (next.value === 'self-size') answer = await help!.selfSize;
+    else {
+      releaseBuffer(arena.early);
+      // Freed when the message port closes, in the close phase of a later turn.
+      for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 }
 
-/** The passes; yields once, when `arena.early` is no longer needed. */
-function* dominatorSteps(snapshot: HeapSnapshot, arena: DominatorArena): Generator<void, Dominators> {
+/**
+ * The passes. They yield what they wait for: with `help`, the page objects and the
+ * shallow sizes (the answer is the array, or null to compute it here); and when
+ * `arena.early` is no longer needed.
+ */
+function* dominatorSteps(
+  snapshot: HeapSnapshot,
+  arena: DominatorArena,
+  help: DominatorHelp | null,
+): Generator<Need, Dominators, Uint8Array | Uint32Array | null> {
   if (!warmedUp && snapshot.nodeCount > 10000) warmUpDominators();
   if (
     arena.nodeCount !== snapshot.nodeCount ||
@@ -191,23 +226,30 @@ function* dominatorSteps(snapshot: HeapSnapshot, arena: DominatorArena): Generat
     t = now;
   };
   const size = snapshot.nodeCount + 1;
-  const firstEdge = buildFirstEdgeIndexes(snapshot, arena.firstEdge);
+  const firstEdge = help?.firstEdgeBuilt ? arena.firstEdge : buildFirstEdgeIndexes(snapshot, arena.firstEdge);
   step('first_edges');
   const slot = (i: number, count = 1): Uint32Array => arena.pool.subarray(i * size, (i + count) * size);
 
   const pageObject = arena.pageObject;
-  pageObject.fill(0);
-  markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1));
+  const globalPageObjects = help ? ((yield 'page-objects') as Uint8Array | null) : null;
+  step('wait_page_objects');
+  if (globalPageObjects) {
+    pageObject.set(globalPageObjects);
+    markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1), { globals: false, domTrees: true });
+  } else {
+    pageObject.fill(0);
+    markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1));
+  }
   step('page_objects');
-  // Slot 1 holds each node's owner for the shallow sizes, which the essential-edge
-  // pass works out on the way (it looks at every edge anyway); slots 2-3 are its
-  // work list. Slot 0 holds the retainer counts (then the index) until the dominators
-  // are done.
-  const owner = initShallowSizes(snapshot, firstEdge, rootOrdinal, slot(1), arena.selfSize);
+  // Without help, slot 1 holds each node's owner for the shallow sizes, which the
+  // essential-edge pass works out on the way (it looks at every edge anyway); slots 2-3
+  // are its work list. Slot 0 holds the retainer counts (then the index) until the
+  // dominators are done.
+  const owner = help ? null : initShallowSizes(snapshot, firstEdge, rootOrdinal, slot(1), arena.selfSize);
   const work = slot(2, 2);
   const { essential, pending } = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject, slot(0), arena.essential, owner, work);
   step('essential');
-  const selfSize = owner ? finishShallowSizes(snapshot, firstEdge, rootOrdinal, owner, work, pending, arena.selfSize) : arena.selfSize;
+  if (owner) finishShallowSizes(snapshot, firstEdge, rootOrdinal, owner, work, pending, arena.selfSize);
   step('shallow');
   const { dominator, order, count, unreachable } = lengauerTarjan(
     snapshot,
@@ -220,7 +262,18 @@ function* dominatorSteps(snapshot: HeapSnapshot, arena: DominatorArena): Generat
     arena.dominator,
     step,
   );
-  yield;
+  yield 'release-early';
+  const selfSize = arena.selfSize;
+  if (help) {
+    const given = (yield 'self-size') as Uint32Array | null;
+    step('wait_self_size');
+    if (given) selfSize.set(given);
+    else {
+      const inputs = shallowSizeInputs(snapshot, firstEdge, rootOrdinal);
+      selfSize.set(inputs ? ownedSizes(snapshot, firstEdge, rootOrdinal, inputs.kinds, inputs.selfSize) : rawSelfSizes(snapshot));
+      step('shallow');
+    }
+  }
   const retained = arena.retained;
   retained.set(selfSize);
   // Children come after their dominator in DFS order: add up from the last one.
@@ -239,16 +292,20 @@ function* dominatorSteps(snapshot: HeapSnapshot, arena: DominatorArena): Generat
 
 /**
  * DevTools' "page object" flag: everything reachable (by non-weak edges) from the
- * root's shortcut edges — the global objects — and from "(Document DOM trees)".
+ * root's shortcut edges — the global objects — and from "(Document DOM trees)". `roots`
+ * says which of the two to start from: the edges worker of a file analysis, which has
+ * the edges but not the nodes and strings, does the globals (see edges-section.ts) and
+ * the main thread adds the DOM trees (none in a Node heap) to its flags.
  */
-function markPageObjects(
-  snapshot: HeapSnapshot,
+export function markPageObjects(
+  graph: Pick<HeapSnapshot, 'edges' | 'layout'> & Partial<Pick<HeapSnapshot, 'nodes' | 'stringTable'>>,
   firstEdge: Uint32Array,
   rootOrdinal: number,
   flags: Uint8Array,
   stack: Uint32Array,
+  roots: { globals: boolean; domTrees: boolean } = { globals: true, domTrees: true },
 ): void {
-  const { nodes, edges, layout, stringTable } = snapshot;
+  const { nodes, edges, layout, stringTable } = graph;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
   const scale = 1 / nfc;
@@ -261,9 +318,9 @@ function markPageObjects(
     const type = edges[e + typeOffset]!;
     const to = edges[e + toOffset]!;
     if (type === element) {
-      if (nodes[to + layout.nodeTypeOffset] !== synthetic) continue;
+      if (!roots.domTrees || !nodes || !stringTable || nodes[to + layout.nodeTypeOffset] !== synthetic) continue;
       if (!stringTable.equals(nodes[to + layout.nodeNameOffset]!, '(Document DOM trees)')) continue;
-    } else if (type !== shortcut) continue;
+    } else if (type !== shortcut || !roots.globals) continue;
     const o = (to * scale + 0.5) | 0;
     if (flags[o]) continue;
     flags[o] = 1;
@@ -384,33 +441,57 @@ function initShallowSizes(
   owner: Uint32Array,
   selfSize: Uint32Array,
 ): Uint32Array | null {
-  const { nodes, edges, layout, stringTable, nodeCount } = snapshot;
+  const { nodes, layout, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
-  const efc = layout.edgeFieldCount;
-  const toOffset = layout.edgeToNodeOffset;
   const nodeTypeOffset = layout.nodeTypeOffset;
   const nameOffset = layout.nodeNameOffset;
   const sizeOffset = layout.nodeSelfSizeOffset;
-  const { hidden, array, native, synthetic } = layout.nodeType;
-  let hasUserRoots = false;
-  for (let e = firstEdge[rootOrdinal]!, end = firstEdge[rootOrdinal + 1]!; e < end; e += efc) {
-    const to = edges[e + toOffset]!;
-    if (nodes[to + nodeTypeOffset] !== synthetic || stringTable.equals(nodes[to + nameOffset]!, '(Document DOM trees)')) {
-      hasUserRoots = true;
-      break;
-    }
-  }
-  if (!hasUserRoots) {
+  const { hidden, array, native } = layout.nodeType;
+  if (!hasUserRoots(snapshot, firstEdge, rootOrdinal)) {
     for (let o = 0, i = sizeOffset; o < nodeCount; o++, i += nfc) selfSize[o] = nodes[i]!;
     return null;
   }
-  const externalStringData = stringTable.indexOf('system / ExternalStringData');
+  const isExternalStringData = nameTest(snapshot, 'system / ExternalStringData');
   for (let o = 0, i = 0; o < nodeCount; o++, i += nfc) {
     selfSize[o] = nodes[i + sizeOffset]!;
     const type = nodes[i + nodeTypeOffset];
-    owner[o] = type === hidden || type === array || (type === native && nodes[i + nameOffset] === externalStringData) ? UNVISITED : o;
+    owner[o] = type === hidden || type === array || (type === native && isExternalStringData(nodes[i + nameOffset]!)) ? UNVISITED : o;
   }
   return owner;
+}
+
+/** True when the root has an edge to a user root: not synthetic, or "(Document DOM trees)". */
+function hasUserRoots(snapshot: HeapSnapshot, firstEdge: Uint32Array, rootOrdinal: number): boolean {
+  const { nodes, edges, layout, stringTable } = snapshot;
+  const efc = layout.edgeFieldCount;
+  const toOffset = layout.edgeToNodeOffset;
+  const synthetic = layout.nodeType.synthetic;
+  for (let e = firstEdge[rootOrdinal]!, end = firstEdge[rootOrdinal + 1]!; e < end; e += efc) {
+    const to = edges[e + toOffset]!;
+    if (nodes[to + layout.nodeTypeOffset] !== synthetic || stringTable.equals(nodes[to + layout.nodeNameOffset]!, '(Document DOM trees)')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * A test "string index `name` is `text`" for a pass over the nodes that asks it of few
+ * nodes (one type): remembers its last answers instead of searching the whole table.
+ */
+function nameTest(snapshot: HeapSnapshot, text: string): (name: number) => boolean {
+  let yes = -1;
+  let no = -1;
+  return (name) => {
+    if (name === yes) return true;
+    if (name === no) return false;
+    if (snapshot.stringTable.equals(name, text)) {
+      yes = name;
+      return true;
+    }
+    no = name;
+    return false;
+  };
 }
 
 /**
@@ -454,6 +535,100 @@ function finishShallowSizes(
     const own = owner[o]!;
     if (own === o || own === UNVISITED || own === MANY) continue;
     if (own === rootOrdinal || nodes[own * nfc + nodeTypeOffset] === synthetic) continue;
+    selfSize[own]! += selfSize[o]!;
+    selfSize[o] = 0;
+  }
+  return selfSize;
+}
+
+/** Per node, for the shallow sizes computed apart (shallowSizeInputs, ownedSizes); 0: owns itself. */
+const OWNABLE = 1;
+const SYNTHETIC = 2;
+
+function rawSelfSizes(snapshot: HeapSnapshot): Uint32Array {
+  const { nodes, layout, nodeCount } = snapshot;
+  const sizes = new Uint32Array(nodeCount);
+  for (let o = 0, i = layout.nodeSelfSizeOffset; o < nodeCount; o++, i += layout.nodeFieldCount) sizes[o] = nodes[i]!;
+  return sizes;
+}
+
+/**
+ * What the shallow sizes need of the nodes and strings, so that a thread with only the
+ * edges can compute them (ownedSizes): each node's kind (owns itself, may be owned,
+ * synthetic) and raw self size. Null when the snapshot has no user roots: the raw
+ * sizes stand (see initShallowSizes).
+ */
+export function shallowSizeInputs(
+  snapshot: HeapSnapshot,
+  firstEdge: Uint32Array,
+  rootOrdinal: number,
+): { kinds: Uint8Array<ArrayBuffer>; selfSize: Uint32Array<ArrayBuffer> } | null {
+  if (!hasUserRoots(snapshot, firstEdge, rootOrdinal)) return null;
+  const { nodes, layout, nodeCount } = snapshot;
+  const nfc = layout.nodeFieldCount;
+  const nodeTypeOffset = layout.nodeTypeOffset;
+  const nameOffset = layout.nodeNameOffset;
+  const sizeOffset = layout.nodeSelfSizeOffset;
+  const { hidden, array, native, synthetic } = layout.nodeType;
+  const isExternalStringData = nameTest(snapshot, 'system / ExternalStringData');
+  const selfSize = new Uint32Array(nodeCount);
+  const kinds = new Uint8Array(nodeCount);
+  for (let o = 0, i = 0; o < nodeCount; o++, i += nfc) {
+    selfSize[o] = nodes[i + sizeOffset]!;
+    const type = nodes[i + nodeTypeOffset];
+    if (type === hidden || type === array || (type === native && isExternalStringData(nodes[i + nameOffset]!))) kinds[o] = OWNABLE;
+    else if (type === synthetic) kinds[o] = SYNTHETIC;
+  }
+  return { kinds, selfSize };
+}
+
+/**
+ * The shallow sizes from shallowSizeInputs and the edges: as the essential-edge pass
+ * and finishShallowSizes do it, in one flood from every node that owns itself. Moves
+ * the sizes within `selfSize` and returns it.
+ */
+export function ownedSizes(
+  graph: Pick<HeapSnapshot, 'edges' | 'layout'>,
+  firstEdge: Uint32Array,
+  rootOrdinal: number,
+  kinds: Uint8Array,
+  selfSize: Uint32Array,
+): Uint32Array {
+  const { edges, layout } = graph;
+  const nodeCount = kinds.length;
+  const efc = layout.edgeFieldCount;
+  const scale = 1 / layout.nodeFieldCount;
+  const toOffset = layout.edgeToNodeOffset;
+  const typeOffset = layout.edgeTypeOffset;
+  const weak = layout.edgeType.weak;
+  const owner = new Uint32Array(nodeCount);
+  // Each node enters the work list at most twice (unvisited → one owner → many).
+  const work = new Uint32Array(2 * nodeCount + 1);
+  let top = 0;
+  for (let o = 0; o < nodeCount; o++) {
+    if (kinds[o] === OWNABLE) owner[o] = UNVISITED;
+    else {
+      owner[o] = o;
+      work[top++] = o;
+    }
+  }
+  while (top > 0) {
+    const o = work[--top]!;
+    const own = owner[o]!;
+    for (let e = firstEdge[o]!, end = firstEdge[o + 1]!; e < end; e += efc) {
+      if (edges[e + typeOffset] === weak) continue;
+      const t = (edges[e + toOffset]! * scale + 0.5) | 0;
+      const current = owner[t]!;
+      if (current !== t && current !== own && current !== MANY) {
+        owner[t] = current === UNVISITED ? own : MANY;
+        work[top++] = t;
+      }
+    }
+  }
+  for (let o = 0; o < nodeCount; o++) {
+    const own = owner[o]!;
+    if (own === o || own === UNVISITED || own === MANY) continue;
+    if (own === rootOrdinal || kinds[own] === SYNTHETIC) continue;
     selfSize[own]! += selfSize[o]!;
     selfSize[o] = 0;
   }

@@ -63,6 +63,26 @@ describe('edges read on a second thread', () => {
     expectSame(parallel, sequential);
   });
 
+  it('give the same entries, found while the worker computes the page objects and shallow sizes', async () => {
+    const here = new URL('.', import.meta.url).pathname;
+    const entries = { traced: (url: string) => (url.includes(here) ? url.slice(url.indexOf(here) + here.length) : undefined) };
+    const parallel = await analyzeFile(live, { parallel: true, entries });
+    const sequential = await analyzeFile(live, { parallel: false, entries });
+    expect(parallel.edgesOnWorker).toBe(true);
+    expect(parallel.entries.length).toBeGreaterThan(0);
+    expect(parallel.entries).toEqual(sequential.entries);
+  });
+
+  it('are used when the section after them is not the one V8 writes there (no jump past them)', async () => {
+    const path = join(dir, 'no-trace-infos.heapsnapshot');
+    const without = text.replace(/"trace_function_infos":\[[^\]]*\],?\s*/, '');
+    expect(without.length).toBeLessThan(text.length);
+    writeFileSync(path, without);
+    const [parallel, sequential] = await both(path);
+    expect(parallel.edgesOnWorker).toBe(true);
+    expectSame(parallel, sequential);
+  });
+
   it('are used whatever the formatting around and inside the section', async () => {
     // JSON.stringify writes no newlines (V8 writes one per node and edge).
     const path = join(dir, 'compact.heapsnapshot');

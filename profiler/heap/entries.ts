@@ -78,8 +78,32 @@ const SNAPSHOT_STRING_LIMIT = 1024;
  *   const entries = findEntries(snapshot, retainedSizes, { ...modules, source: readScriptSource });
  */
 export function findEntries(snapshot: HeapSnapshot, retained: Float64Array, options: EntryOptions): Entry[] {
-  const finder = new EntryFinder(new HeapView(snapshot, options.firstEdge, options.scriptUrls), retained, options);
+  return prepareEntries(snapshot, options)(retained);
+}
+
+/**
+ * Everything findEntries does that needs no retained sizes — finding the modules and
+ * their bindings, reading sources — so that it can run while another thread is busy
+ * with the dominators; the function it returns adds the sizes.
+ */
+export function prepareEntries(snapshot: HeapSnapshot, options: EntryOptions): (retained: Float64Array) => Entry[] {
+  const values: [Entry, number][] = [];
+  const finder = new EntryFinder(new HeapView(snapshot, options.firstEdge, options.scriptUrls), {
+    ...options,
+    onEntry: (entry, node) => values.push([entry, node]),
+  });
   const entries = finder.run();
+  return (retained) => {
+    const nfc = snapshot.layout.nodeFieldCount;
+    for (const [entry, node] of values) {
+      entry.dominated_size = retained[node / nfc] ?? 0;
+      options.onEntry?.(entry, node);
+    }
+    return sortEntries(entries);
+  };
+}
+
+function sortEntries(entries: Entry[]): Entry[] {
   entries.sort((a, b) =>
     a.module_name === b.module_name
       ? a.lineno - b.lineno || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
@@ -103,7 +127,6 @@ class EntryFinder {
 
   constructor(
     private readonly view: HeapView,
-    private readonly retained: Float64Array,
     private readonly options: EntryOptions,
   ) {}
 
@@ -365,7 +388,8 @@ class EntryFinder {
     const view = this.view;
     const base = {
       name,
-      dominated_size: this.retained[value / view.nodeFieldCount] ?? 0,
+      // Set by prepareEntries once the retained sizes are known.
+      dominated_size: 0,
       module_name: this.moduleNames.get(module.moduleName) ?? module.moduleName,
       id: view.id(value),
     };

@@ -110,6 +110,8 @@ export interface LoadedHeader {
   edgeCount: number;
   layout: SnapshotLayout;
   rootIndex: number;
+  /** The nodes array: complete once `edges` begins. */
+  nodes: Uint32Array;
 }
 
 /** The `edges` array of a file, parsed by another thread (see edges-section.ts). */
@@ -477,6 +479,7 @@ export class SnapshotLoader {
         edgeCount: header.edge_count,
         layout: this.layout!,
         rootIndex: header.root_index ?? 0,
+        nodes: this.nodes!,
       });
       this.target = target;
       this.count = 0;
@@ -618,6 +621,17 @@ export class SnapshotLoader {
       });
     }
     this.onHeader?.({ nodeCount, edgeCount, layout });
+  }
+
+  /**
+   * With externalEdges, inside `edges`: the rest of the section is not fed, and the
+   * next chunk starts at file offset `offset` (which must be the section's `]`, or
+   * provideEdges refuses the array). False when not inside it.
+   */
+  skipExternal(offset: number): boolean {
+    if (this.mode !== M_EXTERNAL || offset < this.bytes) return false;
+    this.bytes = offset;
+    return true;
   }
 
   /**
@@ -810,6 +824,11 @@ function checkSnapshot(snapshot: HeapSnapshot, rootIndex: number, edgeCheck: Edg
 export interface LoadFileOptions {
   /** Called as the file is read: bytes read so far and the file's size. */
   onProgress?: (bytes: number, total: number) => void;
+  /**
+   * Asked after each chunk (readFileChunks only): a file offset beyond the chunk makes
+   * the reading go on from there.
+   */
+  skip?: () => number | undefined;
   /** Read size; the default suits the page cache and keeps memory flat. */
   chunkSize?: number;
 }
@@ -839,9 +858,11 @@ export function readFileChunks(path: string, sink: (chunk: Buffer) => void, opti
     const buffer = Buffer.allocUnsafe(options.chunkSize ?? 1 << 20);
     let done = 0;
     for (;;) {
+      const skipTo = options.skip?.();
+      if (skipTo !== undefined && skipTo > done) done = skipTo;
       let n: number;
       try {
-        n = readSync(fd, buffer, 0, buffer.length, null);
+        n = readSync(fd, buffer, 0, buffer.length, done);
       } catch (error) {
         throw new AppError('BAD_SNAPSHOT', `cannot read ${path}: ${(error as Error).message}.`, { cause: error });
       }
