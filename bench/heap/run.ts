@@ -126,15 +126,19 @@ async function main(): Promise<void> {
     console.log(row('memlab getFullHeapFromFile', m, ''));
     if (!o.error) {
       const checks: string[] = [];
+      // The budgets are for the ~100 MB snapshot: on a small one Node's own start-up
+      // (~0.1 s) is most of a whole process, and the ratios are only for orientation.
+      const budgeted = mb === 100;
+      const verdict = (ok: boolean): string => (budgeted ? (ok ? 'OK' : 'OVER') : '(budget is for ~100 MB)');
       if (!j.error && j.opMs !== undefined) {
-        checks.push(`ours / JSON.parse = ${(o.wallMs / j.opMs).toFixed(2)} (budget < 1) ${o.wallMs < j.opMs ? 'OK' : 'OVER'}`);
+        checks.push(`ours / JSON.parse = ${(o.wallMs / j.opMs).toFixed(2)} (budget < 1) ${verdict(o.wallMs < j.opMs)}`);
         // CPU time hardly depends on how busy the machine is: a steadier comparison.
         checks.push(`  (CPU time, whole processes: ours / JSON.parse = ${(o.cpuMs / j.cpuMs).toFixed(2)})`);
       }
       if (!m.error && m.opMs !== undefined) {
-        checks.push(`ours / memlab time = ${(o.wallMs / m.opMs).toFixed(2)} (budget ≤ 0.20) ${o.wallMs <= m.opMs / 5 ? 'OK' : 'OVER'}`);
+        checks.push(`ours / memlab time = ${(o.wallMs / m.opMs).toFixed(2)} (budget ≤ 0.20) ${verdict(o.wallMs <= m.opMs / 5)}`);
         checks.push(`  (CPU time, whole processes: ours / memlab = ${(o.cpuMs / m.cpuMs).toFixed(2)})`);
-        checks.push(`ours / memlab peak RSS = ${(o.rssMb / m.rssMb).toFixed(2)} (budget ≤ 0.50) ${o.rssMb <= m.rssMb / 2 ? 'OK' : 'OVER'}`);
+        checks.push(`ours / memlab peak RSS = ${(o.rssMb / m.rssMb).toFixed(2)} (budget ≤ 0.50) ${verdict(o.rssMb <= m.rssMb / 2)}`);
       }
       for (const c of checks) console.log(`  ${c}`);
     }
