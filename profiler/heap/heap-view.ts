@@ -72,6 +72,9 @@ const TAGGED: [string, number][] = [
 /** Longest cons string read back (script file names); longer ones are not names. */
 const MAX_JOINED_STRING = 4096;
 
+/** A tags entry not worked out yet (tags are small numbers, see Tag). */
+const NOT_TAGGED_YET = 255;
+
 export class HeapView {
   readonly nodes: Uint32Array;
   readonly edges: Uint32Array;
@@ -91,7 +94,9 @@ export class HeapView {
   private readonly edgeTypeOffset: number;
   private readonly edgeNameOffset: number;
   private readonly edgeToOffset: number;
-  readonly tags: Uint8Array;
+  /** Tags by string index, found on first use (NOT_TAGGED_YET until then). */
+  private readonly tags: Uint8Array;
+  private readonly tagOfString: (i: number) => number;
   private readonly scriptNames = new Map<number, string>();
 
   /**
@@ -119,7 +124,10 @@ export class HeapView {
     this.t = layout.nodeType;
     this.e = layout.edgeType;
     this.firstEdge = firstEdge ?? buildFirstEdge(snapshot);
-    this.tags = snapshot.stringTable.match(new Map(TAGGED));
+    // Most of a snapshot's strings are never asked for (values, source text): each is
+    // tagged when first looked at.
+    this.tags = new Uint8Array(snapshot.stringTable.length).fill(NOT_TAGGED_YET);
+    this.tagOfString = snapshot.stringTable.matcher(new Map(TAGGED));
     this.locations = new LocationIndex(snapshot);
   }
 
@@ -127,9 +135,16 @@ export class HeapView {
     return this.nodes[node + this.typeOffset]!;
   }
 
+  /** The tag of string `i` (0 for strings no walk looks for). */
+  tagOf(i: number): number {
+    const tag = this.tags[i];
+    if (tag !== NOT_TAGGED_YET) return tag ?? 0;
+    return (this.tags[i] = this.tagOfString(i));
+  }
+
   /** The tag of a node's name (0 for names no walk looks for). */
   nameTag(node: number): number {
-    return this.tags[this.nodes[node + this.nameOffset]!]!;
+    return this.tagOf(this.nodes[node + this.nameOffset]!);
   }
 
   name(node: number): string {
@@ -164,7 +179,7 @@ export class HeapView {
   }
 
   edgeTag(edge: number): number {
-    return this.namedEdge(edge) ? this.tags[this.edges[edge + this.edgeNameOffset]!]! : 0;
+    return this.namedEdge(edge) ? this.tagOf(this.edges[edge + this.edgeNameOffset]!) : 0;
   }
 
   /** The slot number of an array edge: a number for element/hidden edges, a numeric name otherwise. */

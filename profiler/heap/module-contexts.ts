@@ -76,13 +76,13 @@ export function findTracedModules(view: HeapView, search: ModuleSearch): FoundMo
 
   // One pass over the nodes collects what the rest looks at.
   const { closure: closureType, object: objectType, hidden: hiddenType } = view.t;
-  const { typeOffset, nameOffset, tags } = view;
+  const { typeOffset, nameOffset } = view;
   for (let node = 0; node < nodes.length; node += nodeFieldCount) {
     const type = nodes[node + typeOffset]!;
     if (type === closureType) {
       closures.push(node);
     } else if (type === objectType || type === hiddenType) {
-      const tag = tags[nodes[node + nameOffset]!]!;
+      const tag = view.tagOf(nodes[node + nameOffset]!);
       if (tag === Tag.NContext) contexts.push(node);
       else if (tag === Tag.NModule && type === objectType) moduleObjects.push(node);
       else if (tag === Tag.NBuiltinModule && type === objectType) builtinModules.push(node);

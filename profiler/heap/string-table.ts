@@ -131,48 +131,53 @@ export class StringTable {
    * `into` (made when not given). Compares bytes: nothing is decoded.
    */
   match(wanted: ReadonlyMap<string, number>, into = new Uint8Array(this.count)): Uint8Array {
+    const test = this.matcher(wanted);
+    for (let i = 0; i < this.count; i++) {
+      const value = test(i);
+      if (value !== 0) into[i] = value;
+    }
+    return into;
+  }
+
+  /**
+   * A test of one string against the keys of `wanted`: the key's value, or 0. For
+   * lookups of a few strings out of many (match does them all).
+   */
+  matcher(wanted: ReadonlyMap<string, number>): (i: number) => number {
     // ASCII keys by length, then by first byte: most strings have a length or a first
     // byte no key has, and are skipped after two array reads.
     const candidates: ([Buffer, number][] | undefined)[] = [];
     const firstBytes: Uint8Array[] = [];
-    const other = new Map<string, number>();
+    let other = false;
     for (const [key, value] of wanted) {
       const bytes = Buffer.from(key, 'utf8');
       if (bytes.length !== key.length || bytes.length === 0) {
-        other.set(key, value);
+        other = true;
         continue;
       }
       (candidates[bytes.length] ??= []).push([bytes, value]);
       (firstBytes[bytes.length] ??= new Uint8Array(256))[bytes[0]!] = 1;
     }
     const maxLength = candidates.length - 1;
-    const { raw, starts, ends, kinds } = this;
-    for (let i = 0; i < this.count; i++) {
-      if (kinds[i] !== K_ASCII) {
-        if (kinds[i] === K_DECODED || other.size > 0) {
-          const text = this.get(i);
-          const value = wanted.get(text);
-          if (value !== undefined) into[i] = value;
-        }
-        continue;
-      }
+    return (i) => {
+      if (!(i >= 0 && i < this.count)) return 0;
+      const kind = this.kinds[i];
+      if (kind !== K_ASCII) return kind === K_DECODED || other ? (wanted.get(this.get(i)) ?? 0) : 0;
+      const { raw, starts, ends } = this;
       const start = starts[i]!;
       const length = ends[i]! - start;
-      if (length > maxLength) continue;
+      if (length > maxLength) return 0;
       const first = firstBytes[length];
-      if (first === undefined || first[raw[start]!] === 0) continue;
+      if (first === undefined || first[raw[start]!] === 0) return 0;
       const list = candidates[length]!;
       for (let c = 0; c < list.length; c++) {
         const [bytes, value] = list[c]!;
         let k = 0;
         while (k < length && raw[start + k] === bytes[k]) k++;
-        if (k === length) {
-          into[i] = value;
-          break;
-        }
+        if (k === length) return value;
       }
-    }
-    return into;
+      return 0;
+    };
   }
 
   /** Appends a string (e.g. "" for names outside the table); returns its index. */
