@@ -12,7 +12,15 @@
  */
 import { statSync } from 'node:fs';
 import type { Entry } from '../record.js';
-import { allocateDominatorArena, computeDominators, computeDominatorsAsync, releaseScratch, shallowSizeInputs } from './dominators.js';
+import {
+  allocateDominatorArena,
+  computeDominators,
+  computeDominatorsAsync,
+  hasDomTreeRoots,
+  releaseScratch,
+  shallowSizeInputs,
+  weakMapEdgeNames,
+} from './dominators.js';
 import type { DominatorArena, DominatorHelp, Dominators } from './dominators.js';
 import { findEntries, prepareEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
@@ -139,9 +147,18 @@ export class StreamingAnalysis {
     let entriesMs = 0;
     if (helper) {
       if (!this.firstEdgeBuilt) buildFirstEdgeIndexes(snapshot, arena.firstEdge);
+      // The worker's page objects know only the global objects' part.
+      const weakMapTables = hasDomTreeRoots(snapshot, arena.firstEdge, 0) ? null : weakMapEdgeNames(snapshot.stringTable);
+      helper.sendEssentialInputs(weakMapTables);
       const inputs = shallowSizeInputs(snapshot, arena.firstEdge, 0);
       helper.sendShallowInputs(inputs);
-      help = { pageObjects: helper.pageObjects(), selfSize: inputs ? helper.selfSize() : Promise.resolve(null), firstEdgeBuilt: true };
+      help = {
+        pageObjects: helper.pageObjects(),
+        essential: weakMapTables ? helper.essential() : Promise.resolve(null),
+        weakMapTables: weakMapTables ?? new Map(),
+        selfSize: inputs ? helper.selfSize() : Promise.resolve(null),
+        firstEdgeBuilt: true,
+      };
       const t = performance.now();
       if (this.options.entries) prepared = prepareEntries(snapshot, { firstEdge: arena.firstEdge, ...this.options.entries });
       entriesMs = performance.now() - t;

@@ -148,6 +148,10 @@ export function warmUpDominators(): void {
 export interface DominatorHelp {
   /** Page-object flags from the root's shortcut edges (markPageObjects with globals only). */
   pageObjects: Promise<Uint8Array | null>;
+  /** The edges that count and each node's count of them (markEssentialEdgesApart). */
+  essential: Promise<EssentialApart | null>;
+  /** The WeakMap edge names given to the helper for that (weakMapEdgeNames). */
+  weakMapTables: Map<number, number>;
   /** The shallow sizes (ownedSizes over shallowSizeInputs). */
   selfSize: Promise<Uint32Array | null>;
   /** `arena.firstEdge` holds the first-edge offsets already. */
@@ -155,7 +159,19 @@ export interface DominatorHelp {
 }
 
 /** What the passes wait for (see dominatorSteps). */
-type Need = 'page-objects' | 'release-early' | 'self-size';
+type Need = 'essential' | 'page-objects' | 'release-early' | 'self-size';
+
+/** What markEssentialEdgesApart hands back. */
+export interface EssentialApart {
+  essential: Uint8Array;
+  retainerCount: Uint32Array;
+  /**
+   * Pairs (edge number, source ordinal) of edges that count unless they are the
+   * WeakMap table's own edge to a value, which takes the source's id to tell: the main
+   * thread decides them (resolveWeakMapEdges).
+   */
+  pending: Uint32Array;
+}
 
 /**
  * Computes the dominator tree and retained sizes; odd data is reported in
@@ -183,12 +199,13 @@ export async function computeDominatorsAsync(
   help: DominatorHelp | null = null,
 ): Promise<Dominators> {
   const steps = dominatorSteps(snapshot, arena, help);
-  let answer: Uint8Array | Uint32Array | null = null;
+  let answer: Uint8Array | Uint32Array | EssentialApart | null = null;
   for (;;) {
     const next = steps.next(answer);
     if (next.done) return next.value;
     answer = null;
-    if (next.value === 'page-objects') answer = await help!.pageObjects;
+    if (next.value === 'essential') answer = await help!.essential;
+    else if (next.value === 'page-objects') answer = await help!.pageObjects;
     else if (next.value === 'self-size') answer = await help!.selfSize;
     else {
       releaseBuffer(arena.early);
@@ -207,7 +224,7 @@ function* dominatorSteps(
   snapshot: HeapSnapshot,
   arena: DominatorArena,
   help: DominatorHelp | null,
-): Generator<Need, Dominators, Uint8Array | Uint32Array | null> {
+): Generator<Need, Dominators, Uint8Array | Uint32Array | EssentialApart | null> {
   if (!warmedUp && snapshot.nodeCount > 10000) warmUpDominators();
   if (
     arena.nodeCount !== snapshot.nodeCount ||
@@ -230,27 +247,37 @@ function* dominatorSteps(
   step('first_edges');
   const slot = (i: number, count = 1): Uint32Array => arena.pool.subarray(i * size, (i + count) * size);
 
-  const pageObject = arena.pageObject;
-  const globalPageObjects = help ? ((yield 'page-objects') as Uint8Array | null) : null;
-  step('wait_page_objects');
-  if (globalPageObjects) {
-    pageObject.set(globalPageObjects);
-    markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1), { globals: false, domTrees: true });
+  // Slot 0 holds the retainer counts (then the index) until the dominators are done.
+  const apart = help ? ((yield 'essential') as EssentialApart | null) : null;
+  step('wait_essential');
+  const essential = arena.essential;
+  if (apart) {
+    essential.set(apart.essential);
+    slot(0).set(apart.retainerCount);
+    resolveWeakMapEdges(snapshot, apart.pending, help!.weakMapTables, essential, slot(0));
+    step('essential');
   } else {
-    pageObject.fill(0);
-    markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1));
+    const pageObject = arena.pageObject;
+    const globalPageObjects = help ? ((yield 'page-objects') as Uint8Array | null) : null;
+    step('wait_page_objects');
+    if (globalPageObjects) {
+      pageObject.set(globalPageObjects);
+      markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1), { globals: false, domTrees: true });
+    } else {
+      pageObject.fill(0);
+      markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1));
+    }
+    step('page_objects');
+    // Without help, slot 1 holds each node's owner for the shallow sizes, which the
+    // essential-edge pass works out on the way (it looks at every edge anyway); slots
+    // 2-3 are its work list.
+    const owner = help ? null : initShallowSizes(snapshot, firstEdge, rootOrdinal, slot(1), arena.selfSize);
+    const work = slot(2, 2);
+    const { pending } = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject, slot(0), essential, owner, work);
+    step('essential');
+    if (owner) finishShallowSizes(snapshot, firstEdge, rootOrdinal, owner, work, pending, arena.selfSize);
+    step('shallow');
   }
-  step('page_objects');
-  // Without help, slot 1 holds each node's owner for the shallow sizes, which the
-  // essential-edge pass works out on the way (it looks at every edge anyway); slots 2-3
-  // are its work list. Slot 0 holds the retainer counts (then the index) until the
-  // dominators are done.
-  const owner = help ? null : initShallowSizes(snapshot, firstEdge, rootOrdinal, slot(1), arena.selfSize);
-  const work = slot(2, 2);
-  const { essential, pending } = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject, slot(0), arena.essential, owner, work);
-  step('essential');
-  if (owner) finishShallowSizes(snapshot, firstEdge, rootOrdinal, owner, work, pending, arena.selfSize);
-  step('shallow');
   const { dominator, order, count, unreachable } = lengauerTarjan(
     snapshot,
     firstEdge,
@@ -288,6 +315,18 @@ function* dominatorSteps(
     );
   }
   return { dominator, retained, selfSize, essential, firstEdge, rootOrdinal, unreachable, steps };
+}
+
+/** True when the root has an element edge to "(Document DOM trees)" (a browser heap). */
+export function hasDomTreeRoots(snapshot: HeapSnapshot, firstEdge: Uint32Array, rootOrdinal: number): boolean {
+  const { nodes, edges, layout, stringTable } = snapshot;
+  for (let e = firstEdge[rootOrdinal]!, end = firstEdge[rootOrdinal + 1]!; e < end; e += layout.edgeFieldCount) {
+    if (edges[e + layout.edgeTypeOffset] !== layout.edgeType.element) continue;
+    const to = edges[e + layout.edgeToNodeOffset]!;
+    if (nodes[to + layout.nodeTypeOffset] !== layout.nodeType.synthetic) continue;
+    if (stringTable.equals(nodes[to + layout.nodeNameOffset]!, '(Document DOM trees)')) return true;
+  }
+  return false;
 }
 
 /**
@@ -336,6 +375,91 @@ export function markPageObjects(
       flags[child] = 1;
       stack[top++] = child;
     }
+  }
+}
+
+/**
+ * The names of WeakMap edges ("1 / part of key (K @1) -> value (V @2) pair in WeakMap
+ * (table @3)") in the string table, each with its table's id: what the essential-edge
+ * rules need of the strings, for a thread that has only the edges.
+ */
+export function weakMapEdgeNames(stringTable: HeapSnapshot['stringTable']): Map<number, number> {
+  const names = new Map<number, number>();
+  for (let i = 0, n = stringTable.length; i < n; i++) {
+    const c = stringTable.charCodeAt(i, 0);
+    if (c < 48 || c > 57 || stringTable.charCodeAt(i, stringTable.lengthOf(i) - 1) !== 41) continue;
+    const m = WEAK_MAP_EDGE.exec(stringTable.get(i));
+    if (m) names.set(i, Number(m[1]));
+  }
+  return names;
+}
+
+/**
+ * markEssentialEdges for a thread with the edges but not the nodes or strings (the
+ * edges worker of a file analysis): the same rules, with the page objects given, and
+ * the WeakMap table check left to the caller (EssentialApart.pending).
+ */
+export function markEssentialEdgesApart(
+  graph: Pick<HeapSnapshot, 'edges' | 'layout'>,
+  nodeCount: number,
+  firstEdge: Uint32Array,
+  rootOrdinal: number,
+  pageObject: Uint8Array,
+  weakMapTables: ReadonlyMap<number, number>,
+): EssentialApart {
+  const { edges, layout } = graph;
+  const efc = layout.edgeFieldCount;
+  const scale = 1 / layout.nodeFieldCount;
+  const toOffset = layout.edgeToNodeOffset;
+  const typeOffset = layout.edgeTypeOffset;
+  const nameOffset = layout.edgeNameOffset;
+  const { weak, shortcut, internal } = layout.edgeType;
+  const essential = new Uint8Array((edges.length / efc + 7) >> 3);
+  const retainerCount = new Uint32Array(nodeCount);
+  const pending: number[] = [];
+  let e = 0;
+  for (let o = 0; o < nodeCount; o++) {
+    const end = firstEdge[o + 1]! / efc;
+    const isRoot = o === rootOrdinal;
+    const fromPage = pageObject[o];
+    for (; e < end; e++) {
+      const edge = e * efc;
+      const type = edges[edge + typeOffset]!;
+      if (type === weak) continue;
+      const to = (edges[edge + toOffset]! * scale + 0.5) | 0;
+      if (to === o) continue;
+      if (!isRoot) {
+        if (type === shortcut) continue;
+        if (!fromPage && pageObject[to]) continue;
+      }
+      if (type === internal && weakMapTables.has(edges[edge + nameOffset]!)) {
+        pending.push(e, o);
+        continue;
+      }
+      essential[e >> 3]! |= 1 << (e & 7);
+      retainerCount[to]!++;
+    }
+  }
+  return { essential, retainerCount, pending: Uint32Array.from(pending) };
+}
+
+/** The WeakMap edges markEssentialEdgesApart left: they count unless their source is the table. */
+function resolveWeakMapEdges(
+  snapshot: HeapSnapshot,
+  pending: Uint32Array,
+  weakMapTables: ReadonlyMap<number, number>,
+  essential: Uint8Array,
+  retainerCount: Uint32Array,
+): void {
+  const { nodes, edges, layout } = snapshot;
+  const efc = layout.edgeFieldCount;
+  const scale = 1 / layout.nodeFieldCount;
+  for (let k = 0; k < pending.length; k += 2) {
+    const e = pending[k]!;
+    const o = pending[k + 1]!;
+    if (weakMapTables.get(edges[e * efc + layout.edgeNameOffset]!) === nodes[o * layout.nodeFieldCount + layout.nodeIdOffset]) continue;
+    essential[e >> 3]! |= 1 << (e & 7);
+    retainerCount[(edges[e * efc + layout.edgeToNodeOffset]! * scale + 0.5) | 0]!++;
   }
 }
 

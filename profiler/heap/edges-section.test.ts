@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as AnalyzeModule from './analyze.js';
+import { GraphBuilder } from './test-graph-builder.js';
 
 const { analyzeFile } = (await import(new URL('../../dist/profiler/heap/analyze.js', import.meta.url).href)) as typeof AnalyzeModule;
 
@@ -81,6 +82,58 @@ describe('edges read on a second thread', () => {
     const [parallel, sequential] = await both(path);
     expect(parallel.edgesOnWorker).toBe(true);
     expectSame(parallel, sequential);
+  });
+
+  it('give the same sizes on a hand-built heap, with and without DOM trees (the main thread then counts the edges)', async () => {
+    for (const withDomTrees of [false, true]) {
+      const g = new GraphBuilder();
+      const root = g.node('synthetic', '', 0);
+      const global = g.node('object', 'global', 10);
+      g.edge(root, 'shortcut', 'global', global);
+      const gcRoots = g.node('synthetic', '(GC roots)', 0);
+      g.edge(root, 'element', 1, gcRoots);
+      // Outside the page: a handle's hold on a page object does not count.
+      const handle = g.node('object', 'DebuggerThing', 3);
+      g.edge(gcRoots, 'element', 1, handle);
+      const shared = g.node('object', 'Shared', 300);
+      g.edge(handle, 'property', 'x', shared);
+      g.edge(global, 'property', 'shared', shared);
+      // A WeakMap: the table's edge to the value does not count, the key's does.
+      const map = g.node('object', 'WeakMap', 8);
+      const table = g.node('array', 'system / EphemeronHashTable', 16);
+      const key = g.node('object', 'Key', 24);
+      const value = g.node('object', 'Value', 1000);
+      const pair = (i: number) =>
+        `${i} / part of key (Key @${g.idOf(key)}) -> value (Value @${g.idOf(value)}) pair in WeakMap (table @${g.idOf(table)})`;
+      g.edge(global, 'property', 'map', map);
+      g.edge(global, 'property', 'key', key);
+      g.edge(map, 'internal', 'table', table);
+      g.edge(table, 'weak', 1, key);
+      g.edge(table, 'internal', pair(2), value);
+      g.edge(key, 'internal', pair(1), value);
+      // Owned arrays (shallow sizes), a cycle, a node only weakly reachable.
+      const list = g.node('object', 'List', 20);
+      const backing = g.node('array', '', 400);
+      g.edge(global, 'property', 'list', list);
+      g.edge(list, 'internal', 'elements', backing);
+      g.edge(backing, 'element', 0, list);
+      const ghost = g.node('object', 'Ghost', 50);
+      g.edge(global, 'weak', 'ghost', ghost);
+      if (withDomTrees) {
+        const trees = g.node('synthetic', '(Document DOM trees)', 0);
+        g.edge(root, 'element', 2, trees);
+        const tree = g.node('native', 'Detached HTMLDivElement', 120);
+        g.edge(trees, 'element', 1, tree);
+        g.edge(tree, 'property', 'shared', shared);
+      }
+      const path = join(dir, `built-${withDomTrees}.heapsnapshot`);
+      writeFileSync(path, g.toJSON());
+      const [parallel, sequential] = await both(path);
+      expect(parallel.edgesOnWorker).toBe(true);
+      expectSame(parallel, sequential);
+      // Their meaning, not only their agreement: the key retains the value.
+      expect(parallel.dominator[value]).toBe(key);
+    }
   });
 
   it('are used whatever the formatting around and inside the section', async () => {

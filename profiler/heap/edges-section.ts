@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import { checkEdges } from './edge-check.js';
 import type { EdgeCheckLayout } from './edge-check.js';
 import { markPageObjects } from './dominators.js';
+import type { EssentialApart } from './dominators.js';
 import type { ExternalEdges } from './loader.js';
 import type { SnapshotLayout } from './snapshot.js';
 import { WASM_INPUT_SIZE, WASM_WINDOW_VALUES, WasmNumberReader } from './wasm-numbers.js';
@@ -135,12 +136,14 @@ export function globalPageObjects(request: EdgesRequest, edges: Uint32Array, fir
 /** Messages to the worker, in this order (the request first). */
 export type ToWorker =
   | { type: 'first-edges'; firstEdge: Uint32Array }
+  | { type: 'essential'; weakMapTables: Map<number, number> | null }
   | { type: 'shallow'; inputs: { kinds: Uint8Array; selfSize: Uint32Array } | null };
 
 /** Messages from the worker, in this order; 'failed' ends them at any point. */
 type FromWorker =
   | { type: 'edges'; edges: ExternalEdges }
   | { type: 'page-objects'; pageObjects: Uint8Array }
+  | { type: 'essential'; essential: EssentialApart }
   | { type: 'self-size'; selfSize: Uint32Array }
   | { type: 'failed'; message: string };
 
@@ -156,13 +159,15 @@ function deferred<T>(): { promise: Promise<T | null>; resolve: (value: T | null)
  * The main thread's side: one worker per file, started before the file is opened so
  * that its start-up overlaps the reading of the header and nodes. The worker reads the
  * edges (into shared memory: both threads read them afterwards), then marks the global
- * page objects once it has the nodes' first-edge offsets, then computes the shallow
- * sizes once it has their inputs (DominatorHelp).
+ * page objects once it has the nodes' first-edge offsets, then the edges that count
+ * once it has the WeakMap edge names, then computes the shallow sizes once it has
+ * their inputs (DominatorHelp).
  */
 export class EdgesWorker {
   private readonly worker: Worker;
   private readonly edgesAnswer = deferred<ExternalEdges>();
   private readonly pageObjectsAnswer = deferred<Uint8Array>();
+  private readonly essentialAnswer = deferred<EssentialApart>();
   private readonly selfSizeAnswer = deferred<Uint32Array>();
 
   /** Null when the worker's script is not there (running from the TypeScript sources). */
@@ -175,11 +180,13 @@ export class EdgesWorker {
     const failAll = () => {
       this.edgesAnswer.resolve(null);
       this.pageObjectsAnswer.resolve(null);
+      this.essentialAnswer.resolve(null);
       this.selfSizeAnswer.resolve(null);
     };
     this.worker.on('message', (message: FromWorker) => {
       if (message.type === 'edges') this.edgesAnswer.resolve(message.edges);
       else if (message.type === 'page-objects') this.pageObjectsAnswer.resolve(message.pageObjects);
+      else if (message.type === 'essential') this.essentialAnswer.resolve(message.essential);
       else if (message.type === 'self-size') this.selfSizeAnswer.resolve(message.selfSize);
       else failAll();
     });
@@ -197,6 +204,16 @@ export class EdgesWorker {
     this.worker.postMessage(message, [firstEdge.buffer]);
   }
 
+  /**
+   * The WeakMap edge names (weakMapEdgeNames) for the essential-edge pass; null: the
+   * main thread does that pass (a heap with DOM trees has page objects the worker
+   * does not know of).
+   */
+  sendEssentialInputs(weakMapTables: Map<number, number> | null): void {
+    const message: ToWorker = { type: 'essential', weakMapTables };
+    this.worker.postMessage(message);
+  }
+
   /** shallowSizeInputs (null: none to compute); the arrays move to the worker. */
   sendShallowInputs(inputs: { kinds: Uint8Array<ArrayBuffer>; selfSize: Uint32Array<ArrayBuffer> } | null): void {
     const message: ToWorker = { type: 'shallow', inputs };
@@ -210,6 +227,10 @@ export class EdgesWorker {
 
   pageObjects(): Promise<Uint8Array | null> {
     return this.pageObjectsAnswer.promise;
+  }
+
+  essential(): Promise<EssentialApart | null> {
+    return this.essentialAnswer.promise;
   }
 
   selfSize(): Promise<Uint32Array | null> {

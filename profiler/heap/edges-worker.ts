@@ -1,11 +1,12 @@
 /**
  * Worker thread of a file analysis (see EdgesWorker): reads one snapshot's `edges`
  * section into shared memory (readEdgesSection), then marks the page objects of the
- * global objects (globalPageObjects), then computes the shallow sizes (ownedSizes),
- * each as soon as the main thread has sent what it needs.
+ * global objects (globalPageObjects), then the edges that count
+ * (markEssentialEdgesApart), then computes the shallow sizes (ownedSizes), each as
+ * soon as the main thread has sent what it needs.
  */
 import { parentPort } from 'node:worker_threads';
-import { ownedSizes } from './dominators.js';
+import { markEssentialEdgesApart, ownedSizes } from './dominators.js';
 import { globalPageObjects, readEdgesSection } from './edges-section.js';
 import type { EdgesRequest, ToWorker } from './edges-section.js';
 
@@ -29,10 +30,20 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'edges', edges: section });
     const { firstEdge } = await next<Extract<ToWorker, { type: 'first-edges' }>>();
     const pageObjects = globalPageObjects(request, section.edges, firstEdge);
+    const graph = { edges: section.edges, layout: request.layout };
+    const { weakMapTables } = await next<Extract<ToWorker, { type: 'essential' }>>();
+    if (weakMapTables) {
+      const essential = markEssentialEdgesApart(graph, request.nodeCount, firstEdge, 0, pageObjects, weakMapTables);
+      port.postMessage({ type: 'essential', essential }, [
+        essential.essential.buffer as ArrayBuffer,
+        essential.retainerCount.buffer as ArrayBuffer,
+        essential.pending.buffer as ArrayBuffer,
+      ]);
+    }
+    // Sent last: the essential-edge pass needed them.
     port.postMessage({ type: 'page-objects', pageObjects }, [pageObjects.buffer as ArrayBuffer]);
     const { inputs } = await next<Extract<ToWorker, { type: 'shallow' }>>();
     if (inputs) {
-      const graph = { edges: section.edges, layout: request.layout };
       const selfSize = ownedSizes(graph, firstEdge, 0, inputs.kinds, inputs.selfSize);
       port.postMessage({ type: 'self-size', selfSize }, [selfSize.buffer as ArrayBuffer]);
     }
