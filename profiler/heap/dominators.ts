@@ -632,16 +632,32 @@ function finishShallowSizes(
   pending: number,
   selfSize: Uint32Array,
 ): Uint32Array {
-  const { nodes, edges, layout, nodeCount } = snapshot;
+  const { nodes, layout } = snapshot;
   const nfc = layout.nodeFieldCount;
-  const efc = layout.edgeFieldCount;
-  const scale = 1 / nfc;
-  const toOffset = layout.edgeToNodeOffset;
-  const typeOffset = layout.edgeTypeOffset;
   const nodeTypeOffset = layout.nodeTypeOffset;
   const { synthetic } = layout.nodeType;
+  floodOwners(snapshot, firstEdge, owner, work, pending);
+  return moveOwnedSizes(owner, selfSize, rootOrdinal, (own) => nodes[own * nfc + nodeTypeOffset] === synthetic);
+}
+
+/**
+ * Hands owners on from the nodes on the work list (`top` of them) along non-weak
+ * edges until nothing changes: an owned node reached from a second owner becomes
+ * owned by many. Each node enters the list at most twice (unvisited → one → many).
+ */
+function floodOwners(
+  graph: Pick<HeapSnapshot, 'edges' | 'layout'>,
+  firstEdge: Uint32Array,
+  owner: Uint32Array,
+  work: Uint32Array,
+  top: number,
+): void {
+  const { edges, layout } = graph;
+  const efc = layout.edgeFieldCount;
+  const scale = 1 / layout.nodeFieldCount;
+  const toOffset = layout.edgeToNodeOffset;
+  const typeOffset = layout.edgeTypeOffset;
   const weak = layout.edgeType.weak;
-  let top = pending;
   while (top > 0) {
     const o = work[--top]!;
     const own = owner[o]!;
@@ -655,10 +671,14 @@ function finishShallowSizes(
       }
     }
   }
-  for (let o = 0; o < nodeCount; o++) {
+}
+
+/** Moves each owned node's size to its one owner (not to the root or a synthetic node). */
+function moveOwnedSizes(owner: Uint32Array, selfSize: Uint32Array, rootOrdinal: number, synthetic: (o: number) => boolean): Uint32Array {
+  for (let o = 0, n = owner.length; o < n; o++) {
     const own = owner[o]!;
     if (own === o || own === UNVISITED || own === MANY) continue;
-    if (own === rootOrdinal || nodes[own * nfc + nodeTypeOffset] === synthetic) continue;
+    if (own === rootOrdinal || synthetic(own)) continue;
     selfSize[own]! += selfSize[o]!;
     selfSize[o] = 0;
   }
@@ -718,13 +738,7 @@ export function ownedSizes(
   kinds: Uint8Array,
   selfSize: Uint32Array,
 ): Uint32Array {
-  const { edges, layout } = graph;
   const nodeCount = kinds.length;
-  const efc = layout.edgeFieldCount;
-  const scale = 1 / layout.nodeFieldCount;
-  const toOffset = layout.edgeToNodeOffset;
-  const typeOffset = layout.edgeTypeOffset;
-  const weak = layout.edgeType.weak;
   const owner = new Uint32Array(nodeCount);
   // Each node enters the work list at most twice (unvisited → one owner → many).
   const work = new Uint32Array(2 * nodeCount + 1);
@@ -736,27 +750,8 @@ export function ownedSizes(
       work[top++] = o;
     }
   }
-  while (top > 0) {
-    const o = work[--top]!;
-    const own = owner[o]!;
-    for (let e = firstEdge[o]!, end = firstEdge[o + 1]!; e < end; e += efc) {
-      if (edges[e + typeOffset] === weak) continue;
-      const t = (edges[e + toOffset]! * scale + 0.5) | 0;
-      const current = owner[t]!;
-      if (current !== t && current !== own && current !== MANY) {
-        owner[t] = current === UNVISITED ? own : MANY;
-        work[top++] = t;
-      }
-    }
-  }
-  for (let o = 0; o < nodeCount; o++) {
-    const own = owner[o]!;
-    if (own === o || own === UNVISITED || own === MANY) continue;
-    if (own === rootOrdinal || kinds[own] === SYNTHETIC) continue;
-    selfSize[own]! += selfSize[o]!;
-    selfSize[o] = 0;
-  }
-  return selfSize;
+  floodOwners(graph, firstEdge, owner, work, top);
+  return moveOwnedSizes(owner, selfSize, rootOrdinal, (own) => kinds[own] === SYNTHETIC);
 }
 
 /**
