@@ -176,7 +176,9 @@ export class EdgesWorker {
   }
 
   private constructor() {
-    this.worker = new Worker(workerFile);
+    // None of the process's own flags (a preloaded `--import`, a loader): the worker
+    // runs only this compiled module, and each would delay its start.
+    this.worker = new Worker(workerFile, { execArgv: [] });
     const failAll = () => {
       this.edgesAnswer.resolve(null);
       this.pageObjectsAnswer.resolve(null);
