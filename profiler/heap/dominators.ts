@@ -385,9 +385,7 @@ export function markPageObjects(
  */
 export function weakMapEdgeNames(stringTable: HeapSnapshot['stringTable']): Map<number, number> {
   const names = new Map<number, number>();
-  for (let i = 0, n = stringTable.length; i < n; i++) {
-    const c = stringTable.charCodeAt(i, 0);
-    if (c < 48 || c > 57 || stringTable.charCodeAt(i, stringTable.lengthOf(i) - 1) !== 41) continue;
+  for (const i of stringTable.containing(') pair in WeakMap (table @')) {
     const m = WEAK_MAP_EDGE.exec(stringTable.get(i));
     if (m) names.set(i, Number(m[1]));
   }

@@ -61,10 +61,16 @@ describe('StringTable', () => {
         ['quote " and backslash \\', 4],
       ]);
       expect(Array.from(table.match(wanted))).toEqual(STRINGS.map((s) => wanted.get(s) ?? 0));
+      // Every string holding the fragment, once, in order; none by the bytes between two strings.
+      const expectContaining = (fragment: string) =>
+        expect(table.containing(fragment)).toEqual(STRINGS.flatMap((s, i) => (s.includes(fragment) ? [i] : [])));
+      for (const fragment of ['context', 'text', ' and backslash', 'DOM trees)', 'missing']) expectContaining(fragment);
+      expect(table.containing('","')).toEqual([]);
       const added = table.push('added');
       expect(added).toBe(STRINGS.length);
       expect(table.get(added)).toBe('added');
       expect(table.equals(added, 'added')).toBe(true);
+      expect(table.containing('dded')).toEqual([added]);
     });
   }
 

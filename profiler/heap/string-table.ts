@@ -62,7 +62,12 @@ export class StringTable {
     private kinds: Uint8Array,
     private count: number,
     private readonly decoded: Map<number, string>,
-  ) {}
+  ) {
+    this.loaded = count;
+  }
+
+  /** Strings that came with the table (those added later by push have no bytes). */
+  private readonly loaded: number;
 
   /** A table over JS strings (for snapshots built in memory). */
   static from(strings: readonly string[]): StringTable {
@@ -113,6 +118,39 @@ export class StringTable {
   indexOf(text: string): number {
     for (let i = 0; i < this.count; i++) if (this.equals(i, text)) return i;
     return -1;
+  }
+
+  /**
+   * The indexes of the strings whose text, as the snapshot writes it (escapes not
+   * decoded), contains `fragment` (plain ASCII without quotes or backslashes). A native
+   * search through the bytes: much faster than testing string by string when few do.
+   */
+  containing(fragment: string): number[] {
+    const needle = Buffer.from(fragment, 'latin1');
+    const found = new Set<number>();
+    // Decoded strings may have no bytes here (added with push, or a table made by from()).
+    for (const [i, text] of this.decoded) if (text.includes(fragment)) found.add(i);
+    const loaded = this.loaded;
+    if (loaded === 0 || needle.length === 0) return [...found].sort((a, b) => a - b);
+    const { starts, ends } = this;
+    const bytes = this.raw.subarray(0, ends[loaded - 1]);
+    let at = bytes.indexOf(needle);
+    while (at !== -1) {
+      // The last string that starts at or before the hit.
+      let lo = 0;
+      let hi = loaded - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (starts[mid]! <= at) lo = mid;
+        else hi = mid - 1;
+      }
+      const end = ends[lo]!;
+      if (at + needle.length <= end) {
+        found.add(lo);
+        at = bytes.indexOf(needle, end);
+      } else at = bytes.indexOf(needle, at + 1);
+    }
+    return [...found].sort((a, b) => a - b);
   }
 
   /** True when string `i` is `text`, without decoding it when it is plain ASCII. */
