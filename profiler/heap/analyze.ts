@@ -137,8 +137,9 @@ export class StreamingAnalysis {
    * As finish(), but lets the event loop turn between the dominators and the entries,
    * so that the dominators' scratch memory is freed before the entries take more: a
    * lower peak (used by analyzeFile). With `helper` (the worker that read the edges),
-   * the worker marks the page objects and computes the shallow sizes while this thread
-   * finds the entries' modules and bindings, then computes the dominators.
+   * the worker decides which edges count and computes the shallow sizes while this
+   * thread finds the entries' modules and bindings; then this thread builds the
+   * dominator tree (see DominatorHelp).
    */
   async finishAsync(helper?: EdgesWorker): Promise<AnalysisResult> {
     const { snapshot, arena, parseMs } = this.loadStage();
