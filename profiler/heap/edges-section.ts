@@ -3,11 +3,11 @@
  * second thread while the main thread reads the rest of the same file: the two halves
  * of the loading run side by side. The worker finds the section on its own (the first
  * `"` after the start of `nodes`: number arrays hold none), decodes it with the same
- * WebAssembly loop as the loader into an array of its own, checks it (checkEdges) and
- * hands it over without a copy. The main thread's loader skips the section
- * (`externalEdges`) and takes the array only if it spans exactly the bytes it saw
- * there; anything odd and the caller loads the file the ordinary way, which also gives
- * the ordinary error messages.
+ * WebAssembly loop as the loader into shared memory and checks it (checkEdges); then it
+ * takes on part of the dominator work (see EdgesWorker). The main thread's loader
+ * jumps over the section (`externalEdges`, findEdgesEnd) and takes the array only if
+ * it spans exactly the bytes it saw there; anything odd and the caller loads the file
+ * the ordinary way, which also gives the ordinary error messages.
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
