@@ -753,12 +753,6 @@ function warmUp(): void {
   }
 }
 
-/**
- * Checks the references between the arrays. Damage that would break the analysis
- * (edge counts that do not add up) throws; odd data that V8 can write is repaired and
- * reported as a warning with a count: an edge to no node becomes a weak edge to the
- * root (so nothing counts it), a name that is not in the string table reads as "".
- */
 /** What checkEdges needs to know of a snapshot's layout. */
 export function edgeCheckLayout(layout: SnapshotLayout, nodeCount: number, rootIndex: number): EdgeCheckLayout {
   return {
@@ -776,7 +770,13 @@ export function edgeCheckLayout(layout: SnapshotLayout, nodeCount: number, rootI
   };
 }
 
-/** `edgeCheck`: the edges were checked (and repaired) where they were parsed. */
+/**
+ * Checks the references between the arrays. Damage that would break the analysis
+ * (edge counts that do not add up) throws; odd data that V8 can write is repaired and
+ * reported as a warning with a count: an edge to no node becomes a weak edge to the
+ * root (so nothing counts it), a name that is not in the string table reads as "".
+ * `edgeCheck`: the edges were checked (and repaired) where they were parsed.
+ */
 function checkSnapshot(snapshot: HeapSnapshot, rootIndex: number, edgeCheck: EdgeCheck | null): void {
   const { nodes, edges, layout, stringTable } = snapshot;
   const nfc = layout.nodeFieldCount;
