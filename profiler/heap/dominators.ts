@@ -216,9 +216,9 @@ export async function computeDominatorsAsync(
 }
 
 /**
- * The passes. They yield what they wait for: with `help`, the page objects and the
- * shallow sizes (the answer is the array, or null to compute it here); and when
- * `arena.early` is no longer needed.
+ * The passes. They yield what they wait for: with `help`, the edges that count (or
+ * else the page objects) and the shallow sizes — the answer is the result, or null to
+ * compute it here; and when `arena.early` is no longer needed.
  */
 function* dominatorSteps(
   snapshot: HeapSnapshot,
