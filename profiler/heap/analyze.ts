@@ -26,7 +26,7 @@ import { findEntries, prepareEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
 import { buildFirstEdgeIndexes, findNodeById } from './graph.js';
 import { EdgesWorker, findEdgesEnd } from './edges-section.js';
-import { SnapshotLoader, edgeCheckLayout, readFileChunks, readFileChunksAsync } from './loader.js';
+import { SnapshotLoader, readFileChunks, readFileChunksAsync } from './loader.js';
 import type { ExternalEdges, LoadedHeader, LoaderOptions } from './loader.js';
 import type { HeapSnapshot } from './snapshot.js';
 
@@ -266,7 +266,6 @@ async function analyzeFileInParallel(path: string, options: FileAnalysisOptions,
         nodeCount: header.nodeCount,
         from: offset,
         values: header.edgeCount * header.layout.edgeFieldCount,
-        check: edgeCheckLayout(header.layout, header.nodeCount, header.rootIndex),
       });
     },
   });

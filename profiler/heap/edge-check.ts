@@ -4,6 +4,7 @@
  * data is at hand. Repairs in place what would make a pass go astray: an edge to
  * nowhere becomes a weak edge to the root, an unknown type becomes weak.
  */
+import type { SnapshotLayout } from './snapshot.js';
 
 export interface EdgeCheckLayout {
   edgeFieldCount: number;
@@ -32,6 +33,23 @@ export interface EdgeCheck {
    * it with the string table's length, which it may not know yet.
    */
   maxName: number;
+}
+
+/** What checkEdges needs to know of a snapshot's layout. */
+export function edgeCheckLayout(layout: SnapshotLayout, nodeCount: number, rootIndex: number): EdgeCheckLayout {
+  return {
+    edgeFieldCount: layout.edgeFieldCount,
+    edgeToNodeOffset: layout.edgeToNodeOffset,
+    edgeTypeOffset: layout.edgeTypeOffset,
+    edgeNameOffset: layout.edgeNameOffset,
+    nodesLength: nodeCount * layout.nodeFieldCount,
+    nodeFieldCount: layout.nodeFieldCount,
+    typeCount: layout.edgeTypes.length,
+    weak: layout.edgeType.weak,
+    element: layout.edgeType.element,
+    hidden: layout.edgeType.hidden,
+    rootIndex,
+  };
 }
 
 export function checkEdges(edges: Uint32Array, layout: EdgeCheckLayout): EdgeCheck {

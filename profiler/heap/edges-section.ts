@@ -12,8 +12,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { checkEdges } from './edge-check.js';
-import type { EdgeCheckLayout } from './edge-check.js';
+import { checkEdges, edgeCheckLayout } from './edge-check.js';
 import { markPageObjects } from './dominators.js';
 import type { EssentialApart } from './dominators.js';
 import type { ExternalEdges } from './loader.js';
@@ -28,7 +27,6 @@ export interface EdgesRequest {
   from: number;
   /** How many values the header promises (edge count × edge field count). */
   values: number;
-  check: EdgeCheckLayout;
 }
 
 const C_QUOTE = 34;
@@ -72,7 +70,9 @@ export function readEdgesSection(request: EdgesRequest): ExternalEdges {
         reader.flush();
         count += reader.drain(edges, count);
         if (count !== request.values) throw new Error(`"edges" has ${count} values, not ${request.values}`);
-        return { edges, start, end: pos + stop, check: checkEdges(edges, request.check) };
+        // The root is node 0: the loader refuses any other root_index.
+        const check = checkEdges(edges, edgeCheckLayout(request.layout, request.nodeCount, 0));
+        return { edges, start, end: pos + stop, check };
       }
       pos += n;
     }

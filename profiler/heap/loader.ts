@@ -22,8 +22,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { AppError } from '../../common/errors.js';
-import { checkEdges } from './edge-check.js';
-import type { EdgeCheck, EdgeCheckLayout } from './edge-check.js';
+import { checkEdges, edgeCheckLayout } from './edge-check.js';
+import type { EdgeCheck } from './edge-check.js';
 import { layoutFromMeta } from './layout.js';
 import type { HeapSnapshot, SnapshotLayout, SnapshotMeta } from './snapshot.js';
 import { StringTableBuilder } from './string-table.js';
@@ -109,7 +109,6 @@ export interface LoadedHeader {
   nodeCount: number;
   edgeCount: number;
   layout: SnapshotLayout;
-  rootIndex: number;
   /** The nodes array: complete once `edges` begins. */
   nodes: Uint32Array;
 }
@@ -478,7 +477,6 @@ export class SnapshotLoader {
         nodeCount: header.node_count,
         edgeCount: header.edge_count,
         layout: this.layout!,
-        rootIndex: header.root_index ?? 0,
         nodes: this.nodes!,
       });
       this.target = target;
@@ -751,23 +749,6 @@ function warmUp(): void {
     for (let i = 0; i < bytes.length; i += 97) loader.write(bytes.subarray(i, i + 97));
     loader.end();
   }
-}
-
-/** What checkEdges needs to know of a snapshot's layout. */
-export function edgeCheckLayout(layout: SnapshotLayout, nodeCount: number, rootIndex: number): EdgeCheckLayout {
-  return {
-    edgeFieldCount: layout.edgeFieldCount,
-    edgeToNodeOffset: layout.edgeToNodeOffset,
-    edgeTypeOffset: layout.edgeTypeOffset,
-    edgeNameOffset: layout.edgeNameOffset,
-    nodesLength: nodeCount * layout.nodeFieldCount,
-    nodeFieldCount: layout.nodeFieldCount,
-    typeCount: layout.edgeTypes.length,
-    weak: layout.edgeType.weak,
-    element: layout.edgeType.element,
-    hidden: layout.edgeType.hidden,
-    rootIndex,
-  };
 }
 
 /**
