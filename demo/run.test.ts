@@ -108,7 +108,9 @@ describe('npm run demo', () => {
     });
     // Every process run.js started, however briefly it lived.
     const seen = new Set<number>();
-    const watch = setInterval(() => descendants(demo.child.pid!).forEach((pid) => seen.add(pid)), 10);
+    const watch = setInterval(() => {
+      for (const pid of descendants(demo.child.pid!)) seen.add(pid);
+    }, 10);
     try {
       expect(await demo.exited, demo.output()).toBe(2);
     } finally {

@@ -60,6 +60,7 @@ export declare interface Capture {
  *   const capture = new Capture({ session, store, analysis: () => worker.begin(), modules: () => ({ root, patterns }) });
  *   capture.signal([{ method: 'GET', url: '/', status: 200 }]);
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only types this class's events.
 export class Capture extends EventEmitter {
   running = false;
   progress: CaptureProgress | null = null;

@@ -54,7 +54,7 @@ export function endToEndRawHeaders(rawHeaders: readonly string[], headers: Incom
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     if (isHopByHopName(name)) continue;
-    if (listed !== undefined && listed.has(name.toLowerCase())) continue;
+    if (listed?.has(name.toLowerCase())) continue;
     out.push(name, rawHeaders[i + 1]!);
   }
   return out;

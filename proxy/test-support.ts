@@ -79,7 +79,7 @@ export function startProxy(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: st
   return startNode(PROXY_CLI, ['--listen', '127.0.0.1:0', ...args], {
     env,
     cwd,
-    ready: /apptrace-proxy: listening on http:\/\/127\.0\.0\.1:(\d+)[\s\S]*  profiler /,
+    ready: /apptrace-proxy: listening on http:\/\/127\.0\.0\.1:(\d+)[\s\S]* {2}profiler /,
   });
 }
 

@@ -84,6 +84,7 @@ export function codeRoutes(deps: AppDeps, base: string): Hono {
  */
 export function isModuleName(name: string): boolean {
   if (name.length === 0 || name.length > 1024) return false;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this test rejects.
   if (/[\u0000-\u001f\u007f]/.test(name)) return false;
   if (name.startsWith('/') || name.startsWith('\\') || /^[A-Za-z]:/.test(name)) return false;
   if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(name)) return false;

@@ -376,10 +376,10 @@ function classesWithConstructors(program: Program): ClassWithConstructor[] {
     const n = node as Node;
     if (n.type === 'ClassDeclaration' || n.type === 'ClassExpression') {
       const body = (n as unknown as { body: { body: Node[] } }).body.body;
-      const constructor = body.find((m) => m.type === 'MethodDefinition' && (m as unknown as { kind: string }).kind === 'constructor');
-      if (constructor !== undefined) {
-        const value = (constructor as unknown as { value: Node }).value;
-        found.push({ classStart: n.loc!.start, constructorStart: constructor.loc!.start, parametersStart: value.loc!.start });
+      const method = body.find((m) => m.type === 'MethodDefinition' && (m as unknown as { kind: string }).kind === 'constructor');
+      if (method !== undefined) {
+        const value = (method as unknown as { value: Node }).value;
+        found.push({ classStart: n.loc!.start, constructorStart: method.loc!.start, parametersStart: value.loc!.start });
       }
     }
     for (const key in n) {

@@ -116,6 +116,7 @@ describe('growthPath on hand-built graphs', () => {
 const PUSHES = 7;
 const SETS = 5;
 const LISTENERS = 3;
+// biome-ignore lint/complexity/noStaticOnlyClass: the heap shape under test is a class that holds state in static fields.
 class ApptraceGrowthPage {
   static history: { url: string; body: string }[] = [];
 }

@@ -36,8 +36,14 @@ export function startInspectableTarget(
         resolve({ port, child, stop });
       }
     };
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => ((stderr += d), check()));
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => ((stdout += d), check()));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      check();
+    });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      check();
+    });
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`target exited (${code}):\n${stdout}\n${stderr}`));

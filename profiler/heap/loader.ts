@@ -421,7 +421,7 @@ export class SnapshotLoader {
           this.top = T_VALUE;
           break;
         case T_VALUE:
-          return this.startValue(buf, i, c);
+          return this.startValue(i, c);
         case T_COMMA:
           if (c === C_COMMA) this.top = T_KEY;
           else if (c === C_CLOSE_BRACE) {
@@ -451,7 +451,7 @@ export class SnapshotLoader {
     return i;
   }
 
-  private startValue(buf: Buffer, i: number, c: number): number {
+  private startValue(i: number, c: number): number {
     const key = this.key;
     if (key === 'snapshot') {
       if (c !== C_OPEN_BRACE) bad('"snapshot" must be an object with meta, node_count and edge_count.');

@@ -72,7 +72,9 @@ export class StringTable {
   /** A table over JS strings (for snapshots built in memory). */
   static from(strings: readonly string[]): StringTable {
     const decoded = new Map<number, string>();
-    strings.forEach((s, i) => decoded.set(i, s));
+    strings.forEach((s, i) => {
+      decoded.set(i, s);
+    });
     const kinds = new Uint8Array(strings.length).fill(K_DECODED);
     return new StringTable(Buffer.alloc(0), new Uint32Array(strings.length), new Uint32Array(strings.length), kinds, strings.length, decoded);
   }
@@ -271,6 +273,7 @@ export class StringTableBuilder {
   write(buf: Buffer, i: number, end: number, offset: number): number {
     const base = this.rawLength - i;
     let inString = this.inString;
+    // biome-ignore lint/suspicious/noShadowRestrictedNames: the parser's own state (this.escape), not the global.
     let escape = this.escape;
     let hasEscape = this.hasEscape;
     let high = this.high;
