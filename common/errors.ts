@@ -1,17 +1,22 @@
 /**
- * The project's errors. Each has a stable `code` and a message that tells the user what
- * to do; the places that turn errors into exit codes or HTTP answers read `exitCode`
- * and `httpStatus` here instead of deciding again.
+ * The project's one error type. Each error has a stable `code` and a message that tells
+ * the user what to do; the two places that turn errors into answers — the CLI runner
+ * (common/cli-runner.ts: exit codes) and the UI's `onError` (ui/error-answer.ts: HTTP
+ * answers) — read `exitCode` and `httpStatus` here instead of deciding again.
  */
 export type ErrorCode =
   | 'BAD_FLAG' // a command-line flag, env variable or config value is wrong
+  | 'BAD_REQUEST' // an HTTP request to the API is malformed (a query, a body)
   | 'BAD_SNAPSHOT' // a file or stream is not a usable heap snapshot
   | 'SNAPSHOT_ABORTED' // a snapshot was cut off (target died, connection lost)
   | 'PORT_IN_USE'
   | 'NO_INSPECTOR' // the target has no inspector where we looked
+  | 'NOT_INSPECTOR' // something answers where the inspector should be, but it is not one
   | 'PROFILER_FAILED' // the sidecar profiler could not start or stopped
   | 'STORE_UNREADABLE' // the record store exists but cannot be read
-  | 'NOT_FOUND';
+  | 'CHECK_NOT_RUN' // `apptrace-proxy check` could not run (not a leak: exit 2)
+  | 'NOT_FOUND'
+  | 'INTERNAL'; // anything else: a bug, reported with its stack
 
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -23,16 +28,18 @@ export class AppError extends Error {
 
   /** Exit status for a command that stops on this error: 2 for bad input, 1 otherwise. */
   get exitCode(): number {
-    return this.code === 'BAD_FLAG' || this.code === 'BAD_SNAPSHOT' ? 2 : 1;
+    return this.code === 'BAD_FLAG' || this.code === 'BAD_SNAPSHOT' || this.code === 'CHECK_NOT_RUN' ? 2 : 1;
   }
 
   get httpStatus(): 400 | 404 | 500 | 502 | 503 {
     switch (this.code) {
       case 'BAD_FLAG':
+      case 'BAD_REQUEST':
         return 400;
       case 'NOT_FOUND':
         return 404;
       case 'NO_INSPECTOR':
+      case 'NOT_INSPECTOR':
       case 'SNAPSHOT_ABORTED':
         return 503;
       default:
@@ -43,4 +50,10 @@ export class AppError extends Error {
 
 export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
   return error instanceof AppError && (code === undefined || error.code === code);
+}
+
+/** `error` itself when it is an AppError; anything else as an INTERNAL one that keeps it as its cause. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  return new AppError('INTERNAL', error instanceof Error ? error.message : String(error), { cause: error });
 }

@@ -1,3 +1,4 @@
+import { formatBytes } from '../common/format-bytes.js';
 import type { EntrySample } from './growth-compare.js';
 import type { AllocationSite, MarkedLine } from './record.js';
 
@@ -58,7 +59,7 @@ export function allocationMarks(samples: readonly EntrySample[], filename: strin
     .map(({ site, count, bytes: added }) => ({
       line: site.line,
       kind: 'allocation' as const,
-      reason: `allocates ${perRequest(count)} ${count === 1 ? 'object' : 'objects'} (+${formatSize(added)}) per request in ${site.function_name}()`,
+      reason: `allocates ${perRequest(count)} ${count === 1 ? 'object' : 'objects'} (+${formatBytes(added)}) per request in ${site.function_name}()`,
       ...(site.filename === filename ? {} : { module_name: site.module_name }),
     }));
 }
@@ -76,8 +77,4 @@ function perRequest(n: number): string {
   return Number.isInteger(n) || n >= 10 ? String(Math.round(n)) : n.toFixed(1);
 }
 
-function formatSize(n: number): string {
-  if (n < 1024) return `${Math.round(n)} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
+

@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AppError } from '../common/errors.js';
+import { formatBytes } from '../common/format-bytes.js';
 import { badFlag, formatHelp, parseOptions } from '../common/options.js';
 import type { OptionSpec } from '../common/options.js';
 import { analyzeFile, nodeInfo } from './heap/analyze.js';
@@ -131,9 +132,7 @@ function fileSize(file: string): number {
 }
 
 function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return formatBytes(n, { kilo: 'kB' });
 }
 
 function shortName(name: string): string {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { AppError, isAppError } from '../common/errors.js';
+import { formatBytes } from '../common/format-bytes.js';
 import type { AttachedTarget, InspectorSession } from './cdp/session.js';
 import type { AnalysisFactory } from './analysis-client.js';
 import type { HeapRecord, RequestInfo } from './record.js';
@@ -296,9 +297,4 @@ export class Capture extends EventEmitter {
   }
 }
 
-export function formatBytes(bytes: number): string {
-  const abs = Math.abs(bytes);
-  if (abs < 1024) return `${bytes} B`;
-  if (abs < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
+

@@ -3,7 +3,7 @@
  * `apptrace-profiler`: `analyze FILE` runs the heap analysis offline; anything else
  * (or `serve`) starts the sidecar that attaches to a target's inspector.
  */
-import { AppError } from '../common/errors.js';
+import { runCommand } from '../common/cli-runner.js';
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
@@ -12,21 +12,11 @@ async function main(argv: string[]): Promise<number> {
     return runAnalyzeCommand(rest);
   }
   const { runServeCommand } = await import('./serve-command.js');
-  return runServeCommand(first === 'serve' ? rest : argv);
+  // The entry point is the one place that may end the process at once (see serve-command.ts).
+  return runServeCommand(first === 'serve' ? rest : argv, { exit: (code) => process.exit(code) });
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    // A server keeps the loop alive and resolves with -1: leave it running.
-    if (code >= 0) process.exitCode = code;
-  },
-  (error: unknown) => {
-    if (error instanceof AppError) {
-      process.stderr.write(`apptrace-profiler: ${error.message}\n`);
-      process.exitCode = error.exitCode;
-    } else {
-      process.stderr.write(`apptrace-profiler: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+runCommand('apptrace-profiler', () => main(process.argv.slice(2))).then((code) => {
+  // A server keeps the loop alive and resolves with -1: leave it running.
+  if (code >= 0) process.exitCode = code;
+});

@@ -8,6 +8,7 @@
  * one more element per request; its backing store is replaced as it grows, so it has a
  * new id in every record and never matches.
  */
+import { formatBytes } from '../common/format-bytes.js';
 import type { Entry, GrowthPath, GrowthStep, PathStep } from './record.js';
 
 /** One record's view of one entry: its index, cumulative matching requests, the entry. */
@@ -118,7 +119,7 @@ function perRequest(step: GrowthStep): string {
     const count = Math.abs(n) >= 10 || Number.isInteger(n) ? String(Math.round(n)) : String(round(n, 2));
     parts.push(`${n > 0 ? '+' : ''}${count} ${Math.abs(n) === 1 ? one : many}`);
   }
-  parts.push(`${step.bytes_per_request >= 0 ? '+' : '−'}${bytes(Math.abs(step.bytes_per_request))}`);
+  parts.push(`${step.bytes_per_request >= 0 ? '+' : '−'}${formatBytes(Math.abs(step.bytes_per_request))}`);
   return `${parts.join(', ')} per request`;
 }
 
@@ -131,11 +132,6 @@ function unit(step: Pick<PathStep, 'type' | 'name'>): [string, string] {
   return ['element', 'elements'];
 }
 
-function bytes(n: number): string {
-  if (n < 1024) return `${Math.round(n)} B`;
-  if (n < 1024 * 1024) return `${round(n / 1024, 1)} KB`;
-  return `${round(n / (1024 * 1024), 1)} MB`;
-}
 
 function round(n: number, digits: number): number {
   const f = 10 ** digits;

@@ -88,9 +88,11 @@ object of the traced modules keeps alive, and serves the UI at /_ah/apptrace.`;
 /**
  * `apptrace-profiler [serve] ...`: the sidecar. Resolves with -1 while it serves (the CLI
  * leaves the process running), and stops on SIGINT/SIGTERM or, when the proxy started
- * it, when the IPC channel to the proxy closes.
+ * it, when the IPC channel to the proxy closes. `exit` ends the process at once (the CLI
+ * passes process.exit): for a second Ctrl-C, and for a stopped profiler that something
+ * pending would keep alive.
  */
-export async function runServeCommand(argv: string[]): Promise<number> {
+export async function runServeCommand(argv: string[], { exit }: { exit: (code: number | string) => void }): Promise<number> {
   const { values } = parseOptions(argv, SERVE_OPTIONS, { env: process.env, command: 'apptrace-profiler' });
   if (values.help) {
     process.stdout.write(formatHelp(USAGE, SERVE_OPTIONS, 'Environment: APPTRACE_<FLAG> (e.g. APPTRACE_INSPECT); config: apptrace.config.json.'));
@@ -144,12 +146,12 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       process.off('SIGTERM', onSigterm);
       if (process.connected) process.disconnect();
       // Anything still pending (a half-closed socket) must not keep a stopped profiler alive.
-      setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
+      setTimeout(() => exit(process.exitCode ?? 0), 2_000).unref();
     })();
     return stopping;
   };
   // A second Ctrl-C does not wait for a clean stop.
-  const now = () => process.exit(130);
+  const now = () => exit(130);
   const onSigint = () => void stop('SIGINT', now);
   const onSigterm = () => void stop('SIGTERM', now);
   process.on('SIGINT', onSigint);

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { AppError } from '../common/errors.js';
 import type { HeapRecord } from './record.js';
-import { formatBytes } from './capture.js';
+import { formatBytes } from '../common/format-bytes.js';
 import type { Profiler } from './profiler.js';
 import type { RecordStore } from './store.js';
 import { biggestMover } from './suspects.js';

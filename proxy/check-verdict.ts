@@ -1,3 +1,4 @@
+import { formatBytes } from '../common/format-bytes.js';
 import type { Suspect } from '../profiler/record.js';
 import { slopePerRequest } from '../profiler/suspects.js';
 import type { CheckRequest } from './check-config.js';
@@ -92,12 +93,6 @@ export function judgeSuspects(suspects: readonly ServedSuspect[], threshold: num
   return leaks.sort((a, b) => b.growth_per_request - a.growth_per_request);
 }
 
-export function formatBytes(bytes: number): string {
-  const abs = Math.abs(bytes);
-  if (abs < 1024) return `${Math.round(bytes)} B`;
-  if (abs < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
 
 function describeRequests(report: CheckReport): string {
   const each = report.requests.each.map((r) => `${r.method} ${r.path}`).join(', ');

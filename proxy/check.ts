@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppError } from '../common/errors.js';
+import { describeFailure } from '../common/cli-runner.js';
+import { AppError, isAppError } from '../common/errors.js';
 import type { HeapRecord } from '../profiler/record.js';
 import type { ProfilerStatus } from '../ui/deps.js';
 import { type CheckConfig, checkHelp, parseCheckConfig } from './check-config.js';
@@ -23,25 +24,31 @@ const ROUND_TIMEOUT_MS = 120_000;
 const POLL_MS = 25;
 
 /** The check could not run (not a leak): exit status 2, with what to do. */
-export class CheckSetupError extends Error {
-  override readonly name = 'CheckSetupError';
+function checkNotRun(message: string, cause?: unknown): AppError {
+  return new AppError('CHECK_NOT_RUN', message, { cause });
 }
 
 export interface CheckIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** Ends the process at once (the CLI passes process.exit): after Ctrl-C has stopped what the check started. */
+  exit: (code: number) => void;
 }
 
-/** Runs `apptrace-proxy check ARGS`; resolves with the exit status. Never throws. */
-export async function runCheckCommand(argv: string[], io: CheckIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+/**
+ * Runs `apptrace-proxy check ARGS`; resolves with 0 (passed) or 1 (a leak). Throws an
+ * AppError when the check cannot run — a bad flag, or CHECK_NOT_RUN, both exit status 2
+ * through the CLI runner (common/cli-runner.ts).
+ */
+export async function runCheckCommand(argv: string[], io: CheckIo): Promise<number> {
   const say = (line: string) => io.stderr.write(`apptrace check: ${line}\n`);
   let config: CheckConfig;
   try {
     config = parseCheckConfig(argv, { env: io.env });
   } catch (error) {
-    say((error as Error).message);
-    return 2;
+    // Any failure to read the flags is a bad flag (exit status 2), said as it is.
+    throw isAppError(error) ? error : new AppError('BAD_FLAG', (error as Error).message, { cause: error });
   }
   if (config.help) {
     io.stdout.write(checkHelp());
@@ -49,7 +56,7 @@ export async function runCheckCommand(argv: string[], io: CheckIo = { stdout: pr
   }
   const run = new CheckRun(config, say);
   // Ctrl-C or a CI timeout: stop what we started, then go.
-  const onSignal = () => void run.stop().then(() => process.exit(130));
+  const onSignal = () => void run.stop().then(() => io.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
@@ -57,9 +64,8 @@ export async function runCheckCommand(argv: string[], io: CheckIo = { stdout: pr
     io.stdout.write(config.json ? JSON.stringify(report) + '\n' : formatReport(report));
     return report.passed ? 0 : 1;
   } catch (error) {
-    if (error instanceof CheckSetupError || error instanceof AppError) say(error.message);
-    else say(`unexpected error: ${(error as Error)?.stack ?? String(error)}`);
-    return 2;
+    // Whatever stopped it, the check did not run to a verdict: exit status 2.
+    throw checkNotRun(describeFailure(error), error);
   } finally {
     await run.stop();
     process.off('SIGINT', onSignal);
@@ -86,7 +92,7 @@ class CheckRun {
     const config = this.#config;
     const target = `${config.target.host}:${config.target.port}`;
     await waitForPort(config.target.host, config.target.port, config.waitMs).catch(() => {
-      throw new CheckSetupError(
+      throw checkNotRun(
         `nothing answers at ${target} (waited ${config.waitMs / 1000} s). Start your app first, with its inspector on ` +
           `(e.g. \`node --inspect=127.0.0.1:9229 server.js &\`), or point --target at where it listens.`,
       );
@@ -134,12 +140,12 @@ class CheckRun {
     for (let round = 1; round <= config.rounds; round++) {
       for (const { method, path } of config.requests) {
         const res = await fetch(`${base}${path}`, { method }).catch((error: unknown) => {
-          throw new CheckSetupError(`${method} ${path} failed through the proxy: ${(error as Error).message}`);
+          throw checkNotRun(`${method} ${path} failed through the proxy: ${(error as Error).message}`);
         });
         await res.arrayBuffer();
         // A 502 is the proxy's answer when the app is down (or the app's own): tell which.
         if (res.status === 502 && !(await waitForPort(config.target.host, config.target.port, 0).then(() => true, () => false))) {
-          throw new CheckSetupError(`${method} ${path}: the app at ${target} stopped answering during the check.`);
+          throw checkNotRun(`${method} ${path}: the app at ${target} stopped answering during the check.`);
         }
         sent++;
       }
@@ -148,7 +154,7 @@ class CheckRun {
           for (const record of await getJSON<HeapRecord[]>(`${profiler}/api/records?since=${lastSeen}`)) {
             lastSeen = record.index;
             if (record.session !== baseline.session) {
-              throw new CheckSetupError('the app restarted during the check (a new inspector session); run the check again on a stable app.');
+              throw checkNotRun('the app restarted during the check (a new inspector session); run the check again on a stable app.');
             }
             covered += record.requests;
             records++;
@@ -191,7 +197,7 @@ class CheckRun {
       const status = await getJSON<ProfilerStatus>(`${profiler}/api/status`);
       if (status.inspector.state === 'connected') return status;
       if (Date.now() > deadline) {
-        throw new CheckSetupError(
+        throw checkNotRun(
           `no inspector at ${status.inspector.address} (${status.inspector.state}): ${status.inspector.hint ?? ''} ` +
             `Start the app with \`node --inspect=${this.#config.inspect} …\`, or pass --inspect where its inspector listens.`.trim(),
         );
@@ -211,12 +217,12 @@ class CheckRun {
         lastStatusAt = Date.now();
         const status = await getJSON<ProfilerStatus>(`${profiler}/api/status`);
         if (status.inspector.state !== 'connected' && !status.snapshot.running) {
-          throw new CheckSetupError(
+          throw checkNotRun(
             `lost the app's inspector while waiting for ${what} (${status.inspector.state}${status.lastError ? `: ${status.lastError.message}` : ''}); did the app stop?`,
           );
         }
       }
-      if (Date.now() > deadline) throw new CheckSetupError(`timed out after ${timeoutMs / 1000} s waiting for ${what}.`);
+      if (Date.now() > deadline) throw checkNotRun(`timed out after ${timeoutMs / 1000} s waiting for ${what}.`);
       await delay(POLL_MS);
     }
   }
@@ -224,7 +230,7 @@ class CheckRun {
 
 async function getJSON<T>(url: string): Promise<T> {
   const res = await fetch(url);
-  if (!res.ok) throw new CheckSetupError(`the profiler answered ${res.status} to ${url}: ${await res.text()}`);
+  if (!res.ok) throw checkNotRun(`the profiler answered ${res.status} to ${url}: ${await res.text()}`);
   return (await res.json()) as T;
 }
 

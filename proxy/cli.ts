@@ -5,7 +5,7 @@
  * unless --profiler names a running one.
  */
 import type { ChildProcess } from 'node:child_process';
-import { AppError } from '../common/errors.js';
+import { runCommand } from '../common/cli-runner.js';
 import { isLoopback } from '../common/options.js';
 import { type ProxyConfig, parseProxyConfig, proxyHelp } from './config.js';
 import { type ProxyServer, createProxyServer } from './server.js';
@@ -127,18 +127,11 @@ const argv = process.argv.slice(2);
 if (argv[0] === 'check') {
   // The CI gate: runs to the end and exits with its verdict (0, 1, or 2).
   const { runCheckCommand } = await import('./check.js');
-  process.exitCode = await runCheckCommand(argv.slice(1));
-} else main(argv).then(
-  (code) => {
+  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, exit: (code: number) => process.exit(code) };
+  process.exitCode = await runCommand('apptrace check', () => runCheckCommand(argv.slice(1), io));
+} else {
+  runCommand('apptrace-proxy', () => main(argv)).then((code) => {
+    // The proxy keeps the loop alive and resolves with -1: leave it running.
     if (code >= 0) process.exitCode = code;
-  },
-  (error: unknown) => {
-    if (error instanceof AppError) {
-      warn(error.message);
-      process.exitCode = error.exitCode;
-    } else {
-      warn(`unexpected error: ${(error as Error)?.stack ?? String(error)}`);
-      process.exitCode = 1;
-    }
-  },
-);
+  });
+}

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { escapeHtml } from '../common/escape-html.js';
 
 /** What could not be reached, for the 502 answer. */
 export interface Upstream {
@@ -10,9 +11,6 @@ export interface Upstream {
   hint: string;
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /**
  * True when the client ranks JSON above HTML (fetch() and API clients), following the

@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
-import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { isAppError } from '../common/errors.js';
+import { AppError } from '../common/errors.js';
 import type { RequestInfo } from '../profiler/record.js';
 import { markGrowthLines } from '../profiler/growth-lines.js';
 import { rankSuspects } from '../profiler/suspects.js';
@@ -28,7 +27,7 @@ export function apiRoutes(deps: AppDeps): Hono {
     const raw = c.req.query('since');
     const since = raw === undefined || raw === '' ? 0 : Number(raw);
     if (!Number.isInteger(since) || since < 0) {
-      return c.json({ error: `since must be a record index (an integer ≥ 0), not ${JSON.stringify(raw)}`, code: 'BAD_REQUEST' }, 400);
+      throw new AppError('BAD_REQUEST', `since must be a record index (an integer ≥ 0), not ${JSON.stringify(raw)}`);
     }
     return c.json(deps.records(since));
   });
@@ -40,7 +39,7 @@ export function apiRoutes(deps: AppDeps): Hono {
     const raw = c.req.query('history');
     const keep = raw === undefined || raw === '' ? undefined : Number(raw);
     if (keep !== undefined && (!Number.isInteger(keep) || keep < 1)) {
-      return c.json({ error: `history must be how many recent points to keep (an integer ≥ 1), not ${JSON.stringify(raw)}`, code: 'BAD_REQUEST' }, 400);
+      throw new AppError('BAD_REQUEST', `history must be how many recent points to keep (an integer ≥ 1), not ${JSON.stringify(raw)}`);
     }
     const suspects = await markGrowthLines(rankSuspects(deps.records(0)), (m) => deps.moduleSource(m));
     return c.json(keep === undefined ? suspects : suspects.map((s) => ({ ...s, history: s.history.slice(-keep) })));
@@ -48,23 +47,17 @@ export function apiRoutes(deps: AppDeps): Hono {
 
   api.get('/api/status', (c) => c.json(deps.status()));
 
-  api.post('/api/snapshot', async (c) => {
-    try {
-      return c.json(await deps.snapshotNow(), 201);
-    } catch (error) {
-      return errorAnswer(c, error);
-    }
-  });
+  api.post('/api/snapshot', async (c) => c.json(await deps.snapshotNow(), 201));
 
   api.post('/api/signal', async (c) => {
     let body: unknown;
     try {
       body = await c.req.json();
-    } catch {
-      return c.json({ error: 'the body must be JSON: {"requests":[{"method","url","status"}]}', code: 'BAD_REQUEST' }, 400);
+    } catch (error) {
+      throw new AppError('BAD_REQUEST', 'the body must be JSON: {"requests":[{"method","url","status"}]}', { cause: error });
     }
     const requests = parseSignal(body);
-    if (typeof requests === 'string') return c.json({ error: requests, code: 'BAD_REQUEST' }, 400);
+    if (typeof requests === 'string') throw new AppError('BAD_REQUEST', requests);
     // The proxy never waits for a snapshot: take note and answer at once.
     deps.signal(requests);
     return c.json({ accepted: requests.length }, 202);
@@ -103,11 +96,6 @@ export function apiRoutes(deps: AppDeps): Hono {
   });
 
   return api;
-}
-
-function errorAnswer(c: Context, error: unknown): Response {
-  if (isAppError(error)) return c.json({ error: error.message, code: error.code }, error.httpStatus);
-  return c.json({ error: (error as Error)?.message ?? String(error), code: 'INTERNAL' }, 500);
 }
 
 /** The requests of a signal body, or a message saying what is wrong with it. */

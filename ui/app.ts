@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { apiRoutes } from './api.js';
 import { BASE_PATH } from './base-path.js';
 import type { AppDeps } from './deps.js';
+import { errorAnswer } from './error-answer.js';
 import { pageRoutes } from './pages.js';
 
 /** Everything the profiler serves, under the prefix the proxy routes to it. */
@@ -21,5 +22,7 @@ export function createApp(deps: AppDeps): Hono {
   routes.route('/', apiRoutes(deps));
   routes.route('/', pageRoutes(deps));
   app.route('/', routes);
+  // Routes throw AppError to refuse a request; it becomes a JSON answer here.
+  app.onError(errorAnswer);
   return app;
 }

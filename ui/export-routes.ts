@@ -2,6 +2,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
+import { AppError } from '../common/errors.js';
 import { SNAPSHOT_FILE, snapshotDir } from '../profiler/snapshot-files.js';
 import type { AppDeps } from './deps.js';
 import { recordsCsv } from './records-csv.js';
@@ -25,26 +26,23 @@ export function exportRoutes(deps: AppDeps): Hono {
     const raw = c.req.param('index');
     const index = /^\d+$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isSafeInteger(index) || index < 1) {
-      return c.json({ error: `a record index is a whole number from 1, not ${JSON.stringify(raw)}`, code: 'BAD_REQUEST' }, 400);
+      throw new AppError('BAD_REQUEST', `a record index is a whole number from 1, not ${JSON.stringify(raw)}`);
     }
     const record = deps.records(index - 1)[0];
-    if (record?.index !== index) return c.json({ error: `there is no record ${index}`, code: 'NOT_FOUND' }, 404);
+    if (record?.index !== index) throw new AppError('NOT_FOUND', `there is no record ${index}`);
     const notKept = (why: string) =>
-      c.json(
-        {
-          error: `the snapshot of record ${index} ${why}. Start apptrace-proxy (or apptrace-profiler) with --keep-snapshots N to keep the raw snapshots of the newest N records.`,
-          code: 'NOT_FOUND',
-        },
-        404,
+      new AppError(
+        'NOT_FOUND',
+        `the snapshot of record ${index} ${why}. Start apptrace-proxy (or apptrace-profiler) with --keep-snapshots N to keep the raw snapshots of the newest N records.`,
       );
     // The name comes from the store file: only ever one of ours, never a path.
-    if (record.snapshot === undefined || !SNAPSHOT_FILE.test(record.snapshot)) return notKept('was not kept');
+    if (record.snapshot === undefined || !SNAPSHOT_FILE.test(record.snapshot)) throw notKept('was not kept');
     const file = join(snapshotDir(deps.status().db), record.snapshot);
     let size: number;
     try {
       size = statSync(file).size;
     } catch {
-      return notKept('is no longer kept (only the newest are)');
+      throw notKept('is no longer kept (only the newest are)');
     }
     const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
     return new Response(body, {

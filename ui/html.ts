@@ -12,18 +12,8 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch]!);
-}
+/** Escapes text for HTML element content and quoted attribute values (one escaper for the server side). */
+export { escapeHtml } from '../common/escape-html.js';
 
 /**
  * The Content-Security-Policy of every page: scripts and styles only from our own

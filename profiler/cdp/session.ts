@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { get as httpGet } from 'node:http';
 import { isIP } from 'node:net';
 import CDP from 'chrome-remote-interface';
-import { AppError } from '../../common/errors.js';
+import { AppError, isAppError } from '../../common/errors.js';
 import type { InspectorState } from '../../ui/deps.js';
 
 /**
@@ -51,6 +51,7 @@ export declare interface InspectorSession {
   on(event: 'detached', listener: (sessionId: string) => void): this;
 }
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only types this class's events.
 export class InspectorSession extends EventEmitter {
   readonly address: string;
   state: InspectorState = 'connecting';
@@ -282,7 +283,7 @@ export class InspectorSession extends EventEmitter {
     const code = (error as NodeJS.ErrnoException)?.code;
     const start = `start the target with node --inspect=${this.address} ${this.#options.targetHint ?? 'server.js'}`;
     if (code === 'ECONNREFUSED') return `nothing listens on ${this.address} (connection refused); ${start}`;
-    if (isAppErrorLike(error)) return `${error.message}; ${start}`;
+    if (isAppError(error) && error.code !== 'NOT_INSPECTOR') return `${error.message}; ${start}`;
     if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
       return `no answer from ${this.address} (${code}); check the address, then ${start}`;
     const why = error instanceof Error ? error.message.split('\n')[0]!.slice(0, 120) : String(error);
@@ -306,14 +307,14 @@ function probeInspector(ip: string, port: number): Promise<void> {
       });
       res.on('end', () => {
         if (res.statusCode === 400 && body.includes('WebSockets request was expected')) resolve();
-        else reject(new NotInspectorError(`HTTP ${res.statusCode} ${res.headers['content-type'] ?? ''}`.trim()));
+        else reject(new AppError('NOT_INSPECTOR', `HTTP ${res.statusCode} ${res.headers['content-type'] ?? ''}`.trim()));
       });
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })));
     req.on('error', (error: NodeJS.ErrnoException) => {
       // A server that does not speak HTTP at all.
-      if (error.code?.startsWith('HPE_')) reject(new NotInspectorError(`not HTTP: ${error.code}`));
+      if (error.code?.startsWith('HPE_')) reject(new AppError('NOT_INSPECTOR', `not HTTP: ${error.code}`));
       else reject(error);
     });
   });
@@ -322,8 +323,6 @@ function probeInspector(ip: string, port: number): Promise<void> {
 const PROBE_TIMEOUT_MS = 5_000;
 /** How long a snapshot waits for the target to become idle. */
 const IDLE_TIMEOUT_MS = 2_000;
-
-class NotInspectorError extends Error {}
 
 /** A file: URL outside node_modules: one of the app's own scripts. */
 function isOwnFileScript(url: string): boolean {
@@ -334,8 +333,4 @@ function isOwnFileScript(url: string): boolean {
 function sendUntyped(client: CDP.Client, method: string, params: object): Promise<unknown> {
   const send = client.send as unknown as (this: CDP.Client, method: string, params: object) => Promise<unknown>;
   return send.call(client, method, params);
-}
-
-function isAppErrorLike(error: unknown): error is AppError {
-  return error instanceof AppError;
 }
