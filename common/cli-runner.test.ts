@@ -15,7 +15,7 @@ function sink(): { stream: Writable; text: () => string } {
 }
 
 describe('runCommand', () => {
-  it("resolves with what the command resolves with, and writes nothing", async () => {
+  it('resolves with what the command resolves with, and writes nothing', async () => {
     const err = sink();
     expect(await runCommand('tool', async () => -1, err.stream)).toBe(-1);
     expect(await runCommand('tool', async () => 0, err.stream)).toBe(0);
@@ -24,24 +24,40 @@ describe('runCommand', () => {
 
   it('turns a bad flag into exit status 2 and its message', async () => {
     const err = sink();
-    const code = await runCommand('tool', async () => {
-      throw new AppError('BAD_FLAG', '--port must be a number; pass --port 8080');
-    }, err.stream);
+    const code = await runCommand(
+      'tool',
+      async () => {
+        throw new AppError('BAD_FLAG', '--port must be a number; pass --port 8080');
+      },
+      err.stream,
+    );
     expect(code).toBe(2);
     expect(err.text()).toBe('tool: --port must be a number; pass --port 8080\n');
   });
 
   it('turns a check that could not run into 2 and other coded errors into 1', async () => {
     const err = sink();
-    expect(await runCommand('check', async () => Promise.reject(new AppError('CHECK_NOT_RUN', 'nothing answers')), err.stream)).toBe(2);
-    expect(await runCommand('tool', async () => Promise.reject(new AppError('PORT_IN_USE', 'in use')), err.stream)).toBe(1);
+    expect(
+      await runCommand(
+        'check',
+        async () => Promise.reject(new AppError('CHECK_NOT_RUN', 'nothing answers')),
+        err.stream,
+      ),
+    ).toBe(2);
+    expect(
+      await runCommand('tool', async () => Promise.reject(new AppError('PORT_IN_USE', 'in use')), err.stream),
+    ).toBe(1);
   });
 
   it('reports anything else as an unexpected error with its stack, exit status 1', async () => {
     const err = sink();
-    const code = await runCommand('tool', async () => {
-      throw new TypeError('x is undefined');
-    }, err.stream);
+    const code = await runCommand(
+      'tool',
+      async () => {
+        throw new TypeError('x is undefined');
+      },
+      err.stream,
+    );
     expect(code).toBe(1);
     expect(err.text()).toMatch(/^tool: unexpected error: TypeError: x is undefined\n\s+at /);
   });
