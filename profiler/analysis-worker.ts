@@ -18,6 +18,7 @@ import type { AnalysisResult } from './heap/analyze.js';
 import type { EntryOptions } from './heap/entries.js';
 import { appFrameResolver, findAllocationSites } from './heap/allocation-sites.js';
 import { growthPath } from './heap/growth-path.js';
+import { warmUpEngine } from './heap/warm-up.js';
 import { createModuleMatcher } from './heap/module-match.js';
 import type { Entry } from './record.js';
 
@@ -116,6 +117,8 @@ export function addGrowthPaths(result: AnalysisResult, found: readonly [Entry, n
 
 if (parentPort) {
   const port = parentPort;
+  // Before the first snapshot arrives, while the profiler attaches.
+  warmUpEngine();
   let current: { id: number; analysis: ChunkedAnalysis } | null = null;
   port.on('message', (message: WorkerRequest) => {
     switch (message.type) {

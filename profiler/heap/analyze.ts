@@ -29,6 +29,7 @@ import { EdgesWorker, findEdgesEnd } from './edges-section.js';
 import { SnapshotLoader, readFileChunks, readFileChunksAsync } from './loader.js';
 import type { ExternalEdges, LoadedHeader, LoaderOptions } from './loader.js';
 import type { HeapSnapshot } from './snapshot.js';
+import { warmUpEngine } from './warm-up.js';
 
 export interface AnalysisOptions {
   /** How to find module entries; without it no entries are computed. */
@@ -220,6 +221,7 @@ export class StreamingAnalysis {
 
 /** Analyses a `.heapsnapshot` file, reading it in chunks (any size works). */
 export async function analyzeFile(path: string, options: FileAnalysisOptions = {}): Promise<AnalysisResult> {
+  warmUpEngine();
   const parallel = options.parallel ?? fileSize(path) >= PARALLEL_MIN_BYTES;
   const worker = parallel ? EdgesWorker.start() : null;
   if (worker) {

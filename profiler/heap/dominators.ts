@@ -124,16 +124,12 @@ export function releaseScratch(arena: DominatorArena): void {
   releaseBuffer(arena.scratch);
 }
 
-let warmedUp = false;
-
 /**
- * Runs the passes twice over a small graph that takes all their branches, once per
- * process, so that V8 has type feedback for all their code before a large snapshot
- * comes (see warm-up-snapshot.ts). A few milliseconds.
+ * Runs the passes twice over a small graph that takes all their branches, so that V8
+ * has type feedback for all their code before a large snapshot comes (see
+ * warm-up-snapshot.ts). A few milliseconds; part of warmUpEngine (warm-up.ts).
  */
 export function warmUpDominators(): void {
-  if (warmedUp) return;
-  warmedUp = true;
   const loader = new SnapshotLoader();
   loader.write(warmUpSnapshotText());
   const snapshot = loader.end();
@@ -225,7 +221,6 @@ function* dominatorSteps(
   arena: DominatorArena,
   help: DominatorHelp | null,
 ): Generator<Need, Dominators, Uint8Array | Uint32Array | EssentialApart | null> {
-  if (!warmedUp && snapshot.nodeCount > 10000) warmUpDominators();
   if (
     arena.nodeCount !== snapshot.nodeCount ||
     arena.edgeCount !== snapshot.edgeCount ||
@@ -268,15 +263,11 @@ function* dominatorSteps(
       markPageObjects(snapshot, firstEdge, rootOrdinal, pageObject, slot(1));
     }
     step('page_objects');
-    // Without help, slot 1 holds each node's owner for the shallow sizes, which the
-    // essential-edge pass works out on the way (it looks at every edge anyway); slots
-    // 2-3 are its work list.
-    const owner = help ? null : initShallowSizes(snapshot, firstEdge, rootOrdinal, slot(1), arena.selfSize);
-    const work = slot(2, 2);
-    const { pending } = markEssentialEdges(snapshot, firstEdge, rootOrdinal, pageObject, slot(0), essential, owner, work);
+    // The same pass as the edges worker's, with the WeakMap tables resolved right after.
+    const weakMapTables = weakMapEdgeNames(snapshot.stringTable);
+    const pending = markEssentialEdges(snapshot, snapshot.nodeCount, firstEdge, rootOrdinal, pageObject, weakMapTables, essential, slot(0));
+    resolveWeakMapEdges(snapshot, pending, weakMapTables, essential, slot(0));
     step('essential');
-    if (owner) finishShallowSizes(snapshot, firstEdge, rootOrdinal, owner, work, pending, arena.selfSize);
-    step('shallow');
   }
   const { dominator, order, count, unreachable } = lengauerTarjan(
     snapshot,
@@ -291,15 +282,17 @@ function* dominatorSteps(
   );
   yield 'release-early';
   const selfSize = arena.selfSize;
-  if (help) {
-    const given = (yield 'self-size') as Uint32Array | null;
-    step('wait_self_size');
-    if (given) selfSize.set(given);
-    else {
-      const inputs = shallowSizeInputs(snapshot, firstEdge, rootOrdinal);
-      selfSize.set(inputs ? ownedSizes(snapshot, firstEdge, rootOrdinal, inputs.kinds, inputs.selfSize) : rawSelfSizes(snapshot));
-      step('shallow');
-    }
+  const given = help ? ((yield 'self-size') as Uint32Array | null) : null;
+  if (help) step('wait_self_size');
+  if (given) selfSize.set(given);
+  else {
+    // Slots 0, 2 and 3 and the page-object flags are free now (slot 1 is the DFS order).
+    shallowSizes(snapshot, firstEdge, rootOrdinal, selfSize, {
+      kinds: arena.pageObject,
+      owner: slot(0).subarray(0, snapshot.nodeCount),
+      work: slot(2, 2),
+    });
+    step('shallow');
   }
   const retained = arena.retained;
   retained.set(selfSize);
@@ -393,18 +386,28 @@ export function weakMapEdgeNames(stringTable: HeapSnapshot['stringTable']): Map<
 }
 
 /**
- * markEssentialEdges for a thread with the edges but not the nodes or strings (the
- * edges worker of a file analysis): the same rules, with the page objects given, and
- * the WeakMap table check left to the caller (EssentialApart.pending).
+ * DevTools' rule for the edges that count, in one pass over the edges — the one
+ * implementation, used on the main thread and by the edges worker of a file analysis
+ * (which has the edges but not the nodes or strings). An edge counts unless it is weak;
+ * a self edge; a shortcut edge from any node but the root; or an edge from a non-page
+ * object into a page object (`pageObject`, see markPageObjects). Sets the bit of every
+ * edge that counts in `essential` and counts each node's counted retainers into
+ * `retainerCount` (the first half of building the retainer index; both are cleared
+ * here). An internal edge named as a WeakMap pair (`weakMapTables`, see
+ * weakMapEdgeNames) counts unless its source is the table itself, which takes the
+ * source's id to tell: those edges are returned as pairs (edge number, source ordinal)
+ * for resolveWeakMapEdges.
  */
-export function markEssentialEdgesApart(
+export function markEssentialEdges(
   graph: Pick<HeapSnapshot, 'edges' | 'layout'>,
   nodeCount: number,
   firstEdge: Uint32Array,
   rootOrdinal: number,
   pageObject: Uint8Array,
   weakMapTables: ReadonlyMap<number, number>,
-): EssentialApart {
+  essential: Uint8Array,
+  retainerCount: Uint32Array,
+): Uint32Array<ArrayBuffer> {
   const { edges, layout } = graph;
   const efc = layout.edgeFieldCount;
   const scale = 1 / layout.nodeFieldCount;
@@ -412,8 +415,8 @@ export function markEssentialEdgesApart(
   const typeOffset = layout.edgeTypeOffset;
   const nameOffset = layout.edgeNameOffset;
   const { weak, shortcut, internal } = layout.edgeType;
-  const essential = new Uint8Array((edges.length / efc + 7) >> 3);
-  const retainerCount = new Uint32Array(nodeCount);
+  essential.fill(0);
+  retainerCount.fill(0);
   const pending: number[] = [];
   let e = 0;
   for (let o = 0; o < nodeCount; o++) {
@@ -438,10 +441,25 @@ export function markEssentialEdgesApart(
       retainerCount[to]!++;
     }
   }
-  return { essential, retainerCount, pending: Uint32Array.from(pending) };
+  return Uint32Array.from(pending);
 }
 
-/** The WeakMap edges markEssentialEdgesApart left: they count unless their source is the table. */
+/** markEssentialEdges into new arrays, for the edges worker (which hands them over). */
+export function markEssentialEdgesApart(
+  graph: Pick<HeapSnapshot, 'edges' | 'layout'>,
+  nodeCount: number,
+  firstEdge: Uint32Array,
+  rootOrdinal: number,
+  pageObject: Uint8Array,
+  weakMapTables: ReadonlyMap<number, number>,
+): EssentialApart {
+  const essential = new Uint8Array((graph.edges.length / graph.layout.edgeFieldCount + 7) >> 3);
+  const retainerCount = new Uint32Array(nodeCount);
+  const pending = markEssentialEdges(graph, nodeCount, firstEdge, rootOrdinal, pageObject, weakMapTables, essential, retainerCount);
+  return { essential, retainerCount, pending };
+}
+
+/** The WeakMap edges markEssentialEdges left: they count unless their source is the table. */
 function resolveWeakMapEdges(
   snapshot: HeapSnapshot,
   pending: Uint32Array,
@@ -464,122 +482,60 @@ function resolveWeakMapEdges(
 const UNVISITED = 0xffffffff;
 const MANY = 0xfffffffe;
 
+/** Per node, for the shallow sizes (classifyOwnable, ownedSizes); 0: owns itself. */
+const OWNABLE = 1;
+const SYNTHETIC = 2;
+
 /**
- * Sets the bit of every edge that counts, and counts each node's counted retainers
- * into `retainerCount` (the first half of building the retainer index, done here to
- * save a pass over the edges). With `owner` (see initShallowSizes) it also does most
- * of the shallow sizes' work on the way, since it looks at every edge anyway: each
- * non-weak edge hands its source's owner on to an owned target; a target whose owner
- * changes after its own edges were looked at goes on the work list (`work`, whose
- * length is returned as `pending`) for finishShallowSizes.
+ * DevTools' JSHeapSnapshot.calculateShallowSizes, the one implementation: a hidden or
+ * array node (or external string data) reached — through non-weak edges — from one
+ * owner only gives its size to that owner. Writes the sizes into `selfSize`; `scratch`
+ * gives the arrays it works in (`owner` and `kinds` of the node count, `work` of twice
+ * that plus one). Raw sizes stand when the snapshot has no user roots: DevTools then
+ * shows raw sizes, as for a snapshot taken with internals exposed.
  */
-function markEssentialEdges(
+function shallowSizes(
   snapshot: HeapSnapshot,
   firstEdge: Uint32Array,
   rootOrdinal: number,
-  pageObject: Uint8Array,
-  retainerCount: Uint32Array,
-  essential: Uint8Array,
-  owner: Uint32Array | null,
-  work: Uint32Array,
-): { essential: Uint8Array; pending: number } {
-  const { nodes, edges, layout, stringTable, nodeCount } = snapshot;
-  const nfc = layout.nodeFieldCount;
-  const efc = layout.edgeFieldCount;
-  const scale = 1 / nfc;
-  const toOffset = layout.edgeToNodeOffset;
-  const typeOffset = layout.edgeTypeOffset;
-  const nameOffset = layout.edgeNameOffset;
-  const idOffset = layout.nodeIdOffset;
-  const { weak, shortcut, internal } = layout.edgeType;
-  essential.fill(0);
-  // WeakMap edge names ("1 / part of key (K @1) -> value (V @2) pair in WeakMap
-  // (table @3)"), parsed once per string: 0 = not seen, 1 = not one, 2 = one.
-  const nameKind = new Uint8Array(stringTable.length);
-  const tableIds = new Map<number, number>();
-  const classify = (name: number): number => {
-    // Cheap tests first, on the bytes: V8 names many internal edges by number (hash
-    // table slots: hundreds of thousands of distinct names, not worth decoding).
-    const c = stringTable.charCodeAt(name, 0);
-    const last = stringTable.charCodeAt(name, stringTable.lengthOf(name) - 1);
-    const m = c >= 48 && c <= 57 && last === 41 ? WEAK_MAP_EDGE.exec(stringTable.get(name)) : null;
-    if (m) tableIds.set(name, Number(m[1]));
-    return (nameKind[name] = m ? 2 : 1);
-  };
-  retainerCount.fill(0);
-  // Without owners, every source counts as one with no owner to hand on.
-  const owners = owner ?? new Uint32Array(0);
-  let pending = 0;
-  let e = 0;
-  for (let o = 0; o < nodeCount; o++) {
-    const end = firstEdge[o + 1]! / efc;
-    const isRoot = o === rootOrdinal;
-    const fromPage = pageObject[o];
-    // A self edge cannot change it, so it holds for all of o's edges.
-    const own = owner ? owners[o]! : UNVISITED;
-    for (; e < end; e++) {
-      const edge = e * efc;
-      const type = edges[edge + typeOffset]!;
-      if (type === weak) continue;
-      const to = (edges[edge + toOffset]! * scale + 0.5) | 0;
-      if (own !== UNVISITED) {
-        // An owned target (an unowned node is its own owner) takes o's owner; a
-        // second, different one makes it owned by many.
-        const current = owners[to]!;
-        if (current !== to && current !== own && current !== MANY) {
-          owners[to] = current === UNVISITED ? own : MANY;
-          if (to < o) work[pending++] = to;
-        }
-      }
-      if (type === internal) {
-        const name = edges[edge + nameOffset]!;
-        const kind = nameKind[name] || classify(name);
-        if (kind === 2 && tableIds.get(name) === nodes[o * nfc + idOffset]) continue;
-      }
-      if (to === o) continue;
-      if (!isRoot) {
-        if (type === shortcut) continue;
-        if (!fromPage && pageObject[to]) continue;
-      }
-      essential[e >> 3]! |= 1 << (e & 7);
-      retainerCount[to]!++;
-    }
+  selfSize: Uint32Array,
+  scratch: { kinds: Uint8Array; owner: Uint32Array; work: Uint32Array },
+): void {
+  if (classifyOwnable(snapshot, firstEdge, rootOrdinal, scratch.kinds, selfSize)) {
+    ownedSizes(snapshot, firstEdge, rootOrdinal, scratch.kinds, selfSize, scratch);
   }
-  return { essential, pending };
 }
 
 /**
- * DevTools' JSHeapSnapshot.calculateShallowSizes: a hidden or array node (or external
- * string data) reached — through non-weak edges — from one owner only gives its size
- * to that owner. This part copies the raw self sizes into `selfSize` and marks who
- * can be owned: `owner[o]` is o for a node that owns itself, UNVISITED for one that
- * an owner may take. Returns null (raw sizes stay) when the snapshot has no user
- * roots: DevTools then shows raw sizes, as for a snapshot taken with internals exposed.
+ * What the shallow sizes need of the nodes and strings: copies the raw self sizes into
+ * `selfSize` and each node's kind (owns itself, may be owned, synthetic) into `kinds`.
+ * False (kinds untouched) when the snapshot has no user roots: the raw sizes stand.
  */
-function initShallowSizes(
+function classifyOwnable(
   snapshot: HeapSnapshot,
   firstEdge: Uint32Array,
   rootOrdinal: number,
-  owner: Uint32Array,
+  kinds: Uint8Array,
   selfSize: Uint32Array,
-): Uint32Array | null {
+): boolean {
   const { nodes, layout, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const nodeTypeOffset = layout.nodeTypeOffset;
   const nameOffset = layout.nodeNameOffset;
   const sizeOffset = layout.nodeSelfSizeOffset;
-  const { hidden, array, native } = layout.nodeType;
   if (!hasUserRoots(snapshot, firstEdge, rootOrdinal)) {
     for (let o = 0, i = sizeOffset; o < nodeCount; o++, i += nfc) selfSize[o] = nodes[i]!;
-    return null;
+    return false;
   }
+  const { hidden, array, native, synthetic } = layout.nodeType;
   const isExternalStringData = nameTest(snapshot, 'system / ExternalStringData');
   for (let o = 0, i = 0; o < nodeCount; o++, i += nfc) {
     selfSize[o] = nodes[i + sizeOffset]!;
     const type = nodes[i + nodeTypeOffset];
-    owner[o] = type === hidden || type === array || (type === native && isExternalStringData(nodes[i + nameOffset]!)) ? UNVISITED : o;
+    if (type === hidden || type === array || (type === native && isExternalStringData(nodes[i + nameOffset]!))) kinds[o] = OWNABLE;
+    else kinds[o] = type === synthetic ? SYNTHETIC : 0;
   }
-  return owner;
+  return true;
 }
 
 /** True when the root has an edge to a user root: not synthetic, or "(Document DOM trees)". */
@@ -614,28 +570,6 @@ function nameTest(snapshot: HeapSnapshot, text: string): (name: number) => boole
     no = name;
     return false;
   };
-}
-
-/**
- * Hands owners on from the nodes markEssentialEdges left on the work list (each node
- * enters it at most twice: unvisited → one owner → many), then moves each owned
- * node's size to its owner (not to the root or a synthetic node).
- */
-function finishShallowSizes(
-  snapshot: HeapSnapshot,
-  firstEdge: Uint32Array,
-  rootOrdinal: number,
-  owner: Uint32Array,
-  work: Uint32Array,
-  pending: number,
-  selfSize: Uint32Array,
-): Uint32Array {
-  const { nodes, layout } = snapshot;
-  const nfc = layout.nodeFieldCount;
-  const nodeTypeOffset = layout.nodeTypeOffset;
-  const { synthetic } = layout.nodeType;
-  floodOwners(snapshot, firstEdge, owner, work, pending);
-  return moveOwnedSizes(owner, selfSize, rootOrdinal, (own) => nodes[own * nfc + nodeTypeOffset] === synthetic);
 }
 
 /**
@@ -683,22 +617,10 @@ function moveOwnedSizes(owner: Uint32Array, selfSize: Uint32Array, rootOrdinal: 
   return selfSize;
 }
 
-/** Per node, for the shallow sizes computed apart (shallowSizeInputs, ownedSizes); 0: owns itself. */
-const OWNABLE = 1;
-const SYNTHETIC = 2;
-
-function rawSelfSizes(snapshot: HeapSnapshot): Uint32Array {
-  const { nodes, layout, nodeCount } = snapshot;
-  const sizes = new Uint32Array(nodeCount);
-  for (let o = 0, i = layout.nodeSelfSizeOffset; o < nodeCount; o++, i += layout.nodeFieldCount) sizes[o] = nodes[i]!;
-  return sizes;
-}
-
 /**
- * What the shallow sizes need of the nodes and strings, so that a thread with only the
- * edges can compute them (ownedSizes): each node's kind (owns itself, may be owned,
- * synthetic) and raw self size. Null when the snapshot has no user roots: the raw
- * sizes stand (see initShallowSizes).
+ * The shallow sizes' inputs (classifyOwnable) in new arrays, for the edges worker of a
+ * file analysis, which has the edges but not the nodes or strings. Null when the
+ * snapshot has no user roots: the raw sizes stand.
  */
 export function shallowSizeInputs(
   snapshot: HeapSnapshot,
@@ -706,28 +628,16 @@ export function shallowSizeInputs(
   rootOrdinal: number,
 ): { kinds: Uint8Array<ArrayBuffer>; selfSize: Uint32Array<ArrayBuffer> } | null {
   if (!hasUserRoots(snapshot, firstEdge, rootOrdinal)) return null;
-  const { nodes, layout, nodeCount } = snapshot;
-  const nfc = layout.nodeFieldCount;
-  const nodeTypeOffset = layout.nodeTypeOffset;
-  const nameOffset = layout.nodeNameOffset;
-  const sizeOffset = layout.nodeSelfSizeOffset;
-  const { hidden, array, native, synthetic } = layout.nodeType;
-  const isExternalStringData = nameTest(snapshot, 'system / ExternalStringData');
-  const selfSize = new Uint32Array(nodeCount);
-  const kinds = new Uint8Array(nodeCount);
-  for (let o = 0, i = 0; o < nodeCount; o++, i += nfc) {
-    selfSize[o] = nodes[i + sizeOffset]!;
-    const type = nodes[i + nodeTypeOffset];
-    if (type === hidden || type === array || (type === native && isExternalStringData(nodes[i + nameOffset]!))) kinds[o] = OWNABLE;
-    else if (type === synthetic) kinds[o] = SYNTHETIC;
-  }
+  const kinds = new Uint8Array(snapshot.nodeCount);
+  const selfSize = new Uint32Array(snapshot.nodeCount);
+  classifyOwnable(snapshot, firstEdge, rootOrdinal, kinds, selfSize);
   return { kinds, selfSize };
 }
 
 /**
- * The shallow sizes from shallowSizeInputs and the edges: as the essential-edge pass
- * and finishShallowSizes do it, in one flood from every node that owns itself. Moves
- * the sizes within `selfSize` and returns it.
+ * The shallow sizes from classifyOwnable's kinds and the edges, in one flood from every
+ * node that owns itself. Moves the sizes within `selfSize` and returns it. `scratch`:
+ * arrays to work in (else new ones).
  */
 export function ownedSizes(
   graph: Pick<HeapSnapshot, 'edges' | 'layout'>,
@@ -735,11 +645,12 @@ export function ownedSizes(
   rootOrdinal: number,
   kinds: Uint8Array,
   selfSize: Uint32Array,
+  scratch?: { owner: Uint32Array; work: Uint32Array },
 ): Uint32Array {
   const nodeCount = kinds.length;
-  const owner = new Uint32Array(nodeCount);
+  const owner = scratch?.owner ?? new Uint32Array(nodeCount);
   // Each node enters the work list at most twice (unvisited → one owner → many).
-  const work = new Uint32Array(2 * nodeCount + 1);
+  const work = scratch?.work ?? new Uint32Array(2 * nodeCount + 1);
   let top = 0;
   for (let o = 0; o < nodeCount; o++) {
     if (kinds[o] === OWNABLE) owner[o] = UNVISITED;

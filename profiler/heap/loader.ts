@@ -176,7 +176,6 @@ export class SnapshotLoader {
     this.onHeader = options.onHeader;
     this.onSection = options.onSection;
     this.externalEdges = options.externalEdges ?? false;
-    warmUp();
   }
 
   /** Feeds the next piece of the snapshot: a string (CDP chunk) or bytes (file). */
@@ -710,18 +709,14 @@ export function defineStrings(snapshot: HeapSnapshot, table: StringTable): void 
   });
 }
 
-let warmedUp = false;
-
 /**
- * Runs the parser once over a tiny snapshot that takes every branch (numbers past
- * 2^31, escapes, arrays ending, strings split across chunks), so that V8 has seen all
- * the types before the real data comes. Without it the first large snapshot deoptimizes
- * the number loop midway (a value outgrowing a small integer) and runs unoptimized
- * code for a while; this costs about a millisecond once per process.
+ * Runs the parser over a tiny snapshot that takes every branch (numbers past 2^31,
+ * escapes, arrays ending, strings split across chunks), so that V8 has seen all the
+ * types before the real data comes. Without it the first large snapshot deoptimizes the
+ * number loop midway (a value outgrowing a small integer) and runs unoptimized code for
+ * a while. About a millisecond; part of warmUpEngine (warm-up.ts).
  */
-function warmUp(): void {
-  if (warmedUp) return;
-  warmedUp = true;
+export function warmUpLoader(): void {
   const fields = ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'];
   const meta = {
     node_fields: fields,
