@@ -11,6 +11,7 @@
  *   const result = analysis.finish();
  */
 import { statSync } from 'node:fs';
+import { debug } from '../../common/debug-log.js';
 import type { Entry } from '../record.js';
 import {
   allocateDominatorArena,
@@ -224,9 +225,11 @@ export async function analyzeFile(path: string, options: FileAnalysisOptions = {
   warmUpEngine();
   const parallel = options.parallel ?? fileSize(path) >= PARALLEL_MIN_BYTES;
   const worker = parallel ? EdgesWorker.start() : null;
+  if (parallel && !worker) debug('edges worker not found (not a compiled build?): %s is analysed on one thread', path);
   if (worker) {
     const result = await analyzeFileInParallel(path, options, worker);
     if (result) return result;
+    debug('the edges worker could not deliver the edges of %s: read again on one thread', path);
   }
   const analysis = new StreamingAnalysis(options);
   await readFileChunksAsync(path, (chunk) => analysis.write(chunk), { onProgress: options.onProgress });

@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { debug } from '../../common/debug-log.js';
 import type * as Acorn from 'acorn';
 import type { Node, Pattern, Program, Statement, ModuleDeclaration, Expression } from 'acorn';
 
@@ -88,8 +89,9 @@ export function parseProgram(source: string, kind: ModuleKind): Program | undefi
         allowReturnOutsideFunction: sourceType === 'script',
         allowAwaitOutsideFunction: true,
       });
-    } catch {
-      // try the other source type
+    } catch (error) {
+      // Try the other source type; say why the last one failed.
+      if (sourceType === attempts[1]) debug('source not parsed as JavaScript, no declaration lines from it: %s', (error as Error).message);
     }
   }
   return undefined;

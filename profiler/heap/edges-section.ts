@@ -10,6 +10,7 @@
  * the ordinary way, which also gives the ordinary error messages.
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { debug } from '../../common/debug-log.js';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { checkEdges, edgeCheckLayout } from './edge-check.js';
@@ -190,9 +191,15 @@ export class EdgesWorker {
       else if (message.type === 'page-objects') this.pageObjectsAnswer.resolve(message.pageObjects);
       else if (message.type === 'essential') this.essentialAnswer.resolve(message.essential);
       else if (message.type === 'self-size') this.selfSizeAnswer.resolve(message.selfSize);
-      else failAll();
+      else {
+        debug('edges worker failed: %s', message.message);
+        failAll();
+      }
     });
-    this.worker.once('error', failAll);
+    this.worker.once('error', (error) => {
+      debug('edges worker error: %s', error.message);
+      failAll();
+    });
     this.worker.once('exit', failAll);
   }
 

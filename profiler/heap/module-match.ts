@@ -25,6 +25,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { debug } from '../../common/debug-log.js';
 import { AppError } from '../../common/errors.js';
 import { originalSources } from './source-maps.js';
 
@@ -72,7 +73,8 @@ export function readScriptSource(url: string): string | undefined {
   if (path === undefined) return undefined;
   try {
     return readFileSync(path, 'utf8');
-  } catch {
+  } catch (error) {
+    debug('script %s not read from disk: %s', path, (error as Error).message);
     return undefined;
   }
 }

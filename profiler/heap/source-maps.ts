@@ -23,6 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import type * as TraceMapping from '@jridgewell/trace-mapping';
 import type { SectionedSourceMapInput, TraceMap } from '@jridgewell/trace-mapping';
+import { debug } from '../../common/debug-log.js';
 
 /**
  * @jridgewell/trace-mapping, loaded when the first source map is read: most analyses
@@ -234,27 +235,34 @@ function loadSourceMap(url: string, source: string): CacheEntry {
     const text = dataUrlText(reference);
     // An inline map resolves its sources against the script itself.
     const map = text === undefined ? undefined : parseMap(text, base ?? url);
+    if (!map) debug('inline source map of %s not used: %s', url, text === undefined ? 'cannot decode the data: URL' : 'not a source map');
     return { map: map ? makeSourceMap(map, base ?? url) : null };
   }
-  if (base === undefined) return { map: null }; // relative to what? (eval code, node: internals)
+  const notUsed = (why: string): null => {
+    debug('source map %s of %s not used: %s', reference, url, why);
+    return null;
+  };
+  // Relative to what? (eval code, node: internals)
+  if (base === undefined) return { map: notUsed('the script has no file URL to resolve it against') };
   let mapUrl: string;
   try {
     mapUrl = new URL(reference, base).href;
   } catch {
-    return { map: null };
+    return { map: notUsed('not a URL') };
   }
-  if (!mapUrl.startsWith('file:')) return { map: null }; // never fetched over the network
+  if (!mapUrl.startsWith('file:')) return { map: notUsed('not a file (never fetched over the network)') };
   const path = filePath(mapUrl);
-  if (path === undefined) return { map: null };
+  if (path === undefined) return { map: notUsed('not a file path') };
   let stat: { mtimeMs: number; size: number };
   try {
     stat = statSync(path);
-  } catch {
-    return { map: null, file: { path, mtimeMs: 0, size: -1 } };
+  } catch (error) {
+    return { map: notUsed((error as Error).message), file: { path, mtimeMs: 0, size: -1 } };
   }
   const file = { path, mtimeMs: stat.mtimeMs, size: stat.size };
   const text = readText(path);
   const map = text === undefined ? undefined : parseMap(text, mapUrl);
+  if (!map) notUsed(text === undefined ? `unreadable or over ${MAP_SIZE_LIMIT} bytes` : 'not a source map');
   return { map: map ? makeSourceMap(map, mapUrl) : null, file };
 }
 

@@ -9,6 +9,7 @@
  * being parsed; then the nodes array, then the edges array. The loader hands out
  * Uint32Array views of the last two as the snapshot's `nodes` and `edges`.
  */
+import { debug } from '../../common/debug-log.js';
 
 const STATE = 0;
 const INPUT_AT = 16;
@@ -125,7 +126,8 @@ function compiledModule(): WebAssembly.Module | null {
   if (compiled === undefined) {
     try {
       compiled = new WebAssembly.Module(moduleBytes());
-    } catch {
+    } catch (error) {
+      debug('WebAssembly unavailable (%s): the loader parses numbers in JavaScript, about 2.5x slower', (error as Error).message);
       compiled = null;
     }
   }
@@ -163,12 +165,16 @@ export class WasmNumberReader {
     if (!module) return null;
     const total = INPUT_AT + INPUT_SIZE + (nodeValues + edgeValues) * 4;
     const pages = Math.ceil(total / PAGE);
-    if (pages > 65536) return null;
+    if (pages > 65536) {
+      debug('snapshot too large for WebAssembly memory (%d pages of 64 KiB): the loader parses numbers in JavaScript', pages);
+      return null;
+    }
     try {
       const memory = new WebAssembly.Memory({ initial: pages });
       const instance = new WebAssembly.Instance(module, { env: { memory } });
       return new WasmNumberReader(memory, instance.exports.parse as ParseFunction, nodeValues, edgeValues);
-    } catch {
+    } catch (error) {
+      debug('no WebAssembly memory of %d pages (%s): the loader parses numbers in JavaScript', pages, (error as Error).message);
       return null;
     }
   }
