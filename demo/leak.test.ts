@@ -85,7 +85,7 @@ describe('the demo leak, as apptrace records it', () => {
       expect(found!.obj_type, `${module} ${name}`).toBe(objType);
       expect(found!.filename.endsWith(module), `${module} ${name} filename ${found!.filename}`).toBe(true);
       // V8 (and so DevTools) places a class that has a constructor at the constructor;
-      // DESIGN.md asks for the line that defines it. Either is a line of the class.
+      // docs/design.md asks for the line that defines it. Either is a line of the class.
       const lines = objType === 'class' ? [lineOf(module, declaration), lineOf(module, 'constructor(')] : [lineOf(module, declaration)];
       expect(lines, `${module} ${name} at line ${found!.lineno}`).toContain(found!.lineno);
     }

@@ -7,7 +7,7 @@ import { eventually, stopAll } from './processes.js';
 import { projectRoot, startStack, type Stack } from './stack.js';
 
 /**
- * The data path of DESIGN.md end to end, with real parts only: a target with
+ * The data path of docs/design.md end to end, with real parts only: a target with
  * `--inspect`, apptrace-proxy with its sidecar profiler, a lowdb file. Only URLs that
  * match `--url-pattern` make records; a burst of concurrent matching requests is
  * answered without waiting for snapshots, and the snapshots that cover it never overlap

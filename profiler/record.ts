@@ -1,5 +1,5 @@
 /**
- * The record format of DESIGN.md ("The record"): one record per snapshot, stored in the
+ * The record format of docs/design.md ("The record"): one record per snapshot, stored in the
  * lowdb file and served by the API. Field names of an entry follow the original
  * apptrace (2010) so that records read the same. Adding optional fields is fine;
  * renaming or removing one breaks users.

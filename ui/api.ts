@@ -13,7 +13,7 @@ const KEEP_ALIVE_MS = 15_000;
 const MAX_SIGNAL_REQUESTS = 10_000;
 
 /**
- * The JSON API and the event stream of DESIGN.md, mounted under /_ah/apptrace:
+ * The JSON API and the event stream of docs/design.md, mounted under /_ah/apptrace:
  * GET /api/records?since=N, GET /api/suspects?history=N, GET /api/status, GET /events (SSE),
  * POST /api/snapshot, and POST /api/signal (the proxy's internal report).
  */

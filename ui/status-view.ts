@@ -42,7 +42,7 @@ export function inspectorHint(status: ProfilerStatus): string {
 
 /** Whether a request to `/` would be traced, so the empty page can suggest opening it. */
 export function rootIsTraced(status: ProfilerStatus): boolean {
-  // No --url-pattern: the proxy traces every path but its own (DESIGN.md).
+  // No --url-pattern: the proxy traces every path but its own (docs/design.md).
   if (status.urlPatterns.length === 0) return true;
   return status.urlPatterns.some((source) => {
     try {

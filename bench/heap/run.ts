@@ -3,7 +3,7 @@
  * ~10 MB and ~100 MB (and, with --huge, over 512 MB) and prints, side by side and in
  * one run, our `apptrace-profiler analyze` as a whole process, JSON.parse of the same
  * file, and memlab's getFullHeapFromFile — each in its own process, medians of a few
- * runs — with the ratios the budgets in DESIGN.md ask for:
+ * runs — with the ratios the budgets in docs/design.md ask for:
  *   ours (whole process) < JSON.parse alone; ≤ 1/5 of memlab's time; ≤ 1/2 of its peak RSS.
  * Timings are wall-clock; on a busy machine they are noisy, so compare within one run.
  */

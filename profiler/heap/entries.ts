@@ -1,5 +1,5 @@
 /**
- * Module entries (DESIGN.md, "The record"): the top-level bindings of traced modules that
+ * Module entries (docs/design.md, "The record"): the top-level bindings of traced modules that
  * are alive in a heap snapshot, each with its retained size.
  *
  * Where V8 keeps them (seen in Node 20 snapshots, V8 11.3; finding the modules is
