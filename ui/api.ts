@@ -16,7 +16,8 @@ const MAX_SIGNAL_REQUESTS = 10_000;
 /**
  * The JSON API and the event stream of DESIGN.md, mounted under /_ah/apptrace:
  * GET /api/records?since=N, GET /api/suspects?history=N, GET /api/status, GET /events (SSE),
- * POST /api/snapshot, and POST /api/signal (the proxy's internal report).
+ * POST /api/snapshot, POST /api/clear (body {"confirm": true}: deletes every record), and
+ * POST /api/signal (the proxy's internal report).
  */
 export function apiRoutes(deps: AppDeps): Hono {
   const api = new Hono();
@@ -51,6 +52,24 @@ export function apiRoutes(deps: AppDeps): Hono {
   api.post('/api/snapshot', async (c) => {
     try {
       return c.json(await deps.snapshotNow(), 201);
+    } catch (error) {
+      return errorAnswer(c, error);
+    }
+  });
+
+  // "Clear records": a JSON body that says so, so a stray POST deletes nothing.
+  api.post('/api/clear', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      body = null;
+    }
+    if ((body as { confirm?: unknown } | null)?.confirm !== true) {
+      return c.json({ error: 'to delete every record, send the JSON body {"confirm": true}', code: 'BAD_REQUEST' }, 400);
+    }
+    try {
+      return c.json({ cleared: await deps.clearRecords() });
     } catch (error) {
       return errorAnswer(c, error);
     }
