@@ -53,6 +53,8 @@ export interface GroupOptions {
   smallShare?: number;
   /** Group only when at least this many series qualify. */
   least?: number;
+  /** What the series are, for the group's label (default `objects`). */
+  noun?: string;
 }
 
 export interface GroupedSeries {
@@ -110,7 +112,7 @@ export function groupSmallFlat(series: readonly ChartSeries[], options: GroupOpt
   }
   return {
     shown,
-    group: { label: `${small.length} small flat objects (sum)`, values },
+    group: { label: `${small.length} small flat ${options.noun ?? 'objects'} (sum)`, values },
     members: small.map((s) => s.label),
   };
 }

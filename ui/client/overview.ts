@@ -251,7 +251,9 @@ function chartOptions(el: HTMLElement, series: readonly DrawnSeries[], height: n
       {
         label: 'record',
         value: (_u, v, _si, idx) =>
-          v === null || idx === null ? '—' : `#${v} · ${data.cumulative[shown.start + idx]} req · ${data.latest[shown.start + idx]}`,
+          v === null || idx === null || (positions[idx] ?? -1) < 0
+            ? '—'
+            : `#${v} · ${data.cumulative[positions[idx]!]} req · ${data.latest[positions[idx]!]}`,
       },
       ...series.map(
         (s, i): uPlot.Series => ({
@@ -305,7 +307,7 @@ function lastOf(values: readonly (number | null)[]): number {
 function entrySeries(): DrawnSeries[] {
   const list: ChartSeries[] = [];
   for (const s of data.entries.values()) {
-    const values = s.values.slice(shown.start, shown.end + 1);
+    const values = pick(s.values);
     if (values.some((v) => v !== null)) list.push({ label: s.label, values });
   }
   list.sort((a, b) => lastOf(b.values) - lastOf(a.values));
@@ -321,14 +323,40 @@ function entrySeries(): DrawnSeries[] {
 function heapSeries(): DrawnSeries[] {
   // The total is megabytes, the traced modules often kilobytes: two scales, or the
   // modules' lines would lie flat on the axis.
-  const slice = (values: (number | null)[]) => values.slice(shown.start, shown.end + 1);
-  const list: DrawnSeries[] = [{ label: 'heap total', values: slice(data.total), scale: 'total', width: 2 }];
-  for (const [module, values] of data.modules) list.push({ label: `module ${module}`, values: slice(values), scale: 'y' });
-  return list;
+  const modules: ChartSeries[] = [];
+  for (const [module, values] of data.modules) modules.push({ label: `module ${module}`, values: pick(values) });
+  const grouped = groupSmallFlat(modules, { noun: 'modules' });
+  const shownModules = ungrouped || !grouped.group ? modules : [...grouped.shown, { ...grouped.group, dash: [6, 3] }];
+  return [
+    { label: 'heap total', values: pick(data.total), scale: 'total', width: 2 },
+    ...shownModules.map((m) => ({ ...m, scale: 'y' })),
+  ];
+}
+
+/**
+ * The record positions the charts show, oldest first, with -1 between two sessions: a
+ * gap there (null in every series), so no line joins the old session to the new one.
+ */
+let positions: number[] = [];
+
+function viewPositions(start: number, end: number): number[] {
+  const out: number[] = [];
+  for (let p = start; p <= end; p++) {
+    if (p > start && data.sessions[p] !== data.sessions[p - 1]) out.push(-1);
+    out.push(p);
+  }
+  return out;
+}
+
+/** A per-record array's values at the positions shown (null in the gaps). */
+function pick(values: readonly (number | null)[]): (number | null)[] {
+  return positions.map((p) => (p < 0 ? null : (values[p] ?? null)));
 }
 
 function columns(series: readonly DrawnSeries[]): uPlot.AlignedData {
-  return [data.xs.slice(shown.start, shown.end + 1), ...series.map((s) => s.values)];
+  // A gap sits halfway between the last record of one session and the first of the next.
+  const xs = positions.map((p, i) => (p >= 0 ? data.xs[p]! : (data.xs[positions[i - 1]!]! + data.xs[positions[i + 1]!]!) / 2));
+  return [xs, ...series.map((s) => s.values)];
 }
 
 function draw(rebuild: boolean): void {
@@ -338,6 +366,7 @@ function draw(rebuild: boolean): void {
   const { runs, start, end } = visible();
   const before = shown;
   shown = { start, end };
+  positions = viewPositions(start, end);
   renderSessions(runs);
   // A new record only extends the view when the view ends at the newest record and shows
   // the same series: otherwise rebuild (points are drawn on short series only, too).
@@ -476,7 +505,7 @@ function renderSuspects(suspects: readonly Suspect[]): void {
     }
     cell(tr, formatBytes(s.first_size), 'num');
     cell(tr, formatBytes(s.last_size), 'num');
-    cell(tr, growthText(s.verdict, s.growth_per_request), 'num growth').title = growthTitle(s.verdict);
+    cell(tr, growthText(s.verdict, s.growth_per_request), 'num rate').title = growthTitle(s.verdict);
     cell(tr, null, 'trend').appendChild(sparkline(s.history.map((h) => h.size), 72, 22));
     const verdict = cell(tr, null, 'verdict');
     const badge = document.createElement('span');
