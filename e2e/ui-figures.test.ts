@@ -204,6 +204,18 @@ describe('UI figures, sessions and clearing, through the real proxy and profiler
     });
     expect(await page.isVisible('#empty')).toBe(false);
     await page.screenshot({ path: await artefactPath('ui-figures-cleared.png'), fullPage: true });
+
+    // The same operation from the terminal, through the running profiler (here via the proxy).
+    const cli = startProcess('apptrace-profiler clear', process.execPath, [
+      join(projectRoot(), 'dist', 'profiler', 'cli.js'),
+      ...['clear', '--profiler', base, '--yes'],
+    ]);
+    expect(await cli.exited).toBe(0);
+    expect(cli.output()).toContain('deleted 1 record through');
+    expect(await records()).toEqual([]);
+    expect(JSON.parse(readFileSync(db, 'utf8')).records).toEqual([]);
+    // The open page starts over by itself (the status event says the store is empty).
+    await page.waitForFunction(() => document.getElementById('empty')?.hidden === false, undefined, { timeout: 15_000 });
     expect(browser.problems).toEqual([]);
   }, 120_000);
 });

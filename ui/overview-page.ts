@@ -94,7 +94,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
   });
 }
 
-/** "#12 GET /path → 200", "#1 baseline (…)" or "#12 manual snapshot" (same words as overview.js). */
+/** "#12 GET /path → 200", "#1 baseline (…)" or "#12 manual snapshot" (overview.ts says the same for live records). */
 export function latestText(record: HeapRecord): string {
   const request = record.request;
   if (request) return `#${record.index} ${request.method} ${request.url} → ${request.status}`;
