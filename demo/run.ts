@@ -112,7 +112,8 @@ async function main(argv: string[]): Promise<number> {
         `  1. the guestbook, through apptrace:  ${base}/`,
         `  2. its memory, request by request:   ${base}/_ah/apptrace`,
         `  (the app itself: http://${HOST}:${appPort}/, its inspector ${HOST}:${inspectPort} — never expose that one)`,
-        'Sign the guestbook a few times and watch `requestLog` (analytics.cjs) climb. Ctrl-C stops everything.',
+        'Reload and sign the guestbook a few times: `requestLog` (analytics.cjs) climbs with every request (the leak);',
+        '`guestbook` climbs only while you sign, then reads plateaued (it keeps 50 messages). Ctrl-C stops everything.',
         '',
       ].join('\n') + '\n',
     );

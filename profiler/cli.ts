@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `apptrace-profiler`: `analyze FILE` runs the heap analysis offline; anything else
+ * `apptrace-profiler`: `analyze FILE` runs the heap analysis offline; `clear` deletes the
+ * records of a store; anything else
  * (or `serve`) starts the sidecar that attaches to a target's inspector.
  */
 import { runCommand } from '../common/cli-runner.js';
@@ -10,6 +11,10 @@ async function main(argv: string[]): Promise<number> {
   if (first === 'analyze') {
     const { runAnalyzeCommand } = await import('./analyze-command.js');
     return runAnalyzeCommand(rest);
+  }
+  if (first === 'clear') {
+    const { runClearCommand } = await import('./clear-command.js');
+    return runClearCommand(rest);
   }
   const { runServeCommand } = await import('./serve-command.js');
   // The entry point is the one place that may end the process at once (see serve-command.ts).

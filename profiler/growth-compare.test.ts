@@ -49,10 +49,28 @@ describe('growth path of a suspect', () => {
     expect(path.steps.map((s) => s.edge)).toEqual(['', 'history']);
     expect(path.elements_per_request).toBe(1);
     expect(path.bytes_per_request).toBe(ITEM);
-    expect(path.from_index).toBe(2);
+    // The same records as the verdict's recent fit (the last 5 steps: records 3 to 8), so
+    // the path's rate and the suspect's growth_per_request come from one window.
+    expect(path.from_index).toBe(3);
     expect(path.to_index).toBe(8);
-    expect(path.requests).toBe(6);
+    expect(path.requests).toBe(5);
+    expect(suspect!.growth_per_request).toBe(ITEM);
     expect(path.summary).toBe(`MainPage.history → Array: +1 element, +${Math.round((ITEM / 1024) * 10) / 10} KB per request`);
+  });
+
+  it('rates over the same records as the suspect: whole elements, the entry\'s bytes per request', () => {
+    // Requests per record vary and one record in four gains no element: 0.75 elements per
+    // request over the window, shown as 1; the entry's bytes follow the same fit.
+    const records = Array.from({ length: 12 }, (_, i) => record(i + 1, i - Math.floor(i / 4)));
+    const [suspect] = rankSuspects(records);
+    expect(suspect!.verdict).toBe('growing');
+    const path = suspect!.growth_path!;
+    expect(path.elements_per_request).toBeGreaterThan(0.5);
+    expect(path.elements_per_request).toBeLessThan(1);
+    const kb = Math.round((suspect!.growth_per_request / 1024) * 10) / 10;
+    expect(path.summary).toBe(`MainPage.history → Array: +1 element, +${kb} KB per request`);
+    // The entry's first path step is the entry itself: the same fit gives the same rate.
+    expect(path.steps[0]!.bytes_per_request).toBe(suspect!.growth_per_request);
   });
 
   it('does not match objects of another session, nor a replaced array', () => {

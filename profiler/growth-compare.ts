@@ -42,9 +42,10 @@ export function compareGrowthPaths(samples: readonly EntrySample[]): GrowthPath 
   if (site < 0) return null;
   // V8's internals (a Map's table, an Array's store) are the object's own: name the object.
   while (site > 0 && path[site]!.edge.startsWith('(') && accepted[site - 1]) site--;
-  const steps: GrowthStep[] = path.slice(0, site + 1).map((step, i) => {
-    const m = matches[i];
-    const requests = m ? last.requests - m.sample.requests : 0;
+  // Rates are least-squares slopes over every sample of the window that holds the same
+  // object: the same fit, over the same records, as the suspect's growth_per_request.
+  const steps: GrowthStep[] = path.slice(0, site + 1).map((step) => {
+    const held = heldOver(samples, step.id);
     return {
       id: step.id,
       edge: step.edge,
@@ -52,16 +53,18 @@ export function compareGrowthPaths(samples: readonly EntrySample[]): GrowthPath 
       name: step.name,
       retained_size: step.retained_size,
       length: step.length,
-      bytes_per_request: requests > 0 ? round((step.retained_size - m!.step.retained_size) / requests, 1) : 0,
-      elements_per_request: requests > 0 ? round((step.length - m!.step.length) / requests, 2) : 0,
+      bytes_per_request: round(slope(held, (s) => s.retained_size), 1),
+      elements_per_request: round(slope(held, (s) => s.length), 2),
     };
   });
   const end = steps[site]!;
   const from = matches[site]!.sample;
   const expression = expressionOf(last.entry.name, steps);
+  // The byte figure is the entry's own (the suspect's growth_per_request over these records).
+  const entryRate = round(slope(samples.map((s) => ({ requests: s.requests, step: { retained_size: s.entry.dominated_size, length: 0 } })), (s) => s.retained_size), 1);
   return {
     steps,
-    summary: `${expression} → ${typeName(end)}: ${perRequest(end)}`,
+    summary: `${expression} → ${typeName(end)}: ${perRequest(end, entryRate)}`,
     expression,
     bytes_per_request: end.bytes_per_request,
     elements_per_request: end.elements_per_request,
@@ -83,6 +86,38 @@ function earliestMatch(
     if (found) return { sample, step: found };
   }
   return undefined;
+}
+
+/** The samples whose path holds the object `id`, with that step. */
+function heldOver(samples: readonly EntrySample[], id: number): { requests: number; step: Pick<PathStep, 'retained_size' | 'length'> }[] {
+  const out: { requests: number; step: PathStep }[] = [];
+  for (const sample of samples) {
+    const step = sample.entry.path?.find((s) => s.id === id);
+    if (step) out.push({ requests: sample.requests, step });
+  }
+  return out;
+}
+
+/** Least-squares slope of a step's figure over cumulative requests; 0 when requests do not vary. */
+function slope(
+  points: readonly { requests: number; step: Pick<PathStep, 'retained_size' | 'length'> }[],
+  figure: (step: Pick<PathStep, 'retained_size' | 'length'>) => number,
+): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  let mx = 0;
+  let my = 0;
+  for (const p of points) {
+    mx += p.requests / n;
+    my += figure(p.step) / n;
+  }
+  let sxx = 0;
+  let sxy = 0;
+  for (const p of points) {
+    sxx += (p.requests - mx) ** 2;
+    sxy += (p.requests - mx) * (figure(p.step) - my);
+  }
+  return sxx === 0 ? 0 : sxy / sxx;
 }
 
 /** `MainPage.history`, `bus._events.request`, `cache.get("k")`: a name a developer would write. */
@@ -110,17 +145,24 @@ function typeName(step: Pick<PathStep, 'type' | 'name'>): string {
   return step.name === '' ? step.type : step.name;
 }
 
-/** `+1 element, +2.6 KB per request`. */
-function perRequest(step: GrowthStep): string {
+/**
+ * `+1 element, +2.6 KB per request`: whole elements (a fitted 0.96 is one element; less
+ * than half a one per request reads `+1 element per 3 requests`), and the entry's rate.
+ */
+function perRequest(step: GrowthStep, bytesPerRequest: number): string {
   const parts: string[] = [];
   const n = step.elements_per_request;
-  if (n !== 0) {
+  let every = '';
+  if (Math.abs(n) >= 0.5) {
     const [one, many] = unit(step);
-    const count = Math.abs(n) >= 10 || Number.isInteger(n) ? String(Math.round(n)) : String(round(n, 2));
-    parts.push(`${n > 0 ? '+' : ''}${count} ${Math.abs(n) === 1 ? one : many}`);
+    const count = Math.round(Math.abs(n));
+    parts.push(`${n > 0 ? '+' : '−'}${count} ${count === 1 ? one : many}`);
+  } else if (n !== 0) {
+    const [one] = unit(step);
+    every = `${n > 0 ? '+' : '−'}1 ${one} per ${Math.round(1 / Math.abs(n))} requests; `;
   }
-  parts.push(`${step.bytes_per_request >= 0 ? '+' : '−'}${formatBytes(Math.abs(step.bytes_per_request))}`);
-  return `${parts.join(', ')} per request`;
+  parts.push(`${bytesPerRequest >= 0 ? '+' : '−'}${formatBytes(Math.abs(bytesPerRequest))}`);
+  return `${every}${parts.join(', ')} per request`;
 }
 
 function unit(step: Pick<PathStep, 'type' | 'name'>): [string, string] {

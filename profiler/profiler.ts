@@ -1,4 +1,5 @@
-import { isAbsolute } from 'node:path';
+import { rmSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type CDP from 'chrome-remote-interface';
 import type { AppDeps, AppEvent, ModuleSource, ProfilerStatus } from '../ui/deps.js';
 import type { AnalysisFactory } from './analysis-client.js';
@@ -8,7 +9,7 @@ import type { ModuleMatcher } from './heap/module-match.js';
 import { createModuleMatcher } from './heap/module-match.js';
 import { moduleSourceOf } from './heap/source-maps.js';
 import type { HeapRecord, RequestInfo } from './record.js';
-import type { SnapshotFiles } from './snapshot-files.js';
+import { snapshotFileName, type SnapshotFiles } from './snapshot-files.js';
 import type { RecordStore } from './store.js';
 
 export interface ProfilerOptions {
@@ -155,6 +156,15 @@ export class Profiler implements AppDeps {
 
   signal(requests: RequestInfo[]): void {
     this.capture.signal(requests);
+  }
+
+  /** "Clear records": empties the store and deletes the kept snapshots; open pages start over. */
+  async clearRecords(): Promise<number> {
+    const count = await this.#options.store.clear();
+    const snapshots = this.#options.snapshots;
+    if (snapshots) for (const index of snapshots.indexes()) rmSync(join(snapshots.dir, snapshotFileName(index)), { force: true });
+    this.#emitStatus();
+    return count;
   }
 
   /**

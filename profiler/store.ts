@@ -121,6 +121,26 @@ export class RecordStore {
     this.#queue = write.catch(() => undefined);
   }
 
+  /**
+   * Deletes every record ("Clear records" in the UI, `apptrace-profiler clear`): the file
+   * is rewritten empty, and the next record is numbered 1 again. Resolves with how many
+   * records were deleted once the empty store is on disk.
+   */
+  async clear(): Promise<number> {
+    const count = this.#db.data.records.length;
+    this.#db.data.records = [];
+    const write = this.#queue.then(() => this.#db.write());
+    this.#queue = write.catch(() => undefined);
+    try {
+      await write;
+    } catch (error) {
+      throw new AppError('STORE_UNREADABLE', `cannot write the record store ${this.path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return count;
+  }
+
   /** Resolves when every write started so far has finished. */
   async flush(): Promise<void> {
     await this.#queue;

@@ -79,7 +79,9 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
     if (!alive.has(key)) continue;
     const recent = history.slice(-window);
     const code = entry.obj_type === 'function' || entry.obj_type === 'class';
-    const { verdict, slope } = judge(recent, code ? functionFlatBytes : flatBytes, options.recent);
+    // `fitted`: how many of the latest points the rate was fitted over; the growth path
+    // and the allocation marks use the same records, so every figure of one object agrees.
+    const { verdict, slope, fitted } = judge(recent, code ? functionFlatBytes : flatBytes, options.recent);
     suspects.push({
       module_name: entry.module_name,
       name: entry.name,
@@ -92,9 +94,9 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
       verdict,
       history,
       // Where it grows, from the entry's growth paths over the same window (growth-compare.ts).
-      growth_path: verdict === 'growing' ? compareGrowthPaths(samples.slice(-window)) : null,
+      growth_path: verdict === 'growing' ? compareGrowthPaths(samples.slice(-fitted)) : null,
       // Where its new objects were allocated (--allocation-sites; allocation-marks.ts).
-      ...(verdict === 'growing' ? { marked_lines: allocationMarks(samples.slice(-window), entry.filename) } : {}),
+      ...(verdict === 'growing' ? { marked_lines: allocationMarks(samples.slice(-fitted), entry.filename) } : {}),
     });
   }
   return suspects.sort(
@@ -147,9 +149,10 @@ function judge(
   points: readonly { requests: number; size: number }[],
   flatBytes: number,
   recentRecords?: number,
-): { verdict: Verdict; slope: number } {
+): { verdict: Verdict; slope: number; fitted: number } {
   const slope = slopePerRequest(points);
-  if (points.length < 2) return { verdict: 'flat', slope };
+  const all = points.length;
+  if (points.length < 2) return { verdict: 'flat', slope, fitted: all };
   let min = Infinity;
   let max = -Infinity;
   for (const p of points) {
@@ -157,12 +160,12 @@ function judge(
     max = Math.max(max, p.size);
   }
   const rise = points[points.length - 1]!.size - points[0]!.size;
-  if (max - min < flatBytes || rise <= 0) return { verdict: 'flat', slope };
+  if (max - min < flatBytes || rise <= 0) return { verdict: 'flat', slope, fitted: all };
   const steps = Math.min(points.length - 1, recentRecords ?? Math.min(10, Math.max(5, Math.ceil(points.length / 5))));
   const tail = points.slice(-(steps + 1));
   const recent = recentGrowth(tail, flatBytes);
-  if (recent !== null) return { verdict: 'growing', slope: recent };
-  return { verdict: 'plateaued', slope };
+  if (recent !== null) return { verdict: 'growing', slope: recent, fitted: tail.length };
+  return { verdict: 'plateaued', slope, fitted: all };
 }
 
 /**

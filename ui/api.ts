@@ -15,7 +15,8 @@ const MAX_SIGNAL_REQUESTS = 10_000;
 /**
  * The JSON API and the event stream of docs/design.md, mounted under /_ah/apptrace:
  * GET /api/records?since=N, GET /api/suspects?history=N, GET /api/status, GET /events (SSE),
- * POST /api/snapshot, and POST /api/signal (the proxy's internal report).
+ * POST /api/snapshot, POST /api/clear (body {"confirm": true}: deletes every record), and
+ * POST /api/signal (the proxy's internal report).
  */
 export function apiRoutes(deps: AppDeps): Hono {
   const api = new Hono();
@@ -48,6 +49,20 @@ export function apiRoutes(deps: AppDeps): Hono {
   api.get('/api/status', (c) => c.json(deps.status()));
 
   api.post('/api/snapshot', async (c) => c.json(await deps.snapshotNow(), 201));
+
+  // "Clear records": a JSON body that says so, so a stray POST deletes nothing.
+  api.post('/api/clear', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      body = null;
+    }
+    if ((body as { confirm?: unknown } | null)?.confirm !== true) {
+      throw new AppError('BAD_REQUEST', 'to delete every record, send the JSON body {"confirm": true}');
+    }
+    return c.json({ cleared: await deps.clearRecords() });
+  });
 
   api.post('/api/signal', async (c) => {
     let body: unknown;

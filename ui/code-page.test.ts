@@ -44,10 +44,10 @@ describe('code browser', () => {
     expect(body).toContain('<dd id="entry-type">Array</dd>');
     // The sample leak grows by LEAK_STEP (4 KB) per request.
     expect(LEAK_STEP).toBe(4096);
-    expect(body).toContain('<dd id="entry-growth">+4.00 KB/req</dd>');
+    expect(body).toMatch(/<dd id="entry-growth" title="[^"]*">\+4\.00 KB\/req<\/dd>/);
     expect(body).toContain('<span id="entry-verdict" class="badge growing">growing</span>');
     expect(body).toContain('<svg class="spark"');
-    expect(body).toContain(`<script src="${BASE_PATH}/static/code.js"></script>`);
+    expect(body).toContain(`<script type="module" src="${BASE_PATH}/static/m/ui/client/code.js"></script>`);
   });
 
   it('reads a bounded cache that filled up as plateaued, with its own line marked', async () => {
@@ -83,7 +83,7 @@ describe('code browser', () => {
     const deps = depsWith(records, { 'evil<b>.js': { url: 'file:///app/evil<b>.js', source } });
     const { res, body } = await code(deps, q('evil<b>.js', hostileName));
     expect(res.status).toBe(200);
-    expect(body.match(/<script\b[^>]*>/gi)).toEqual([`<script src="${BASE_PATH}/static/code.js">`]);
+    expect(body.match(/<script\b[^>]*>/gi)).toEqual([`<script type="module" src="${BASE_PATH}/static/m/ui/client/code.js">`]);
     expect(body).not.toContain('<img');
     expect(body).not.toContain('<svg onload');
     expect(body).not.toContain('<b>');

@@ -4,10 +4,12 @@ import { growthTarget, sourceGrowthLines } from '../profiler/growth-lines.js';
 import type { GrowthPath, HeapRecord, MarkedLine } from '../profiler/record.js';
 import type { AppDeps, ModuleSource } from './deps.js';
 import { entryHistory, type EntryHistory } from './entry-history.js';
-import { formatBytes, formatGrowth } from './format.js';
+import { formatBytes, growthText, growthTitle } from './format.js';
+import { growthPathText } from './growth-text.js';
 import { highlightLines } from './highlight.js';
 import { escapeHtml, html, layout, raw, type Html } from './html.js';
 import { sparklineSvg } from './sparkline.js';
+import { CLIENT_MODULES } from './static.js';
 
 /**
  * The code browser at {base}/code?module=M&name=X: the module's source as the target
@@ -133,7 +135,8 @@ function codePage(
     title: `${name === '' ? moduleName : `${name} · ${moduleName}`} — apptrace`,
     base,
     bodyClass: 'page-code',
-    scripts: ['code.js'],
+    scripts: [],
+    modules: [CLIENT_MODULES.code],
     body,
   });
 }
@@ -158,7 +161,7 @@ function entryInfo(
     <div><dt>size now</dt><dd>${formatBytes(suspect ? suspect.last_size : latest.dominated_size)}</dd></div>
     ${
       suspect
-        ? html`<div><dt>growth</dt><dd id="entry-growth">${formatGrowth(suspect.growth_per_request)}</dd></div>
+        ? html`<div><dt>growth</dt><dd id="entry-growth" title="${growthTitle(suspect.verdict)}">${growthText(suspect.verdict, suspect.growth_per_request)}</dd></div>
     <div><dt>verdict</dt><dd><span id="entry-verdict" class="badge ${suspect.verdict}">${suspect.verdict}</span></dd></div>
     <div><dt>history</dt><dd>${raw(sparklineSvg(points.map((p) => p.size), 160, 32))}</dd></div>`
         : html`<div><dt>growth</dt><dd id="entry-growth">not alive in the latest record</dd></div>`
@@ -225,12 +228,10 @@ function growthInfo(path: GrowthPath | null | undefined, marks: Map<number, Page
   return html`<div class="growth">
     ${
       path
-        ? html`<p id="growth-path" class="growth-summary"><span class="muted">grows at</span> <code>${path.summary}</code></p>
+        ? html`<p id="growth-path" class="growth-summary"><span class="muted">grows at</span> <code>${growthPathText(path)}</code></p>
     <ol class="growth-steps">${path.steps.map(
       (step, i) =>
-        html`<li><code>${i === 0 ? path.expression.split(/[.[ ]/)[0] : step.edge}</code> ${step.name || step.type} · ${formatBytes(step.retained_size)} · ${step.length} held${
-          i > 0 || path.steps.length === 1 ? html` · ${formatGrowth(step.bytes_per_request)}` : ''
-        }</li>`,
+        html`<li><code>${i === 0 ? path.expression.split(/[.[ ]/)[0] : step.edge}</code> ${step.name || step.type} · ${formatBytes(step.retained_size)} · ${step.length} held</li>`,
     )}</ol>`
         : ''
     }

@@ -21,6 +21,11 @@ export interface AppDeps {
    * arbitrary path.
    */
   moduleSource(moduleName: string): Promise<ModuleSource | undefined>;
+  /**
+   * Deletes every record and its kept snapshot (RecordStore.clear); resolves with how
+   * many records were deleted once the empty store is on disk. Open pages start over.
+   */
+  clearRecords(): Promise<number>;
 }
 
 /** A module's text for the code browser. */

@@ -38,6 +38,8 @@ export interface LayoutOptions {
   base: string;
   /** Names of scripts under `{base}/static/`, loaded at the end of the body in order. */
   scripts: string[];
+  /** Names of ES modules under `{base}/static/` (the compiled client), run after the scripts. */
+  modules?: string[];
   /** Extra style sheets under `{base}/static/`, before our own style.css. */
   styles?: string[];
   bodyClass: string;
@@ -62,7 +64,7 @@ ${(options.preload ?? []).map((url) => html`<link rel="preload" href="${url}" as
 </head>
 <body class="${options.bodyClass}" data-base="${base}">
 ${options.body}
-${options.scripts.map((name) => html`<script src="${base}/static/${name}"></script>\n`)}
+${options.scripts.map((name) => html`<script src="${base}/static/${name}"></script>\n`)}${(options.modules ?? []).map((name) => html`<script type="module" src="${base}/static/${name}"></script>\n`)}
 </body>
 </html>
 `;

@@ -55,6 +55,13 @@ export class MemoryDeps implements AppDeps {
     return this.sources.get(moduleName);
   }
 
+  async clearRecords(): Promise<number> {
+    const count = this.store.length;
+    this.store.length = 0;
+    this.emit({ type: 'status', status: this.status() });
+    return count;
+  }
+
   add(record: HeapRecord): HeapRecord {
     this.store.push(record);
     this.emit({ type: 'record', record });

@@ -33,7 +33,7 @@ describe('overview page', () => {
     // uPlot and our script come from our own routes, in that order.
     expect(scriptTags(body)).toEqual([
       `<script src="${BASE_PATH}/static/uplot.js">`,
-      `<script src="${BASE_PATH}/static/overview.js">`,
+      `<script type="module" src="${BASE_PATH}/static/m/ui/client/overview.js">`,
     ]);
     expect(body).toContain(`href="${BASE_PATH}/static/uplot.css"`);
     expect(body).toContain(`<link rel="preload" href="${BASE_PATH}/api/records?since=0" as="fetch" crossorigin="anonymous">`);

@@ -1,12 +1,13 @@
 import type { HeapRecord } from '../profiler/record.js';
 import type { ProfilerStatus } from './deps.js';
 import { html, layout, type Html } from './html.js';
+import { CLIENT_MODULES } from './static.js';
 import { inspectorHint, inspectorText, recordsText, rootIsTraced, snapshotText } from './status-view.js';
 
 /**
  * The overview at {base}: status strip, the "no inspector" and "no records yet" notices,
  * two chart containers and the suspects table. The server renders the status so the page
- * is useful at once; ui/client/overview.js fetches the records and suspects, draws the
+ * is useful at once; ui/client/overview.ts (compiled) fetches the records and suspects, draws the
  * charts with uPlot and keeps everything live from the event stream.
  */
 export function overviewPage(base: string, status: ProfilerStatus, latest: HeapRecord | undefined): Html {
@@ -25,6 +26,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
     }</span>
     <button id="snapshot-now" type="button" title="POST ${base}/api/snapshot">Snapshot now</button>
     <a id="download-csv" class="pill" href="${base}/api/records.csv" download title="every record × object, for a spreadsheet">records.csv</a>
+    <button id="clear-records" type="button" title="delete every record from ${status.db} (asks first)"${status.records > 0 ? '' : html` disabled`}>Clear records</button>
   </div>
 </header>
 <section id="no-inspector" class="notice warn"${connected ? html` hidden` : ''}>
@@ -54,8 +56,10 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
 </section>
 <main class="overview-grid">
   <div class="charts">
+    <nav id="sessions" class="sessions" aria-label="target sessions" hidden></nav>
     <figure class="chart">
-      <figcaption>Dominated size by object <small>(retained bytes of each top-level binding, per record)</small></figcaption>
+      <figcaption>Dominated size by object <small>(retained bytes of each top-level binding, per record)</small>
+        <button id="toggle-flat" type="button" class="link-button" hidden></button></figcaption>
       <div id="chart-entries" class="chart-box"></div>
     </figure>
     <figure class="chart">
@@ -82,14 +86,15 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
     base,
     bodyClass: 'page-overview',
     styles: ['uplot.css'],
-    scripts: ['uplot.js', 'overview.js'],
+    scripts: ['uplot.js'],
+    modules: [CLIENT_MODULES.overview],
     // The records are most of the page's bytes: start fetching them with the scripts.
     preload: [`${base}/api/records?since=0`],
     body,
   });
 }
 
-/** "#12 GET /path → 200", "#1 baseline (…)" or "#12 manual snapshot" (same words as overview.js). */
+/** "#12 GET /path → 200", "#1 baseline (…)" or "#12 manual snapshot" (overview.ts says the same for live records). */
 export function latestText(record: HeapRecord): string {
   const request = record.request;
   if (request) return `#${record.index} ${request.method} ${request.url} → ${request.status}`;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -7,9 +7,18 @@ import { Hono } from 'hono';
 
 /**
  * Serves the browser's files under `{base}/static/NAME`: uPlot from the installed
- * package (never a CDN, so the UI works offline) and our own ui/client/ scripts and CSS.
- * Only the names in ASSETS are served; the URL never becomes a path.
+ * package (never a CDN, so the UI works offline), our CSS from ui/client/, and the
+ * compiled browser client (ui/client/*.ts and the ui/ modules it shares with the server,
+ * built by ui/client/tsconfig.json into dist/browser/) under `{base}/static/m/…`, with the
+ * repository's folders, so the modules' relative imports resolve among themselves.
+ * Only the names in the table are served; the URL never becomes a path.
  */
+
+/** The compiled client's entry modules, as names under `{base}/static/`. */
+export const CLIENT_MODULES = {
+  overview: 'm/ui/client/overview.js',
+  code: 'm/ui/client/code.js',
+} as const;
 
 interface Asset {
   /** Absolute path, resolved once when the routes are built. */
@@ -21,6 +30,7 @@ interface Asset {
 
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * The directory of the installed uplot package. Resolving its package.json works both
@@ -44,6 +54,27 @@ export function clientDir(): string {
   }
 }
 
+/** dist/browser/ of this project: the compiled client (`npm run build`). */
+export function browserDir(): string {
+  return join(dirname(clientDir()), '..', 'dist', 'browser');
+}
+
+/** Every .js (and its .js.map) under dist/browser/, by its name under `m/`. */
+function compiledClient(own: string): [string, Asset][] {
+  const root = browserDir();
+  if (!existsSync(root)) return [];
+  const found: [string, Asset][] = [];
+  const walk = (dir: string, prefix: string) => {
+    for (const item of readdirSync(dir, { withFileTypes: true })) {
+      if (item.isDirectory()) walk(join(dir, item.name), `${prefix}${item.name}/`);
+      else if (item.name.endsWith('.js')) found.push([`m/${prefix}${item.name}`, { path: join(dir, item.name), type: JS, cacheControl: own }]);
+      else if (item.name.endsWith('.js.map')) found.push([`m/${prefix}${item.name}`, { path: join(dir, item.name), type: JSON_TYPE, cacheControl: own }]);
+    }
+  };
+  walk(root, '');
+  return found;
+}
+
 function assets(): Map<string, Asset> {
   const uplot = join(uplotDir(), 'dist');
   const client = clientDir();
@@ -52,20 +83,26 @@ function assets(): Map<string, Asset> {
   return new Map<string, Asset>([
     ['uplot.js', { path: join(uplot, 'uPlot.iife.min.js'), type: JS, cacheControl: pkg }],
     ['uplot.css', { path: join(uplot, 'uPlot.min.css'), type: CSS, cacheControl: pkg }],
-    ['overview.js', { path: join(client, 'overview.js'), type: JS, cacheControl: own }],
-    ['code.js', { path: join(client, 'code.js'), type: JS, cacheControl: own }],
     ['style.css', { path: join(client, 'style.css'), type: CSS, cacheControl: own }],
+    ...compiledClient(own),
   ]);
 }
 
-/** GET /static/:name for the files above; anything else is a 404. */
+/** GET /static/NAME for the files above; anything else is a 404. */
 export function staticRoutes(): Hono {
-  const table = assets();
+  let table = assets();
   const cache = new Map<string, Buffer>();
   const routes = new Hono();
-  routes.get('/static/:name', async (c) => {
-    const asset = table.get(c.req.param('name'));
-    if (!asset) return c.text('Not found', 404);
+  routes.get('/static/*', async (c) => {
+    const path = c.req.path;
+    const name = path.slice(path.indexOf('/static/') + '/static/'.length);
+    // A client built after the server started (npm run build while it runs): look again once.
+    if (!table.has(name) && name.startsWith('m/')) table = assets();
+    const asset = table.get(name);
+    if (!asset) {
+      const unbuilt = name.startsWith('m/') && !existsSync(browserDir());
+      return c.text(unbuilt ? `Not found: the browser client is not built; run npm run build` : 'Not found', 404);
+    }
     let body = cache.get(asset.path);
     if (!body) {
       body = await readFile(asset.path);

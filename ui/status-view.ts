@@ -3,8 +3,8 @@ import { formatBytes } from './format.js';
 
 /**
  * The words the status strip and the notices use, computed from a ProfilerStatus.
- * The server renders them into the page; ui/client/overview.js computes the same words
- * when a `status` event arrives (keep the two in step).
+ * The server renders them into the page; ui/client/overview.ts (compiled) imports these same functions
+ * when a `status` event arrives.
  */
 
 export function inspectorText(status: ProfilerStatus): string {

@@ -8,8 +8,10 @@
  *
  * What apptrace should show, module by module:
  * - analytics.cjs `requestLog`: THE LEAK, an array that grows with every request.
- * - server.mjs `visitors`: a bounded LRU cache; it grows while it fills, then stays flat.
- * - server.mjs `guestbook`: keeps the newest messages only; levels off.
+ * - server.mjs `visitors`: a bounded LRU cache of visitors by cookie; a browser keeps its
+ *   cookie (one visitor: flat), clients without cookies fill it, then it stays flat.
+ * - server.mjs `guestbook`: one more message per signature, the newest 50 only; it climbs
+ *   while people sign and levels off (plateaued) when they stop.
  * - `config`, the classes `Guestbook` and `LruCache`, the helper functions: flat.
  */
 import { randomUUID } from 'node:crypto';
