@@ -67,7 +67,7 @@ describe('growth path of a suspect', () => {
     const path = suspect!.growth_path!;
     expect(path.elements_per_request).toBeGreaterThan(0.5);
     expect(path.elements_per_request).toBeLessThan(1);
-    const kb = Math.round((suspect!.growth_per_request / 1024) * 10) / 10;
+    const kb = (suspect!.growth_per_request / 1024).toFixed(1);
     expect(path.summary).toBe(`MainPage.history → Array: +1 element, +${kb} KB per request`);
     // The entry's first path step is the entry itself: the same fit gives the same rate.
     expect(path.steps[0]!.bytes_per_request).toBe(suspect!.growth_per_request);
