@@ -2,7 +2,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
+import { normaliseAllowedHost, withAllowedHostsEnv } from '../common/allowed-hosts.js';
 import { AppError } from '../common/errors.js';
+import { checkProfilerToken } from '../common/profiler-token.js';
 import type { OptionSpec } from '../common/options.js';
 import { formatHelp, isLoopback, parseHostPort, parseOptions } from '../common/options.js';
 import { BASE_PATH, createApp } from '../ui/app.js';
@@ -75,6 +77,20 @@ export const SERVE_OPTIONS: OptionSpec[] = [
       return String(Number(v));
     },
   },
+  {
+    name: 'allowed-host',
+    kind: 'list',
+    value: 'NAME',
+    help: 'a Host name the UI and API answer besides loopback ones (e.g. a compose service name); repeatable, or APPTRACE_ALLOWED_HOSTS=a,b',
+    check: normaliseAllowedHost,
+  },
+  {
+    name: 'profiler-token',
+    kind: 'string',
+    value: 'SECRET',
+    help: "the secret apptrace-proxy sends with its signals (APPTRACE_PROFILER_TOKEN; the proxy hands one to the profiler it starts); without it, signals are refused",
+    check: checkProfilerToken,
+  },
   { name: 'root', kind: 'string', value: 'DIR', help: "the app's root: module names are relative to it (default: the target's working directory)" },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
@@ -91,7 +107,7 @@ object of the traced modules keeps alive, and serves the UI at /_ah/apptrace.`;
  * it, when the IPC channel to the proxy closes.
  */
 export async function runServeCommand(argv: string[]): Promise<number> {
-  const { values } = parseOptions(argv, SERVE_OPTIONS, { env: process.env, command: 'apptrace-profiler' });
+  const { values } = parseOptions(argv, SERVE_OPTIONS, { env: withAllowedHostsEnv(process.env), command: 'apptrace-profiler' });
   if (values.help) {
     process.stdout.write(formatHelp(USAGE, SERVE_OPTIONS, 'Environment: APPTRACE_<FLAG> (e.g. APPTRACE_INSPECT); config: apptrace.config.json.'));
     return 0;
@@ -121,7 +137,12 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     ...(keepSnapshots > 0 ? { snapshots: new SnapshotFiles({ dbPath: store.path, keep: keepSnapshots }) } : {}),
   });
 
-  const app = createApp(profiler);
+  const profilerToken = values['profiler-token'] as string | undefined;
+  const app = createApp(profiler, {
+    // The address it listens on is a name its users send, too.
+    allowedHosts: [...((values['allowed-host'] as string[] | undefined) ?? []), listen.host],
+    ...(profilerToken === undefined ? {} : { profilerToken }),
+  });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   const report = new TerminalReport(process.stdout, profiler);
 
@@ -171,6 +192,12 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   if (!isLoopback(listen.host)) {
     process.stderr.write(
       `apptrace-profiler: warning: listening on ${listen.host}, not loopback: anyone who reaches this port can read your app's source and heap.\n`,
+    );
+  }
+  if (profilerToken === undefined && !process.send) {
+    process.stderr.write(
+      `apptrace-profiler: no --profiler-token (APPTRACE_PROFILER_TOKEN): signals are refused, only "Snapshot now" records. ` +
+        'Give this profiler and apptrace-proxy --profiler the same token to record after each traced request.\n',
     );
   }
   report.start({

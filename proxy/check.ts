@@ -110,7 +110,7 @@ class CheckRun {
       script: process.env['APPTRACE_PROFILER_SCRIPT'] || undefined,
     });
     const profiler = `${this.#sidecar.url}${APPTRACE_PREFIX}`;
-    this.#signals = new SignalSender({ profilerUrl: this.#sidecar.url, log: (line) => this.#say(line) });
+    this.#signals = new SignalSender({ profilerUrl: this.#sidecar.url, token: this.#sidecar.token, log: (line) => this.#say(line) });
     proxy.useProfiler(this.#sidecar.url, this.#signals);
 
     // The inspector, then the baseline snapshot the profiler takes on attaching.

@@ -471,7 +471,7 @@
   $('snapshot-now').addEventListener('click', () => {
     const button = $('snapshot-now');
     button.disabled = true;
-    fetch(base + '/api/snapshot', { method: 'POST' })
+    fetch(base + '/api/snapshot', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })
       .then((res) => {
         if (!res.ok) return res.text().then((t) => report(new Error('snapshot: HTTP ' + res.status + ' ' + t.slice(0, 200))));
         return catchUp();
