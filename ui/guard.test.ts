@@ -114,8 +114,10 @@ describe('no cross-site writes', () => {
     expect(snapshots()).toBe(0);
     const read = await app.request(`${base}/api/records`, { headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' } });
     expect(read.status).toBe(403);
-    const page = await app.request(base, { headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' } });
+    const page = await app.request(base, { headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } });
     expect(page.status).toBe(200);
+    const framed = await app.request(base, { headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' } });
+    expect(framed.status).toBe(403);
   });
 
   it('never grants a CORS preflight', async () => {

@@ -38,7 +38,7 @@ function originHost(origin: string): string | undefined {
  *
  * - a `Host` outside the allowlist gets 403 naming `--allowed-host` (DNS rebinding);
  * - a request a page of another site makes (`Sec-Fetch-Site: cross-site`) gets 403, unless
- *   it is a plain navigation to a page (a link to apptrace still opens it);
+ *   it is a plain top-level navigation to a page (a link to apptrace still opens it);
  * - a state-changing request needs `Content-Type: application/json`, which a page of another
  *   origin can send only after a CORS preflight that is never granted, and is refused when its
  *   `Origin` is not apptrace's own;
@@ -56,7 +56,11 @@ export function guard(options: GuardOptions): MiddlewareHandler {
     if (!isAllowedHost(host)) return refuse(c, 403, 'FORBIDDEN_HOST', forbiddenHostMessage(host));
     const method = c.req.method.toUpperCase();
     const site = c.req.header('sec-fetch-site')?.toLowerCase();
-    const navigation = SAFE_METHODS.has(method) && c.req.header('sec-fetch-mode')?.toLowerCase() === 'navigate';
+    // A link followed to apptrace, top level (a frame is refused: clickjacking).
+    const navigation =
+      SAFE_METHODS.has(method) &&
+      c.req.header('sec-fetch-mode')?.toLowerCase() === 'navigate' &&
+      (c.req.header('sec-fetch-dest') ?? 'document').toLowerCase() === 'document';
     if (site === 'cross-site' && !navigation) {
       return refuse(c, 403, 'CROSS_SITE', 'apptrace answers no request made by a page of another site; open apptrace itself.');
     }
