@@ -191,3 +191,11 @@ describe('headers on every answer', () => {
     expect([...statuses].sort()).toEqual(expect.arrayContaining([200, 201, 301, 400, 404]));
   });
 });
+
+describe('downloads are offered as secrets', () => {
+  it('says beside the kept snapshots and on the CSV link that they hold the app’s secrets', async () => {
+    const page = await (await setup().app.request(base)).text();
+    expect(page).toMatch(/<p id="kept-secret"[^>]*>A snapshot is your app's whole heap: its session tokens, passwords and keys too\./);
+    expect(page).toMatch(/<a id="download-csv"[^>]*title="[^"]*share it like a secret\."/);
+  });
+});
