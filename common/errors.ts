@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'NO_INSPECTOR' // the target has no inspector where we looked
   | 'PROFILER_FAILED' // the sidecar profiler could not start or stopped
   | 'STORE_UNREADABLE' // the record store exists but cannot be read
+  | 'STORE_LOCKED' // another profiler writes that record store
   | 'NOT_FOUND';
 
 export class AppError extends Error {

@@ -71,7 +71,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     kind: 'string',
     value: 'N',
     default: '0',
-    help: 'keep the raw snapshots of the newest N records beside the store (snapshots/<index>.heapsnapshot), downloadable from the UI; 0: none',
+    help: 'keep the raw snapshots of the newest N records beside the store (<db>.snapshots/<index>.heapsnapshot), downloadable from the UI; 0: none',
     check: (v) => {
       if (!/^\d+$/.test(v)) throw new Error('expected a number of snapshots such as 10 (0 keeps none)');
       return String(Number(v));
@@ -160,6 +160,12 @@ export async function runServeCommand(argv: string[]): Promise<number> {
       server.closeAllConnections();
       await profiler.stop();
       await closed;
+      // Records not written yet are written now, or their loss is said.
+      const loss = await store.close();
+      if (loss !== undefined) {
+        process.stderr.write(`apptrace-profiler: ${loss}\n`);
+        process.exitCode = 1;
+      }
       report.stop();
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
@@ -181,6 +187,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
   } catch (error) {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
+    await store.close();
     throw error;
   }
   // Stopped while it was getting ready: do not start anything now.
