@@ -6,7 +6,7 @@ import { normaliseAllowedHost, withAllowedHostsEnv } from '../common/allowed-hos
 import { AppError } from '../common/errors.js';
 import { checkProfilerToken } from '../common/profiler-token.js';
 import type { OptionSpec } from '../common/options.js';
-import { formatHelp, isLoopback, parseHostPort, parseOptions } from '../common/options.js';
+import { formatHelp, formatHostPort, isLoopback, parseHostPort, parseOptions } from '../common/options.js';
 import { BASE_PATH, createApp } from '../ui/app.js';
 import { AnalysisWorker } from './analysis-client.js';
 import { createModuleMatcher } from './heap/module-match.js';
@@ -25,7 +25,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     check: (v) => {
       const { host, port } = parseHostPort(v);
       if (port === 0) throw new Error('the inspector port cannot be 0');
-      return `${host}:${port}`;
+      return formatHostPort(host, port);
     },
   },
   {
@@ -36,7 +36,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     help: 'where the UI and API listen (port 0: any free port)',
     check: (v) => {
       const { host, port } = parseHostPort(v);
-      return `${host}:${port}`;
+      return formatHostPort(host, port);
     },
   },
   { name: 'db', kind: 'string', value: 'PATH', default: '.apptrace/db.json', help: 'the record store (a lowdb JSON file)' },

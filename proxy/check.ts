@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../common/errors.js';
+import { formatHostPort } from '../common/options.js';
 import type { HeapRecord } from '../profiler/record.js';
 import type { ProfilerStatus } from '../ui/deps.js';
 import { type CheckConfig, checkHelp, parseCheckConfig } from './check-config.js';
@@ -84,7 +85,7 @@ class CheckRun {
 
   async run(): Promise<CheckReport> {
     const config = this.#config;
-    const target = `${config.target.host}:${config.target.port}`;
+    const target = formatHostPort(config.target.host, config.target.port);
     await waitForPort(config.target.host, config.target.port, config.waitMs).catch(() => {
       throw new CheckSetupError(
         `nothing answers at ${target} (waited ${config.waitMs / 1000} s). Start your app first, with its inspector on ` +

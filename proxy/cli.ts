@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { AppError } from '../common/errors.js';
-import { isLoopback } from '../common/options.js';
+import { formatHostPort, isLoopback } from '../common/options.js';
 import { type ProxyConfig, parseProxyConfig, proxyHelp } from './config.js';
 import { type ProxyServer, createProxyServer } from './server.js';
 import { type Sidecar, startSidecar } from './sidecar.js';
@@ -32,7 +32,7 @@ function printBanner(config: ProxyConfig, port: number, profiler: { url: string;
   const rows: [string, string][] = [
     ['browse your app', `${base}/`],
     ['apptrace UI', `${base}${APPTRACE_PREFIX}`],
-    ['target', `${config.target.host}:${config.target.port}`],
+    ['target', formatHostPort(config.target.host, config.target.port)],
     ['traced URLs', describeUrlPatterns(config.urlPatterns)],
     ['traced modules', config.traceModules.length ? config.traceModules.join(', ') : "the app's own scripts (not node_modules, not node:)"],
     ['inspector', `${config.inspect} (the profiler reports its state)`],
@@ -94,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
   } else {
     try {
       sidecar = await startSidecar({
-        target: `${config.target.host}:${config.target.port}`,
+        target: formatHostPort(config.target.host, config.target.port),
         inspect: config.inspect,
         db: config.db,
         urlPatterns: config.urlPatterns,

@@ -1,6 +1,6 @@
 import { AppError } from '../common/errors.js';
 import { normaliseAllowedHost, withAllowedHostsEnv } from '../common/allowed-hosts.js';
-import { type OptionSpec, formatHelp, parseHostPort, parseOptions } from '../common/options.js';
+import { type OptionSpec, formatHelp, formatHostPort, parseHostPort, parseOptions } from '../common/options.js';
 import { checkProfilerToken } from '../common/profiler-token.js';
 
 /** Everything `apptrace-proxy` needs to run, resolved from flags, env, config file and defaults. */
@@ -30,7 +30,7 @@ export const PROXY_USAGE = 'Usage: apptrace-proxy --target host:port [--listen [
 
 export function checkHostPort(value: string): string {
   const { host, port } = parseHostPort(value);
-  return `${host}:${port}`;
+  return formatHostPort(host, port);
 }
 
 export function checkTarget(value: string): string {
@@ -39,7 +39,7 @@ export function checkTarget(value: string): string {
   if (/^[a-z]+:\/\//i.test(bare)) throw new Error('only plain http targets are supported, as host:port');
   const { host, port } = parseHostPort(bare);
   if (port === 0) throw new Error('port 0 is not a dev server port');
-  return `${host}:${port}`;
+  return formatHostPort(host, port);
 }
 
 function checkRegex(value: string): string {
@@ -178,7 +178,7 @@ export function parseProxyConfig(
   return {
     target,
     listen,
-    inspect: (values['inspect'] as string | undefined) ?? `${target.host}:9229`,
+    inspect: (values['inspect'] as string | undefined) ?? formatHostPort(target.host, 9229),
     urlPatterns: (values['url-pattern'] as string[] | undefined) ?? [],
     traceModules: (values['trace-module'] as string[] | undefined) ?? [],
     db: values['db'] as string,
