@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freePort } from '../demo/ports.js';
 import type { HeapRecord } from './record.js';
 import { PROFILER_CLI, FIXTURE_DIR, kill, killAll, runProfiler, startProfiler, startTarget, waitFor } from './test-processes.js';
 
@@ -72,7 +73,7 @@ describe('the record store under real profilers', () => {
   it('takes over a lock whose process is gone, and removes its own lock when it stops', async () => {
     const stale = deadPid();
     writeFileSync(`${db}.lock`, JSON.stringify({ pid: stale, since: '2026-01-01T00:00:00.000Z' }));
-    const profiler = await startProfiler(['--inspect', `127.0.0.1:${deadPid() || 1}`, '--db', db]);
+    const profiler = await startProfiler(['--inspect', `127.0.0.1:${await freePort()}`, '--db', db]);
     expect(JSON.parse(readFileSync(`${db}.lock`, 'utf8'))).toMatchObject({ pid: profiler.child.pid });
     await kill(profiler.child, 'SIGTERM');
     expect(existsSync(`${db}.lock`)).toBe(false);
@@ -102,7 +103,7 @@ describe('the record store under real profilers', () => {
     writeFileSync(db, text);
     chmodSync(db, 0o444);
     const before = statSync(db);
-    const result = await runProfiler(['serve', '--listen', '127.0.0.1:0', '--db', db, '--inspect', `127.0.0.1:${deadPid() || 1}`]);
+    const result = await runProfiler(['serve', '--listen', '127.0.0.1:0', '--db', db, '--inspect', `127.0.0.1:${await freePort()}`]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`the record store ${db} is read-only; it was left untouched`);
     expect(result.stderr).toContain('chmod u+w');
@@ -127,7 +128,7 @@ describe('the record store under real profilers', () => {
       const text = storeText(records);
       writeFileSync(db, text);
       const before = statSync(db);
-      const result = await runProfiler(['serve', '--listen', '127.0.0.1:0', '--db', db, '--inspect', `127.0.0.1:${deadPid() || 1}`]);
+      const result = await runProfiler(['serve', '--listen', '127.0.0.1:0', '--db', db, '--inspect', `127.0.0.1:${await freePort()}`]);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${db} is not an apptrace store: ${message}`);
       expect(result.stderr).toContain('left untouched');
@@ -156,7 +157,7 @@ describe('the record store under real profilers', () => {
     // ~100 KB of records: rewriting it at start fails under a 16 KB limit.
     const text = storeText(Array.from({ length: 60 }, (_, i) => record(i + 1, 1500)));
     writeFileSync(db, text);
-    const run = profilerWithSizeLimit(16, ['--db', db, '--inspect', `127.0.0.1:${deadPid() || 1}`]);
+    const run = profilerWithSizeLimit(16, ['--db', db, '--inspect', `127.0.0.1:${await freePort()}`]);
     const code = await run.exited;
     expect(code).toBe(1);
     expect(run.output.stderr).toContain(`cannot write the record store ${db}`);

@@ -93,7 +93,18 @@ describe('no cross-site writes', () => {
     });
   }
 
-  for (const origin of ['http://evil.example', 'http://127.0.0.2:9300', 'http://127.0.0.1:8081', 'null']) {
+  it('takes its own origin however the Host spells it (case, default port)', async () => {
+    const { app, snapshots } = setup();
+    const res = await app.request('http://LOCALHOST:80/_ah/apptrace/api/snapshot', {
+      method: 'POST',
+      headers: { host: 'LOCALHOST:80', 'content-type': 'application/json', origin: 'http://localhost' },
+      body: '{}',
+    });
+    expect(res.status).toBe(201);
+    expect(snapshots()).toBe(1);
+  });
+
+  for (const origin of ['http://evil.example', 'http://127.0.0.2:9300', 'http://127.0.0.1:8081', 'https://127.0.0.1:9300', 'null']) {
     it(`refuses a JSON POST from Origin ${origin}`, async () => {
       const { app, snapshots } = setup();
       const res = await app.request(`${base}/api/snapshot`, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: '{}' });

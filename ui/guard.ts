@@ -23,11 +23,14 @@ function requestHost(c: Context): string {
   return c.req.header('host') ?? new URL(c.req.url).host;
 }
 
-/** The host:port of an `Origin` header, or undefined for `null` and anything unparsable. */
-function originHost(origin: string): string | undefined {
+/**
+ * An origin normalised by the URL parser (lowercase, no default port), or undefined for
+ * `null` and anything unparsable.
+ */
+function normalOrigin(origin: string): string | undefined {
   if (origin === 'null') return undefined;
   try {
-    return new URL(origin).host;
+    return new URL(origin).origin;
   } catch {
     return undefined;
   }
@@ -69,7 +72,9 @@ export function guard(options: GuardOptions): MiddlewareHandler {
       return refuse(c, 403, 'CROSS_ORIGIN', 'apptrace grants no cross-origin access (no CORS): use it from its own pages.');
     }
     const origin = c.req.header('origin');
-    if (origin !== undefined && originHost(origin)?.toLowerCase() !== host.toLowerCase()) {
+    // apptrace is served over plain http: its own origin is http://HOST.
+    const own = normalOrigin(`http://${host}`);
+    if (origin !== undefined && (own === undefined || normalOrigin(origin) !== own)) {
       return refuse(c, 403, 'CROSS_ORIGIN', `apptrace refused a ${method} from the page of origin ${JSON.stringify(origin)}: only apptrace's own pages may change it.`);
     }
     const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
