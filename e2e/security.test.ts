@@ -105,6 +105,12 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
       });
       expect(post.status).toBe(403);
     }
+    // A WebSocket upgrade under a foreign name is refused too (the proxy forwards upgrades to /_ah/apptrace).
+    const upgrade = await raw(stack.proxyUrl, '/_ah/apptrace/events', {
+      host: 'evil.example',
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    expect(upgrade.status).toBe(403);
     expect((await stack.status()).records).toBe(1);
   });
 
