@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, openBrowser } from './browser.js';
-import { stopAll } from './processes.js';
-import { startStack, type Stack } from './stack.js';
+import { startProcess, stopAll } from './processes.js';
+import { projectRoot, startStack, type Stack } from './stack.js';
 
 /**
  * Issue #11 through the real processes: the compiled apptrace-proxy with its profiler
@@ -113,6 +113,28 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
     expect(upgrade.status).toBe(403);
     expect((await stack.status()).records).toBe(1);
   });
+
+  it('refuses a second apptrace-proxy on the same store (two started in one folder), naming the store and the holder; the first goes on', async () => {
+    const [, holder] = await stack.proxy.waitFor(/\(sidecar, pid (\d+)\)/);
+    const before = await stack.status();
+    const second = startProcess('second apptrace-proxy', process.execPath, [
+      join(projectRoot(), 'dist', 'proxy', 'cli.js'),
+      '--target',
+      `127.0.0.1:${stack.appPort}`,
+      '--listen',
+      '127.0.0.1:0',
+      '--inspect',
+      `127.0.0.1:${stack.inspectPort}`,
+      '--db',
+      join(dir, 'db.json'),
+    ]);
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain(`the record store ${join(dir, 'db.json')} is in use by another apptrace profiler (pid ${holder}`);
+    const after = await stack.status();
+    expect(after.inspector.state).toBe('connected');
+    expect(after.records).toBe(before.records);
+    expect((await fetch(`${stack.proxyUrl}/_ah/apptrace/api/records`)).status).toBe(200);
+  }, 60_000);
 
   it('answers localhost, 127.0.0.1, [::1] and *.localhost on both ports, and leaves the app’s own traffic alone', async () => {
     for (const base of [stack.proxyUrl, profilerUrl]) {
