@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'PROFILER_FAILED' // the sidecar profiler could not start or stopped
   | 'STORE_UNREADABLE' // the record store exists but cannot be read
   | 'CHECK_NOT_RUN' // `apptrace-proxy check` could not run (not a leak: exit 2)
+  | 'STORE_LOCKED' // another profiler writes that record store
   | 'NOT_FOUND'
   | 'INTERNAL'; // anything else: a bug, reported with its stack
 

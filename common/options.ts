@@ -201,6 +201,11 @@ export function parseHostPort(value: string, defaultHost = '127.0.0.1'): { host:
   return { host, port };
 }
 
+/** `host:port`, with an IPv6 address in brackets (`[::1]:8080`), so that parseHostPort reads it back. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** Compiles a user's regex, naming it in the error. */
 export function compilePattern(value: string, flagName: string): RegExp {
   try {

@@ -109,6 +109,16 @@ describe('docker-compose.yml', () => {
     // Not healthy: the proxy comes up even while the app restarts, and answers 502 then.
     expect(proxy!.depends_on?.app).toEqual({ condition: 'service_started' });
   });
+
+  it('gives profiler and proxy the same signal token in their environment (never argv) and allows the service names', () => {
+    const token = profiler!.environment?.['APPTRACE_PROFILER_TOKEN'];
+    expect(token).toMatch(/^[\x21-\x7e]{16,}$/);
+    expect(proxy!.environment?.['APPTRACE_PROFILER_TOKEN']).toBe(token);
+    for (const service of [profiler!, proxy!]) expect(commandWords(service.command).join(' ')).not.toContain(token!);
+    // The proxy signals the profiler as Host profiler:9300; other containers may open the UI as proxy:8080.
+    expect(String(profiler!.environment?.['APPTRACE_ALLOWED_HOSTS']).split(',')).toEqual(['profiler', 'proxy']);
+    expect(String(proxy!.environment?.['APPTRACE_ALLOWED_HOSTS']).split(',')).toEqual(['proxy']);
+  });
 });
 
 describe('Dockerfile', () => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -165,5 +166,50 @@ describe('the compose topology as processes', () => {
     await healthyAgain(app.local);
     const back = await fetch(`${proxyUrl}/`);
     expect(back.status).toBe(200);
+  });
+});
+
+/** GET or POST with exactly the Host given (as a container on the compose network, or a rebound page, sends it). */
+function withHost(port: number, path: string, host: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<number> {
+  return new Promise((resolveStatus, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: { host, ...init.headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolveStatus(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+describe('the compose topology is locked (issue #11)', () => {
+  it('answers the service names compose gives, refuses other Host names, and refuses signals without the shared token', async () => {
+    const proxyPort = Number(new URL(proxyUrl).port);
+    const profilerPort = ports.get(9300)!;
+    expect(await withHost(profilerPort, '/_ah/apptrace/api/status', 'profiler:9300')).toBe(200);
+    expect(await withHost(proxyPort, '/_ah/apptrace/api/status', 'proxy:8080')).toBe(200);
+    expect(await withHost(proxyPort, '/_ah/apptrace/api/status', 'localhost:8080')).toBe(200);
+    for (const port of [proxyPort, profilerPort]) {
+      expect(await withHost(port, '/_ah/apptrace/api/records', 'evil.example:8080')).toBe(403);
+      expect(await withHost(port, '/_ah/apptrace/api/records', 'app:3000')).toBe(403);
+    }
+    // Quiet first: what the earlier tests' requests asked for is recorded.
+    const before = await eventually(async () => {
+      const s = await getJson<ProfilerStatus>('/_ah/apptrace/api/status');
+      return s.snapshot.pendingSignals === 0 && !s.snapshot.running ? s : undefined;
+    }, `the profiler idle\n${outputs()}`, 30_000);
+    const forged = JSON.stringify({ requests: [{ method: 'GET', url: '/forged', status: 200 }] });
+    for (const port of [proxyPort, profilerPort]) {
+      const status = await withHost(port, '/_ah/apptrace/api/signal', 'profiler:9300', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-apptrace-token': 'not-the-compose-token-0123456789' },
+        body: forged,
+      });
+      expect(status).toBe(403);
+    }
+    await new Promise((done) => setTimeout(done, 300));
+    const after = await getJson<ProfilerStatus>('/_ah/apptrace/api/status');
+    expect(after.snapshot.pendingSignals).toBe(0);
+    expect(after.snapshot.running).toBe(false);
+    expect(after.records).toBe(before.records);
   });
 });

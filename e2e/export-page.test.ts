@@ -28,12 +28,12 @@ describe('overview downloads in Chromium', () => {
   });
 
   it('lists the kept snapshots newest first, live, and downloads them and the CSV', async () => {
-    mkdirSync(join(dir, 'snapshots'));
+    mkdirSync(join(dir, 'db.json.snapshots'));
     const deps = new MemoryDeps({ db: join(dir, 'db.json') });
     const [r1, r2, r3, r4] = sampleRecords({ count: 4 });
     for (const record of [r2!, r3!, r4!]) {
       record.snapshot = `${record.index}.heapsnapshot`;
-      writeFileSync(join(dir, 'snapshots', record.snapshot), `{"snapshot of":${record.index}}`);
+      writeFileSync(join(dir, 'db.json.snapshots', record.snapshot), `{"snapshot of":${record.index}}`);
     }
     deps.add(r1!);
     deps.add(r2!);

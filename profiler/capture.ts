@@ -184,17 +184,27 @@ export class Capture extends EventEmitter {
       if (snapshot !== undefined) record.snapshot = snapshot;
       // Shown at once; the file is written meanwhile (a big store takes a while to write).
       const { record: stored, written } = this.#options.store.append(record);
-      if (snapshot !== undefined) for (const index of this.#options.snapshots!.prune()) this.#options.store.dropSnapshot(index);
+      if (snapshot !== undefined) {
+        const store = this.#options.store;
+        // Only files this store's records name are counted and deleted, never foreign ones.
+        for (const index of this.#options.snapshots!.prune((i) => store.hasSnapshot(i))) store.dropSnapshot(index);
+      }
       this.#baselines.add(target.id);
       // The error was about an earlier snapshot; the terminal has shown it.
       this.lastError = null;
       this.emit('record', stored);
-      for (const waiter of waiters) waiter.resolve(stored);
-      written.catch((error: unknown) => {
-        const appError = error as AppError;
-        this.lastError = { at: new Date().toISOString(), message: appError.message };
-        this.emit('failed', appError);
-      });
+      // Acknowledged means durable: "Snapshot now" answers once the record is on disk.
+      written.then(
+        () => {
+          for (const waiter of waiters) waiter.resolve(stored);
+        },
+        (error: unknown) => {
+          const appError = error as AppError;
+          this.lastError = { at: new Date().toISOString(), message: appError.message };
+          this.emit('failed', appError);
+          for (const waiter of waiters) waiter.reject(appError);
+        },
+      );
       return true;
     } catch (error) {
       this.#kept?.abort();

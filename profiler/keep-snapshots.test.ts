@@ -32,7 +32,7 @@ describe('--keep-snapshots', () => {
     expect(records.map((r) => r.index)).toEqual([1, 2, 3, 4]);
 
     // Only the newest two files stay; the older records no longer say they have one.
-    const files = readdirSync(join(dir, 'snapshots')).sort();
+    const files = readdirSync(join(dir, 'db.json.snapshots')).sort();
     expect(files).toEqual(['3.heapsnapshot', '4.heapsnapshot']);
     expect(records.map((r) => r.snapshot ?? null)).toEqual([null, null, '3.heapsnapshot', '4.heapsnapshot']);
     const pruned = await fetch(`${profiler.base}/api/records/1/snapshot`);
@@ -84,8 +84,8 @@ describe('--keep-snapshots', () => {
       return !status.snapshot.running && status.lastError !== null;
     }, 'the snapshot to be discarded');
     // Only the baseline's file: no partial one, none named after a record that does not exist.
-    await waitFor(() => readdirSync(join(sub, 'snapshots')).length === 1, 'the partial file to go', 5_000);
-    expect(readdirSync(join(sub, 'snapshots'))).toEqual(['1.heapsnapshot']);
+    await waitFor(() => readdirSync(join(sub, 'db.json.snapshots')).length === 1, 'the partial file to go', 5_000);
+    expect(readdirSync(join(sub, 'db.json.snapshots'))).toEqual(['1.heapsnapshot']);
     expect((await profiler.records()).map((r) => r.snapshot)).toEqual(['1.heapsnapshot']);
   });
 
@@ -96,6 +96,6 @@ describe('--keep-snapshots', () => {
     const record = await waitFor(async () => (await profiler.records())[0], 'the baseline');
     expect(record.snapshot).toBeUndefined();
     // (The store's own temporary file may be there while it writes.)
-    expect(readdirSync(sub)).not.toContain('snapshots');
+    expect(readdirSync(sub)).not.toContain('db.json.snapshots');
   });
 });

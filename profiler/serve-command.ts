@@ -2,9 +2,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
+import { normaliseAllowedHost, withAllowedHostsEnv } from '../common/allowed-hosts.js';
 import { AppError } from '../common/errors.js';
+import { checkProfilerToken } from '../common/profiler-token.js';
 import type { OptionSpec } from '../common/options.js';
-import { formatHelp, isLoopback, parseHostPort, parseOptions } from '../common/options.js';
+import { formatHelp, formatHostPort, isLoopback, parseHostPort, parseOptions } from '../common/options.js';
 import { BASE_PATH, createApp } from '../ui/app.js';
 import { AnalysisWorker } from './analysis-client.js';
 import { createModuleMatcher } from './heap/module-match.js';
@@ -23,7 +25,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     check: (v) => {
       const { host, port } = parseHostPort(v);
       if (port === 0) throw new Error('the inspector port cannot be 0');
-      return `${host}:${port}`;
+      return formatHostPort(host, port);
     },
   },
   {
@@ -34,7 +36,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     help: 'where the UI and API listen (port 0: any free port)',
     check: (v) => {
       const { host, port } = parseHostPort(v);
-      return `${host}:${port}`;
+      return formatHostPort(host, port);
     },
   },
   { name: 'db', kind: 'string', value: 'PATH', default: '.apptrace/db.json', help: 'the record store (a lowdb JSON file)' },
@@ -69,11 +71,25 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     kind: 'string',
     value: 'N',
     default: '0',
-    help: 'keep the raw snapshots of the newest N records beside the store (snapshots/<index>.heapsnapshot), downloadable from the UI; 0: none',
+    help: 'keep the raw snapshots of the newest N records beside the store (<db>.snapshots/<index>.heapsnapshot), downloadable from the UI; 0: none',
     check: (v) => {
       if (!/^\d+$/.test(v)) throw new Error('expected a number of snapshots such as 10 (0 keeps none)');
       return String(Number(v));
     },
+  },
+  {
+    name: 'allowed-host',
+    kind: 'list',
+    value: 'NAME',
+    help: 'a Host name the UI and API answer besides loopback ones (e.g. a compose service name); repeatable, or APPTRACE_ALLOWED_HOSTS=a,b',
+    check: normaliseAllowedHost,
+  },
+  {
+    name: 'profiler-token',
+    kind: 'string',
+    value: 'SECRET',
+    help: "the secret apptrace-proxy sends with its signals (APPTRACE_PROFILER_TOKEN; the proxy hands one to the profiler it starts); without it, signals are refused",
+    check: checkProfilerToken,
   },
   { name: 'root', kind: 'string', value: 'DIR', help: "the app's root: module names are relative to it (default: the target's working directory)" },
   { name: 'help', kind: 'boolean', help: 'show this help' },
@@ -93,7 +109,7 @@ object of the traced modules keeps alive, and serves the UI at /_ah/apptrace.`;
  * pending would keep alive.
  */
 export async function runServeCommand(argv: string[], { exit }: { exit: (code: number | string) => void }): Promise<number> {
-  const { values } = parseOptions(argv, SERVE_OPTIONS, { env: process.env, command: 'apptrace-profiler' });
+  const { values } = parseOptions(argv, SERVE_OPTIONS, { env: withAllowedHostsEnv(process.env), command: 'apptrace-profiler' });
   if (values.help) {
     process.stdout.write(formatHelp(USAGE, SERVE_OPTIONS, 'Environment: APPTRACE_<FLAG> (e.g. APPTRACE_INSPECT); config: apptrace.config.json.'));
     return 0;
@@ -123,7 +139,12 @@ export async function runServeCommand(argv: string[], { exit }: { exit: (code: n
     ...(keepSnapshots > 0 ? { snapshots: new SnapshotFiles({ dbPath: store.path, keep: keepSnapshots }) } : {}),
   });
 
-  const app = createApp(profiler);
+  const profilerToken = values['profiler-token'] as string | undefined;
+  const app = createApp(profiler, {
+    // The address it listens on is a name its users send, too.
+    allowedHosts: [...((values['allowed-host'] as string[] | undefined) ?? []), listen.host],
+    ...(profilerToken === undefined ? {} : { profilerToken }),
+  });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   const report = new TerminalReport(process.stdout, profiler);
 
@@ -141,6 +162,12 @@ export async function runServeCommand(argv: string[], { exit }: { exit: (code: n
       server.closeAllConnections();
       await profiler.stop();
       await closed;
+      // Records not written yet are written now, or their loss is said.
+      const loss = await store.close();
+      if (loss !== undefined) {
+        process.stderr.write(`apptrace-profiler: ${loss}\n`);
+        process.exitCode = 1;
+      }
       report.stop();
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
@@ -162,6 +189,7 @@ export async function runServeCommand(argv: string[], { exit }: { exit: (code: n
   } catch (error) {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
+    await store.close();
     throw error;
   }
   // Stopped while it was getting ready: do not start anything now.
@@ -173,6 +201,12 @@ export async function runServeCommand(argv: string[], { exit }: { exit: (code: n
   if (!isLoopback(listen.host)) {
     process.stderr.write(
       `apptrace-profiler: warning: listening on ${listen.host}, not loopback: anyone who reaches this port can read your app's source and heap.\n`,
+    );
+  }
+  if (profilerToken === undefined && !process.send) {
+    process.stderr.write(
+      `apptrace-profiler: no --profiler-token (APPTRACE_PROFILER_TOKEN): signals are refused, only "Snapshot now" records. ` +
+        'Give this profiler and apptrace-proxy --profiler the same token to record after each traced request.\n',
     );
   }
   report.start({

@@ -12,7 +12,7 @@ afterEach(() => {
 function files(keep: number): { files: SnapshotFiles; dir: string } {
   const root = mkdtempSync(join(tmpdir(), 'apptrace-snapfiles-'));
   dirs.push(root);
-  return { files: new SnapshotFiles({ dbPath: join(root, 'db.json'), keep, log: () => undefined }), dir: join(root, 'snapshots') };
+  return { files: new SnapshotFiles({ dbPath: join(root, 'db.json'), keep, log: () => undefined }), dir: join(root, 'db.json.snapshots') };
 }
 
 describe('SnapshotFiles', () => {
@@ -54,13 +54,13 @@ describe('SnapshotFiles', () => {
   it('removes partial files a killed profiler left behind, and leaves other files alone', () => {
     const root = mkdtempSync(join(tmpdir(), 'apptrace-snapfiles-'));
     dirs.push(root);
-    mkdirSync(join(root, 'snapshots'));
-    writeFileSync(join(root, 'snapshots', '.123-1.heapsnapshot.partial'), 'half');
-    writeFileSync(join(root, 'snapshots', '5.heapsnapshot'), 'whole');
-    writeFileSync(join(root, 'snapshots', 'notes.txt'), 'mine');
+    mkdirSync(join(root, 'db.json.snapshots'));
+    writeFileSync(join(root, 'db.json.snapshots', '.123-1.heapsnapshot.partial'), 'half');
+    writeFileSync(join(root, 'db.json.snapshots', '5.heapsnapshot'), 'whole');
+    writeFileSync(join(root, 'db.json.snapshots', 'notes.txt'), 'mine');
     const kept = new SnapshotFiles({ dbPath: join(root, 'db.json'), keep: 1 });
-    expect(readdirSync(join(root, 'snapshots')).sort()).toEqual(['5.heapsnapshot', 'notes.txt']);
+    expect(readdirSync(join(root, 'db.json.snapshots')).sort()).toEqual(['5.heapsnapshot', 'notes.txt']);
     expect(kept.indexes()).toEqual([5]);
-    expect(existsSync(join(root, 'snapshots', 'notes.txt'))).toBe(true);
+    expect(existsSync(join(root, 'db.json.snapshots', 'notes.txt'))).toBe(true);
   });
 });

@@ -1,17 +1,20 @@
 import { type WriteStream, createWriteStream, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /**
  * Raw snapshots kept beside the record store (`--keep-snapshots N`), to open in Chrome
- * DevTools or re-run with `apptrace-profiler analyze`: `<store dir>/snapshots/<index>.heapsnapshot`.
+ * DevTools or re-run with `apptrace-profiler analyze`: `<store file>.snapshots/<index>.heapsnapshot`
+ * (`.apptrace/db.json.snapshots/12.heapsnapshot`): one folder per store, so that two stores in
+ * one folder never share (or prune) each other's snapshots.
  * Chunks are written as they stream in, to a `.partial` file renamed once the record
  * exists, so a snapshot cut off mid-stream leaves no file; only the newest N are kept.
  */
 export const SNAPSHOT_FILE = /^(\d+)\.heapsnapshot$/;
 
-/** Where the snapshots of the store at `dbPath` go. */
+/** Where the snapshots of the store at `dbPath` go: a folder beside it, named after it. */
 export function snapshotDir(dbPath: string): string {
-  return join(dirname(resolve(dbPath)), 'snapshots');
+  const absolute = resolve(dbPath);
+  return join(dirname(absolute), `${basename(absolute)}.snapshots`);
 }
 
 export function snapshotFileName(index: number): string {
@@ -90,9 +93,13 @@ export class SnapshotFiles {
     };
   }
 
-  /** Deletes all but the newest `keep` snapshots; returns the indexes deleted. */
-  prune(): number[] {
-    const kept = this.indexes();
+  /**
+   * Deletes all but the newest `keep` snapshots; returns the indexes deleted. With `isOurs`,
+   * only files that a record of this store names count (and are ever deleted): a file put
+   * there by hand or by something else is left alone and does not push ours out.
+   */
+  prune(isOurs?: (index: number) => boolean): number[] {
+    const kept = isOurs ? this.indexes().filter(isOurs) : this.indexes();
     const gone = kept.slice(0, Math.max(0, kept.length - this.keep));
     for (const index of gone) rmSync(join(this.dir, snapshotFileName(index)), { force: true });
     return gone;

@@ -108,6 +108,9 @@ export interface ProfilerProcess {
   exited: Promise<number | null>;
 }
 
+/** The signal token the profilers started here are given (APPTRACE_PROFILER_TOKEN). */
+export const TEST_PROFILER_TOKEN = 'apptrace-test-token-0123456789';
+
 /**
  * Starts `apptrace-profiler serve` on a free port, by default with the fixture as --root;
  * with `cwd`, from that directory and without --root (the target's own root applies).
@@ -116,7 +119,8 @@ export async function startProfiler(args: string[], options: { cwd?: string } = 
   const root = options.cwd ? [] : ['--root', FIXTURE_DIR];
   const child = spawn(process.execPath, [PROFILER_CLI, 'serve', '--listen', '127.0.0.1:0', ...root, ...args], {
     cwd: options.cwd ?? FIXTURE_DIR,
-    env: { ...process.env, APPTRACE_INSPECT: '', APPTRACE_DB: '' },
+    // The proxy's token: the profiler takes signals only with it (as from apptrace-proxy).
+    env: { ...process.env, APPTRACE_INSPECT: '', APPTRACE_DB: '', APPTRACE_PROFILER_TOKEN: TEST_PROFILER_TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.add(child);
@@ -133,12 +137,16 @@ export async function startProfiler(args: string[], options: { cwd?: string } = 
     records: async (since = 0) => (await (await fetch(`${base}/api/records?since=${since}`)).json()) as HeapRecord[],
     async signal(count = 1, url = '/leak') {
       const requests = Array.from({ length: count }, () => ({ method: 'GET', url, status: 200 }));
-      const res = await fetch(`${base}/api/signal`, { method: 'POST', body: JSON.stringify({ requests }) });
+      const res = await fetch(`${base}/api/signal`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-apptrace-token': TEST_PROFILER_TOKEN },
+        body: JSON.stringify({ requests }),
+      });
       await res.text();
       return res.status;
     },
     async snapshot() {
-      const res = await fetch(`${base}/api/snapshot`, { method: 'POST' });
+      const res = await fetch(`${base}/api/snapshot`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       return { status: res.status, body: await res.json() };
     },
   };

@@ -1,5 +1,5 @@
 import { AppError } from '../common/errors.js';
-import { type OptionSpec, formatHelp, parseHostPort, parseOptions } from '../common/options.js';
+import { type OptionSpec, formatHelp, formatHostPort, parseHostPort, parseOptions } from '../common/options.js';
 import { checkHostPort, checkTarget } from './config.js';
 
 /**
@@ -169,7 +169,7 @@ export function parseCheckConfig(argv: readonly string[], context: { env?: NodeJ
   return {
     ...base,
     target,
-    inspect: (values['inspect'] as string | undefined) ?? `${target.host}:9229`,
+    inspect: (values['inspect'] as string | undefined) ?? formatHostPort(target.host, 9229),
     requests,
     rounds: Number(values['requests']),
     traceModules: (values['trace-module'] as string[] | undefined) ?? [],

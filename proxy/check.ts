@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeFailure } from '../common/cli-runner.js';
 import { AppError, isAppError } from '../common/errors.js';
+import { formatHostPort } from '../common/options.js';
 import type { HeapRecord } from '../profiler/record.js';
 import type { ProfilerStatus } from '../ui/deps.js';
 import { type CheckConfig, checkHelp, parseCheckConfig } from './check-config.js';
@@ -90,7 +91,7 @@ class CheckRun {
 
   async run(): Promise<CheckReport> {
     const config = this.#config;
-    const target = `${config.target.host}:${config.target.port}`;
+    const target = formatHostPort(config.target.host, config.target.port);
     await waitForPort(config.target.host, config.target.port, config.waitMs).catch(() => {
       throw checkNotRun(
         `nothing answers at ${target} (waited ${config.waitMs / 1000} s). Start your app first, with its inspector on ` +
@@ -116,7 +117,7 @@ class CheckRun {
       script: process.env['APPTRACE_PROFILER_SCRIPT'] || undefined,
     });
     const profiler = `${this.#sidecar.url}${APPTRACE_PREFIX}`;
-    this.#signals = new SignalSender({ profilerUrl: this.#sidecar.url, log: (line) => this.#say(line) });
+    this.#signals = new SignalSender({ profilerUrl: this.#sidecar.url, token: this.#sidecar.token, log: (line) => this.#say(line) });
     proxy.useProfiler(this.#sidecar.url, this.#signals);
 
     // The inspector, then the baseline snapshot the profiler takes on attaching.

@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { runCommand } from '../common/cli-runner.js';
-import { isLoopback } from '../common/options.js';
+import { formatHostPort, isLoopback } from '../common/options.js';
 import { type ProxyConfig, parseProxyConfig, proxyHelp } from './config.js';
 import { type ProxyServer, createProxyServer } from './server.js';
 import { type Sidecar, startSidecar } from './sidecar.js';
@@ -32,7 +32,7 @@ function printBanner(config: ProxyConfig, port: number, profiler: { url: string;
   const rows: [string, string][] = [
     ['browse your app', `${base}/`],
     ['apptrace UI', `${base}${APPTRACE_PREFIX}`],
-    ['target', `${config.target.host}:${config.target.port}`],
+    ['target', formatHostPort(config.target.host, config.target.port)],
     ['traced URLs', describeUrlPatterns(config.urlPatterns)],
     ['traced modules', config.traceModules.length ? config.traceModules.join(', ') : "the app's own scripts (not node_modules, not node:)"],
     ['inspector', `${config.inspect} (the profiler reports its state)`],
@@ -57,7 +57,9 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
-  const proxy: ProxyServer = createProxyServer({ target: config.target, urlPatterns: config.urlPatterns });
+  // The names /_ah/apptrace answers: loopback, the listen address, and what the user adds.
+  const allowedHosts = [...config.allowedHosts, config.listen.host];
+  const proxy: ProxyServer = createProxyServer({ target: config.target, urlPatterns: config.urlPatterns, allowedHosts });
   // Listen first: a port in use is reported before any child process starts.
   const port = await proxy.listen(config.listen.host, config.listen.port);
 
@@ -79,19 +81,27 @@ async function main(argv: string[]): Promise<number> {
 
   let profilerUrl: string;
   let how: string;
+  let token = config.profilerToken;
   if (config.profiler !== undefined) {
     profilerUrl = config.profiler;
     how = 'given with --profiler';
+    if (token === undefined) {
+      warn(
+        'warning: no --profiler-token (APPTRACE_PROFILER_TOKEN): the profiler refuses signals without the token it was given, ' +
+          'so nothing is recorded per request. Give both the same token.',
+      );
+    }
   } else {
     try {
       sidecar = await startSidecar({
-        target: `${config.target.host}:${config.target.port}`,
+        target: formatHostPort(config.target.host, config.target.port),
         inspect: config.inspect,
         db: config.db,
         urlPatterns: config.urlPatterns,
         traceModules: config.traceModules,
         allocationSites: config.allocationSites,
         keepSnapshots: config.keepSnapshots,
+        allowedHosts,
         // Tests stand a small script speaking the same IPC in for the profiler.
         script: process.env['APPTRACE_PROFILER_SCRIPT'] || undefined,
         onSpawn: (child) => {
@@ -106,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (stopping) return -1;
     profilerUrl = sidecar.url;
+    token = sidecar.token;
     how = `sidecar, pid ${sidecar.pid}`;
     sidecar.onExit((code, signal) => {
       if (stopping) return;
@@ -118,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
       });
     });
   }
-  proxy.useProfiler(profilerUrl, new SignalSender({ profilerUrl, log: (line) => process.stderr.write(`${line}\n`) }));
+  proxy.useProfiler(profilerUrl, new SignalSender({ profilerUrl, ...(token === undefined ? {} : { token }), log: (line) => process.stderr.write(`${line}\n`) }));
   printBanner(config, port, { url: profilerUrl, how });
   return -1;
 }

@@ -1,5 +1,7 @@
 import { AppError } from '../common/errors.js';
-import { type OptionSpec, formatHelp, parseHostPort, parseOptions } from '../common/options.js';
+import { normaliseAllowedHost, withAllowedHostsEnv } from '../common/allowed-hosts.js';
+import { type OptionSpec, formatHelp, formatHostPort, parseHostPort, parseOptions } from '../common/options.js';
+import { checkProfilerToken } from '../common/profiler-token.js';
 
 /** Everything `apptrace-proxy` needs to run, resolved from flags, env, config file and defaults. */
 export interface ProxyConfig {
@@ -17,6 +19,10 @@ export interface ProxyConfig {
   keepSnapshots: number;
   /** --allocation-sites: the profiler records allocation stacks (slows the target down). */
   allocationSites: boolean;
+  /** --allowed-host: Host names `/_ah/apptrace*` answers besides loopback ones and the listen address. */
+  allowedHosts: string[];
+  /** --profiler-token: the secret shared with a profiler given with --profiler (one is generated for the sidecar). */
+  profilerToken: string | undefined;
   help: boolean;
 }
 
@@ -24,7 +30,7 @@ export const PROXY_USAGE = 'Usage: apptrace-proxy --target host:port [--listen [
 
 export function checkHostPort(value: string): string {
   const { host, port } = parseHostPort(value);
-  return `${host}:${port}`;
+  return formatHostPort(host, port);
 }
 
 export function checkTarget(value: string): string {
@@ -33,7 +39,7 @@ export function checkTarget(value: string): string {
   if (/^[a-z]+:\/\//i.test(bare)) throw new Error('only plain http targets are supported, as host:port');
   const { host, port } = parseHostPort(bare);
   if (port === 0) throw new Error('port 0 is not a dev server port');
-  return `${host}:${port}`;
+  return formatHostPort(host, port);
 }
 
 function checkRegex(value: string): string {
@@ -82,6 +88,20 @@ export const PROXY_OPTIONS: readonly OptionSpec[] = [
     kind: 'boolean',
     help: 'also record where growing objects were allocated (tracks every allocation: the target runs ~15x slower, ~6x when started with node --track-heap-objects)',
   },
+  {
+    name: 'allowed-host',
+    kind: 'list',
+    value: 'NAME',
+    help: 'a Host name /_ah/apptrace answers besides loopback ones and the listen address (e.g. a compose service name); repeatable, or APPTRACE_ALLOWED_HOSTS=a,b',
+    check: normaliseAllowedHost,
+  },
+  {
+    name: 'profiler-token',
+    kind: 'string',
+    value: 'SECRET',
+    help: 'with --profiler: the secret the proxy sends with its signals, given to that profiler too (better as APPTRACE_PROFILER_TOKEN, which ps does not show)',
+    check: checkProfilerToken,
+  },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
 
@@ -119,6 +139,7 @@ export function parseProxyConfig(
   const wantsHelp = argv.includes('--help') || argv.includes('-h');
   const { values, positionals } = parseOptions(wantsHelp ? ['--help'] : argv, PROXY_OPTIONS, {
     ...context,
+    ...(context.env ? { env: withAllowedHostsEnv(context.env) } : {}),
     command: 'apptrace-proxy',
     useConfigFile: !wantsHelp,
   });
@@ -141,6 +162,8 @@ export function parseProxyConfig(
       profiler: undefined,
       keepSnapshots: 0,
       allocationSites: false,
+      allowedHosts: [],
+      profilerToken: undefined,
       help: true,
     };
   }
@@ -155,13 +178,15 @@ export function parseProxyConfig(
   return {
     target,
     listen,
-    inspect: (values['inspect'] as string | undefined) ?? `${target.host}:9229`,
+    inspect: (values['inspect'] as string | undefined) ?? formatHostPort(target.host, 9229),
     urlPatterns: (values['url-pattern'] as string[] | undefined) ?? [],
     traceModules: (values['trace-module'] as string[] | undefined) ?? [],
     db: values['db'] as string,
     profiler: values['profiler'] as string | undefined,
     keepSnapshots: Number(values['keep-snapshots']),
     allocationSites: values['allocation-sites'] === true,
+    allowedHosts: (values['allowed-host'] as string[] | undefined) ?? [],
+    profilerToken: values['profiler-token'] as string | undefined,
     help: false,
   };
 }

@@ -1,5 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
+import { APPTRACE_RESPONSE_HEADERS, createHostCheck, forbiddenHostMessage } from '../common/allowed-hosts.js';
 import { AppError } from '../common/errors.js';
 import { sendBadGateway, type Upstream } from './error-page.js';
 import { type Forwarder, createForwarder } from './forward.js';
@@ -9,6 +10,11 @@ import { APPTRACE_PREFIX, createUrlMatcher } from './url-match.js';
 export interface ProxyServerOptions {
   target: { host: string; port: number };
   urlPatterns: readonly string[];
+  /**
+   * Host names `/_ah/apptrace*` answers besides loopback ones (--allowed-host and the listen
+   * address); any other Host gets 403 there. The app's own traffic is not filtered.
+   */
+  allowedHosts?: readonly string[];
 }
 
 /**
@@ -30,9 +36,19 @@ function describeHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** 403 for `/_ah/apptrace*` under a Host that is not allowed (DNS rebinding); names --allowed-host. */
+function refuseHost(req: IncomingMessage, res: ServerResponse): void {
+  const message = forbiddenHostMessage(req.headers.host);
+  // Drain the body, so that a kept-alive connection stays usable.
+  req.resume();
+  res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(message) });
+  res.end(message);
+}
+
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const targetAddress = describeHostPort(options.target.host, options.target.port);
   const isTraced = createUrlMatcher(options.urlPatterns);
+  const isAllowedHost = createHostCheck(options.allowedHosts ?? []);
   const server = createServer({
     // A dev proxy: a slow upload to a local server must not be cut after 5 minutes.
     requestTimeout: 0,
@@ -55,6 +71,11 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     if (url.startsWith(APPTRACE_PREFIX)) {
+      for (const [name, value] of Object.entries(APPTRACE_RESPONSE_HEADERS)) res.setHeader(name, value);
+      if (!isAllowedHost(req.headers.host)) {
+        refuseHost(req, res);
+        return;
+      }
       if (profiler !== undefined) profiler.web(req, res);
       else sendBadGateway(req, res, unavailable, new Error('no profiler'));
       return;
@@ -65,6 +86,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
 
   function handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     if ((req.url ?? '/').startsWith(APPTRACE_PREFIX)) {
+      if (!isAllowedHost(req.headers.host)) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\n\r\n');
+        return;
+      }
       if (profiler !== undefined) profiler.ws(req, socket, head);
       else socket.destroy();
       return;

@@ -17,10 +17,10 @@ beforeAll(async () => {
 });
 afterAll(killAll);
 
-async function whoami(port: number): Promise<{ pid: number; argv: string[] }> {
+async function whoami(port: number): Promise<{ pid: number; argv: string[]; token?: string }> {
   const res = await request(port, '/_ah/apptrace/whoami');
   expect(res.status).toBe(200);
-  return JSON.parse(res.body) as { pid: number; argv: string[] };
+  return JSON.parse(res.body) as { pid: number; argv: string[]; token?: string };
 }
 
 describe('the sidecar profiler', () => {
@@ -56,7 +56,12 @@ describe('the sidecar profiler', () => {
       'src/**',
       '--url-pattern',
       '^/api/',
+      // The names the proxy answers, which it forwards as they are: its listen address here.
+      '--allowed-host',
+      '127.0.0.1',
     ]);
+    // The signal token goes in the environment (ps shows argv), a fresh random one.
+    expect(profiler.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(proxy.stdout()).toContain(`(sidecar, pid ${profiler.pid})`);
     expect(proxy.stdout()).toContain('fake-profiler: ready'); // its terminal lines show in ours
     expect(isAlive(profiler.pid)).toBe(true);

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { AppError } from '../common/errors.js';
+import { PROFILER_TOKEN_ENV, generateProfilerToken } from '../common/profiler-token.js';
 
 /** The profiler stopped before it was ready; the proxy exits with the profiler's own status. */
 export class SidecarExitError extends AppError {
@@ -36,12 +37,16 @@ export interface SidecarOptions {
   stdout?: 'inherit' | 'stderr' | 'ignore';
   /** Passed on as --keep-snapshots: how many raw snapshots the profiler keeps (0: none). */
   keepSnapshots?: number;
+  /** Passed on as --allowed-host: the names the proxy answers, which it forwards as they are. */
+  allowedHosts?: readonly string[];
 }
 
 export interface Sidecar {
   url: string;
   pid: number;
   child: ChildProcess;
+  /** The secret the profiler expects with each signal (generated here, handed over in its environment). */
+  token: string;
   /** Called once if the profiler exits while the proxy runs. */
   onExit(listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
   /** Stops the profiler and resolves when it has exited. */
@@ -76,6 +81,7 @@ export function sidecarArgs(options: SidecarOptions): string[] {
   for (const pattern of options.urlPatterns) args.push('--url-pattern', pattern);
   if (options.allocationSites) args.push('--allocation-sites');
   if (options.keepSnapshots) args.push('--keep-snapshots', String(options.keepSnapshots));
+  for (const name of options.allowedHosts ?? []) args.push('--allowed-host', name);
   return args;
 }
 
@@ -88,7 +94,10 @@ export function sidecarArgs(options: SidecarOptions): string[] {
  */
 export function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   const script = options.script ?? defaultProfilerScript();
+  // In the environment, not argv: `ps` shows every process's argv to every user.
+  const token = generateProfilerToken();
   const child = fork(script, sidecarArgs(options), {
+    env: { ...process.env, [PROFILER_TOKEN_ENV]: token },
     stdio: ['ignore', options.stdout === 'stderr' ? 2 : (options.stdout ?? 'inherit'), 'inherit', 'ipc'],
     // Not detached: Ctrl-C in a terminal reaches the whole process group.
   });
@@ -107,6 +116,7 @@ export function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     url,
     pid: child.pid!,
     child,
+    token,
     onExit(listener) {
       exitListener = listener;
     },

@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { PROFILER_TOKEN_HEADER } from '../common/profiler-token.js';
 import type { RequestInfo } from '../profiler/record.js';
 
 export const SIGNAL_PATH = '/_ah/apptrace/api/signal';
@@ -13,6 +14,8 @@ export interface SignalSenderOptions {
   profilerUrl: string;
   /** Where the one-line reports go (stderr in the CLI). */
   log?: (line: string) => void;
+  /** The secret shared with the profiler (it refuses signals without it). */
+  token?: string;
 }
 
 export interface SignalStats {
@@ -37,6 +40,7 @@ export class SignalSender {
   // idle socket is dropped before the profiler closes it.
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1, timeout: 60_000 });
   private readonly log: (line: string) => void;
+  private readonly token: string | undefined;
   private queue: RequestInfo[] = [];
   private inFlight = false;
   private scheduled = false;
@@ -46,6 +50,7 @@ export class SignalSender {
   constructor(options: SignalSenderOptions) {
     this.url = new URL(SIGNAL_PATH, options.profilerUrl);
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.token = options.token;
   }
 
   /** Queues one finished response; returns at once. */
@@ -87,7 +92,11 @@ export class SignalSender {
     const req = request(this.url, {
       method: 'POST',
       agent: this.agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        ...(this.token === undefined ? {} : { [PROFILER_TOKEN_HEADER]: this.token }),
+      },
       timeout: SIGNAL_TIMEOUT_MS,
     });
     let settled = false;

@@ -96,12 +96,17 @@ describe('GET /api/status', () => {
   });
 });
 
+/** The proxy's token in these tests (the guard refuses signals without it; ui/guard.test.ts). */
+const TOKEN = 'test-token-of-the-proxy-0123456789';
+/** A state-changing request must be JSON (ui/guard.test.ts). */
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
 describe('POST /api/signal', () => {
   it('passes the requests on and answers 202', async () => {
     const deps = depsWith(0);
-    const res = await createApp(deps).request(`${base}/api/signal`, {
+    const res = await createApp(deps, { profilerToken: TOKEN }).request(`${base}/api/signal`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-apptrace-token': TOKEN },
       body: JSON.stringify({ requests: [{ method: 'GET', url: '/a', status: 200 }, { method: 'POST', url: '/b', status: 201 }] }),
     });
     expect(res.status).toBe(202);
@@ -120,7 +125,11 @@ describe('POST /api/signal', () => {
   ] as const) {
     it(`answers 400 for ${what} and signals nothing`, async () => {
       const deps = depsWith(0);
-      const res = await createApp(deps).request(`${base}/api/signal`, { method: 'POST', body });
+      const res = await createApp(deps, { profilerToken: TOKEN }).request(`${base}/api/signal`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-apptrace-token': TOKEN },
+        body,
+      });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: string }).error).toMatch(/request|JSON/);
       expect(deps.signals).toEqual([]);
@@ -130,7 +139,7 @@ describe('POST /api/signal', () => {
 
 describe('POST /api/snapshot', () => {
   it('answers 201 with the new record', async () => {
-    const res = await createApp(depsWith(2)).request(`${base}/api/snapshot`, { method: 'POST' });
+    const res = await createApp(depsWith(2)).request(`${base}/api/snapshot`, { method: 'POST', headers: JSON_HEADERS, body: '{}' });
     expect(res.status).toBe(201);
     expect(((await res.json()) as HeapRecord).index).toBe(3);
   });
@@ -138,7 +147,7 @@ describe('POST /api/snapshot', () => {
   it('answers 503 with the reason when there is no inspector', async () => {
     const deps = depsWith(0);
     deps.snapshotNow = () => Promise.reject(new AppError('NO_INSPECTOR', 'not connected; start the target with node --inspect'));
-    const res = await createApp(deps).request(`${base}/api/snapshot`, { method: 'POST' });
+    const res = await createApp(deps).request(`${base}/api/snapshot`, { method: 'POST', headers: JSON_HEADERS, body: '{}' });
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ error: 'not connected; start the target with node --inspect', code: 'NO_INSPECTOR' });
   });

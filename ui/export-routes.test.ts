@@ -106,9 +106,9 @@ describe('records as CSV', () => {
 
 describe('GET /api/records/<index>/snapshot', () => {
   const db = join(dir, 'db.json');
-  mkdirSync(join(dir, 'snapshots'), { recursive: true });
+  mkdirSync(join(dir, 'db.json.snapshots'), { recursive: true });
   const content = '{"snapshot":{"meta":{}},"nodes":[],"edges":[],"strings":[]}';
-  writeFileSync(join(dir, 'snapshots', '3.heapsnapshot'), content);
+  writeFileSync(join(dir, 'db.json.snapshots', '3.heapsnapshot'), content);
   const deps = new MemoryDeps({ db });
   deps.add(record(1));
   deps.add(record(2));

@@ -25,7 +25,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
       status.lastError ? `last error: ${status.lastError.message}` : ''
     }</span>
     <button id="snapshot-now" type="button" title="POST ${base}/api/snapshot">Snapshot now</button>
-    <a id="download-csv" class="pill" href="${base}/api/records.csv" download title="every record × object, for a spreadsheet">records.csv</a>
+    <a id="download-csv" class="pill" href="${base}/api/records.csv" download title="every record × object, for a spreadsheet. It holds your app's request URLs and names from its heap: share it like a secret.">records.csv</a>
     <button id="clear-records" type="button" title="delete every record from ${status.db} (asks first)"${status.records > 0 ? '' : html` disabled`}>Clear records</button>
   </div>
 </header>
@@ -77,6 +77,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
     <p id="suspects-empty" class="muted">Suspects appear after a few records.</p>
     <section id="kept" hidden>
       <h2>Kept snapshots <small>open in Chrome DevTools › Memory › Load</small></h2>
+      <p id="kept-secret" class="notice warn">A snapshot is your app's whole heap: its session tokens, passwords and keys too. Keep these files (and records.csv, which holds request URLs) as secrets; do not attach them to public issues.</p>
       <ul id="kept-list" class="kept-list"></ul>
     </section>
   </aside>

@@ -75,7 +75,7 @@ export class InspectorSession extends EventEmitter {
   constructor(options: InspectorSessionOptions) {
     super();
     this.#options = options;
-    this.address = `${options.host}:${options.port}`;
+    this.address = options.host.includes(':') ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
   }
 
   /** Starts the connect / reconnect loop; returns at once. */
