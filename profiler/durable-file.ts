@@ -1,4 +1,4 @@
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
 
@@ -59,7 +59,7 @@ export class DurableJSONFile<T> implements Adapter<T> {
 }
 
 async function syncFolder(path: string): Promise<void> {
-  let folder;
+  let folder: FileHandle | undefined;
   try {
     folder = await open(path, 'r');
     await folder.sync();
