@@ -80,6 +80,8 @@ export const SERVE_OPTIONS: OptionSpec[] = [
 ];
 
 const USAGE = `Usage: apptrace-profiler [serve] [options]
+       apptrace-profiler analyze FILE.heapsnapshot [options]   (offline; analyze --help)
+       apptrace-profiler --version
 
 Attaches to a Node.js app's inspector, takes a heap snapshot per signal from
 apptrace-proxy (or per POST /_ah/apptrace/api/snapshot), records what each top-level

@@ -7,6 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { AppError } from '../common/errors.js';
 import { isLoopback } from '../common/options.js';
+import { apptraceVersion, wantsVersion } from '../common/version.js';
 import { type ProxyConfig, parseProxyConfig, proxyHelp } from './config.js';
 import { type ProxyServer, createProxyServer } from './server.js';
 import { type Sidecar, startSidecar } from './sidecar.js';
@@ -124,7 +125,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const argv = process.argv.slice(2);
-if (argv[0] === 'check') {
+if (wantsVersion(argv)) {
+  say(`apptrace-proxy ${apptraceVersion()}`);
+} else if (argv[0] === 'check') {
   // The CI gate: runs to the end and exits with its verdict (0, 1, or 2).
   const { runCheckCommand } = await import('./check.js');
   process.exitCode = await runCheckCommand(argv.slice(1));

@@ -100,6 +100,7 @@ export function proxyHelp(): string {
       '',
       'In CI: `apptrace-proxy check --target … --request /path --requests 16` fails (exit 1) when',
       'an object keeps growing per request; `apptrace-proxy check --help` for its flags.',
+      '`apptrace-proxy --version` prints the version.',
     ].join('\n'),
   );
 }
