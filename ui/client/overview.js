@@ -398,6 +398,23 @@
     $('ni-hint').textContent =
       status.inspector.hint ||
       'Start the target with its inspector on: node --inspect=' + status.inspector.address + ' server.js';
+    renderWarnings(status.warnings || []);
+  }
+
+  // Setup warnings and the empty suspects text (same words as ui/warnings-view.ts).
+  function renderWarnings(warnings) {
+    $('warnings-list').replaceChildren(
+      ...warnings.map((w) => {
+        const li = document.createElement('li');
+        li.dataset.code = w.code;
+        li.textContent = w.message;
+        return li;
+      }),
+    );
+    $('warnings').hidden = warnings.length === 0;
+    $('suspects-empty').textContent = warnings.some((w) => w.code === 'TRACE_MODULE_UNMATCHED')
+      ? 'No suspects: --trace-module matches none of the scripts the app has loaded (see "Check the setup" above).'
+      : 'Suspects appear after a few records.';
   }
 
   function renderCounts(count, lastIndex) {
