@@ -170,6 +170,33 @@ describe('the npm package', () => {
     expect(profilerVersion.stdout.trim()).toBe(`apptrace-profiler ${VERSION}`);
   });
 
+  it("installs from a git URL with the README's second line: npm builds it, the bins work", () => {
+    const line = readmeCommands('## Install').find((l) => l.includes('git+file://'));
+    expect(line).toBe('npm install --save-dev git+file:///path/to/apptrace');
+    // The fresh copy as a git repository (what a clone is), without dist/ (ignored).
+    const source = join(dir, 'source');
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: source, stdio: 'ignore' });
+    git('init', '-q');
+    // Not the node_modules link made for npm pack (a symlink is not the ignored folder).
+    git('add', '-A', '--', '.', ':!node_modules');
+    git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'commit', '-q', '-m', 'fresh clone');
+    const gitApp = join(dir, 'git-app');
+    mkdirSync(gitApp);
+    writeFileSync(join(gitApp, 'package.json'), JSON.stringify({ name: 'git-app', version: '1.0.0', private: true }, null, 2));
+    const result = spawnSync('sh', ['-c', `${line!.replace('/path/to/apptrace', source)} --no-audit --no-fund --prefer-offline`], {
+      cwd: gitApp,
+      // @memlab/heap-analysis, a devDependency npm installs to build, must not fetch a browser.
+      env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1' },
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    expect(result.status, result.stderr).toBe(0);
+    const version = spawnSync('sh', ['-c', 'npx apptrace-proxy --version && npx apptrace-profiler --version'], { cwd: gitApp, encoding: 'utf8' });
+    expect(version.stdout).toBe(`apptrace-proxy ${VERSION}\napptrace-profiler ${VERSION}\n`);
+    expect(existsSync(join(gitApp, 'node_modules', 'apptrace', 'dist', 'proxy', 'cli.js'))).toBe(true);
+    expect(existsSync(join(gitApp, 'node_modules', 'apptrace', 'profiler'))).toBe(false);
+  }, 320_000);
+
   it("runs the README's 'In front of your own app' commands: records of the app's leak appear", async () => {
     const [startApp, startProxy, ...rest] = readmeCommands('## In front of your own app');
     expect(rest).toEqual([]);
