@@ -55,16 +55,19 @@ export async function startStack(options: {
   cwd?: string;
   /** More flags for apptrace-proxy. */
   proxyArgs?: string[];
+  /** The node binaries of the target and of apptrace (proxy and its profiler); default: this one. */
+  targetNode?: string;
+  proxyNode?: string;
 }): Promise<Stack> {
   const cwd = options.cwd ?? dirname(options.app);
-  const target = startProcess('target', process.execPath, ['--inspect=127.0.0.1:0', options.app], { cwd, env: { PORT: '0' } });
+  const target = startProcess('target', options.targetNode ?? process.execPath, ['--inspect=127.0.0.1:0', options.app], { cwd, env: { PORT: '0' } });
   let proxy: RunningProcess | undefined;
   try {
     const [, appPort] = await target.waitFor(/listening on (\d+)/);
     const [, inspectPort] = await target.waitFor(/Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//);
     proxy = startProcess(
       'apptrace-proxy',
-      process.execPath,
+      options.proxyNode ?? process.execPath,
       [
         join(projectRoot(), 'dist', 'proxy', 'cli.js'),
         '--target',

@@ -11,7 +11,7 @@ import { badFlag, formatHelp, parseOptions } from '../common/options.js';
 import type { OptionSpec } from '../common/options.js';
 import { analyzeFile, nodeInfo } from './heap/analyze.js';
 import type { AnalysisResult, NodeDetails, NodeSummary } from './heap/analyze.js';
-import { createModuleMatcher, readScriptSource } from './heap/module-match.js';
+import { checkModulePattern, createModuleMatcher, readScriptSource } from './heap/module-match.js';
 
 const USAGE = 'Usage: apptrace-profiler analyze FILE.heapsnapshot [options]';
 
@@ -20,6 +20,7 @@ const SPECS: OptionSpec[] = [
     name: 'trace-module',
     kind: 'list',
     value: 'PATTERN',
+    check: checkModulePattern,
     help:
       'which scripts\' top-level objects are entries: a glob over the script path relative to --root (`*` within a folder, `**` across folders; a plain path names a file or folder; absolute paths and node:… also work). A pattern may also name a script\'s original source: `src/store.ts` traces `dist/store.js` built from it with source maps. Default: the app\'s own scripts, not node_modules nor node: internals',
   },

@@ -5,8 +5,13 @@
  * (or `serve`) starts the sidecar that attaches to a target's inspector.
  */
 import { runCommand } from '../common/cli-runner.js';
+import { apptraceVersion, wantsVersion } from '../common/version.js';
 
 async function main(argv: string[]): Promise<number> {
+  if (wantsVersion(argv)) {
+    process.stdout.write(`apptrace-profiler ${apptraceVersion()}\n`);
+    return 0;
+  }
   const [first, ...rest] = argv;
   if (first === 'analyze') {
     const { runAnalyzeCommand } = await import('./analyze-command.js');

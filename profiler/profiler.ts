@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type CDP from 'chrome-remote-interface';
-import type { AppDeps, AppEvent, ModuleSource, ProfilerStatus } from '../ui/deps.js';
+import { parseHostPort } from '../common/options.js';
+import type { AppDeps, AppEvent, ModuleSource, ProfilerStatus, StatusWarning } from '../ui/deps.js';
 import type { AnalysisFactory } from './analysis-client.js';
 import { Capture } from './capture.js';
 import { InspectorSession } from './cdp/session.js';
@@ -11,6 +12,7 @@ import { moduleSourceOf } from './heap/source-maps.js';
 import type { HeapRecord, RequestInfo } from './record.js';
 import { snapshotFileName, type SnapshotFiles } from './snapshot-files.js';
 import type { RecordStore } from './store.js';
+import { unmatchedTraceModules } from './trace-module-check.js';
 
 export interface ProfilerOptions {
   inspect: { host: string; port: number };
@@ -64,6 +66,9 @@ export class Profiler implements AppDeps {
   #progressTimer: NodeJS.Timeout | null = null;
   /** Whether this session started allocation tracking (not the target's own --track-heap-objects). */
   #startedTracking = false;
+  /** The inspector session that made the latest record: its scripts are all reported by then. */
+  #recordedSession: string | null = null;
+  #unmatched: { key: string; message: string | null } = { key: '', message: null };
 
   constructor(options: ProfilerOptions) {
     this.#options = options;
@@ -76,6 +81,7 @@ export class Profiler implements AppDeps {
       beforeAttach: options.root && !options.allocationSites ? undefined : (client) => this.#beforeAttach(client),
       ...(options.targetHint ? { targetHint: options.targetHint } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
+      target: targetAddress(options.target),
     });
     this.capture = new Capture({
       session: this.session,
@@ -86,10 +92,14 @@ export class Profiler implements AppDeps {
       ...(options.snapshots ? { snapshots: options.snapshots } : {}),
     });
     this.session.on('state', () => this.#emitStatus());
+    this.session.on('warning', () => this.#emitStatus());
     this.capture.on('change', () => this.#emitStatus());
     this.capture.on('failed', () => this.#emitStatus());
     this.capture.on('progress', () => this.#emitProgress());
-    this.capture.on('record', (record) => this.#emit({ type: 'record', record }));
+    this.capture.on('record', (record) => {
+      this.#recordedSession = this.session.current?.id ?? null;
+      this.#emit({ type: 'record', record });
+    });
   }
 
   /** The root module names are relative to (the target's working directory by default). */
@@ -142,7 +152,31 @@ export class Profiler implements AppDeps {
       urlPatterns: this.#options.urlPatterns ?? [],
       traceModules: this.traceModules,
       db: store.path,
+      warnings: this.warnings(),
     };
+  }
+
+  /** What the user should fix in the setup: shown in the terminal, the status API and the page. */
+  warnings(): StatusWarning[] {
+    const warnings: StatusWarning[] = [];
+    if (this.session.state === 'connected' && this.session.targetWarning) {
+      warnings.push({ code: 'TARGET_UNVERIFIED', message: this.session.targetWarning });
+    }
+    const unmatched = this.#unmatchedTraceModules();
+    if (unmatched) warnings.push({ code: 'TRACE_MODULE_UNMATCHED', message: unmatched });
+    return warnings;
+  }
+
+  /** Looked at once this session has made a record (its scripts are known by then), again as scripts load. */
+  #unmatchedTraceModules(): string | null {
+    const id = this.session.current?.id;
+    if (!id || id !== this.#recordedSession) return null;
+    const urls = this.session.scriptUrls;
+    const key = `${id}:${urls.size}:${this.session.sources.size}:${this.#modules.root}`;
+    if (key !== this.#unmatched.key) {
+      this.#unmatched = { key, message: unmatchedTraceModules(this.#options.patterns ?? [], urls.values(), this.#modules) };
+    }
+    return this.#unmatched.message;
   }
 
   subscribe(listener: (event: AppEvent) => void): () => void {
@@ -261,6 +295,17 @@ export class Profiler implements AppDeps {
       this.#progressTimer = null;
       if (this.capture.running) this.#emitStatus();
     }, wait);
+  }
+}
+
+/** `host:port` of --target, or null when it is unknown or not of that form. */
+function targetAddress(target: string | null | undefined): { host: string; port: number } | null {
+  if (!target) return null;
+  try {
+    const address = parseHostPort(target);
+    return address.port > 0 ? address : null;
+  } catch {
+    return null;
   }
 }
 

@@ -9,7 +9,7 @@ import type { OptionSpec } from '../common/options.js';
 import { formatHelp, formatHostPort, isLoopback, parseHostPort, parseOptions } from '../common/options.js';
 import { BASE_PATH, createApp } from '../ui/app.js';
 import { AnalysisWorker } from './analysis-client.js';
-import { createModuleMatcher } from './heap/module-match.js';
+import { checkModulePattern, createModuleMatcher } from './heap/module-match.js';
 import { Profiler } from './profiler.js';
 import { SnapshotFiles } from './snapshot-files.js';
 import { RecordStore } from './store.js';
@@ -44,6 +44,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     name: 'trace-module',
     kind: 'list',
     value: 'PATTERN',
+    check: checkModulePattern,
     help: "modules whose top-level objects are recorded: a glob relative to --root, which may also name a script's original source (`src/store.ts` traces `dist/store.js` built with source maps); default: the app's own scripts, not node_modules nor node:",
   },
   {
@@ -96,6 +97,8 @@ export const SERVE_OPTIONS: OptionSpec[] = [
 ];
 
 const USAGE = `Usage: apptrace-profiler [serve] [options]
+       apptrace-profiler analyze FILE.heapsnapshot [options]   (offline; analyze --help)
+       apptrace-profiler --version
 
 Attaches to a Node.js app's inspector, takes a heap snapshot per signal from
 apptrace-proxy (or per POST /_ah/apptrace/api/snapshot), records what each top-level

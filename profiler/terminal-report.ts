@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { AppError } from '../common/errors.js';
 import type { HeapRecord } from './record.js';
 import { formatBytes } from '../common/format-bytes.js';
+import type { AppEvent } from '../ui/deps.js';
 import type { Profiler } from './profiler.js';
 import type { RecordStore } from './store.js';
 import { biggestMover } from './suspects.js';
@@ -67,6 +68,16 @@ export class TerminalReport {
       this.#out.write(`\r\x1b[Ksnapshot: ${phase}, ${formatBytes(p.bytes)} received, ${((Date.now() - p.startedAt) / 1000).toFixed(1)} s`);
       this.#progressShown = true;
     };
+    // Setup warnings (ui/deps.ts StatusWarning), each printed when it appears.
+    let warned = new Set<string>();
+    const onStatus = (event: AppEvent) => {
+      if (event.type !== 'status') return;
+      const now = new Set((event.status.warnings ?? []).map((w) => w.message));
+      for (const message of now) if (!warned.has(message)) this.line(`warning: ${message}`);
+      warned = now;
+    };
+    const unsubscribe = this.#profiler.subscribe(onStatus);
+    this.#offs.push(() => void unsubscribe());
     session.on('state', onState);
     capture.on('record', onRecord);
     capture.on('failed', onFailed);

@@ -1,4 +1,5 @@
 import { AppError } from '../common/errors.js';
+import { checkModulePattern } from '../profiler/heap/module-match.js';
 import { type OptionSpec, formatHelp, formatHostPort, parseHostPort, parseOptions } from '../common/options.js';
 import { checkHostPort, checkTarget } from './config.js';
 
@@ -92,7 +93,7 @@ export const CHECK_OPTIONS: readonly OptionSpec[] = [
     check: checkRequest,
   },
   { name: 'requests', kind: 'string', value: 'N', help: 'how many rounds of the requests to send, 4 or more', default: String(DEFAULT_ROUNDS), check: checkCount },
-  { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "the modules whose objects are watched; repeatable (default: the app's own scripts)" },
+  { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "the modules whose objects are watched; repeatable (default: the app's own scripts)", check: checkModulePattern },
   {
     name: 'threshold',
     kind: 'string',

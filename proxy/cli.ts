@@ -7,6 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { runCommand } from '../common/cli-runner.js';
 import { formatHostPort, isLoopback } from '../common/options.js';
+import { apptraceVersion, wantsVersion } from '../common/version.js';
 import { type ProxyConfig, parseProxyConfig, proxyHelp } from './config.js';
 import { type ProxyServer, createProxyServer } from './server.js';
 import { type Sidecar, startSidecar } from './sidecar.js';
@@ -135,7 +136,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const argv = process.argv.slice(2);
-if (argv[0] === 'check') {
+if (wantsVersion(argv)) {
+  say(`apptrace-proxy ${apptraceVersion()}`);
+} else if (argv[0] === 'check') {
   // The CI gate: runs to the end and exits with its verdict (0, 1, or 2).
   const { runCheckCommand } = await import('./check.js');
   const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, exit: (code: number) => process.exit(code) };

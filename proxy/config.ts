@@ -1,4 +1,5 @@
 import { AppError } from '../common/errors.js';
+import { checkModulePattern } from '../profiler/heap/module-match.js';
 import { normaliseAllowedHost, withAllowedHostsEnv } from '../common/allowed-hosts.js';
 import { type OptionSpec, formatHelp, formatHostPort, parseHostPort, parseOptions } from '../common/options.js';
 import { checkProfilerToken } from '../common/profiler-token.js';
@@ -72,7 +73,7 @@ export const PROXY_OPTIONS: readonly OptionSpec[] = [
   { name: 'listen', kind: 'string', value: '[host:]port', help: 'where the proxy listens', default: '127.0.0.1:8080', check: checkHostPort },
   { name: 'inspect', kind: 'string', value: 'host:port', help: "the target's inspector (default: the target's host, port 9229)", check: checkHostPort },
   { name: 'url-pattern', kind: 'list', value: 'REGEX', help: 'trace requests whose path (+query) matches; repeatable (default: every path but /_ah/apptrace*)', check: checkRegex },
-  { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "record the objects of these modules; repeatable (default: the app's own scripts, not node_modules nor node:)" },
+  { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "record the objects of these modules; repeatable (default: the app's own scripts, not node_modules nor node:)", check: checkModulePattern },
   { name: 'db', kind: 'string', value: 'PATH', help: 'the record store', default: '.apptrace/db.json' },
   { name: 'profiler', kind: 'string', value: 'URL', help: 'use a running profiler instead of starting one as a child process', check: checkUrl },
   {
@@ -120,6 +121,7 @@ export function proxyHelp(): string {
       '',
       'In CI: `apptrace-proxy check --target … --request /path --requests 16` fails (exit 1) when',
       'an object keeps growing per request; `apptrace-proxy check --help` for its flags.',
+      '`apptrace-proxy --version` prints the version.',
     ].join('\n'),
   );
 }

@@ -1,5 +1,7 @@
 import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+// First: util._extend, which http-proxy takes when it loads, must not be the deprecated one.
+import './util-extend.js';
 import httpProxy from 'http-proxy';
 import { type Upstream, sendBadGateway } from './error-page.js';
 import { endToEndRawHeaders, stripRequestHopByHop } from './hop-by-hop.js';

@@ -65,4 +65,17 @@ export interface ProfilerStatus {
   /** The --trace-module patterns, or a description of the default. */
   traceModules: string[];
   db: string;
+  /** Problems with the setup that the user should fix; profiling goes on (absent: none). */
+  warnings?: StatusWarning[];
+}
+
+/**
+ * `TARGET_UNVERIFIED`: it could not be verified that the inspected process serves --target
+ * (a process proven to be another one is refused instead: inspector state and hint).
+ * `TRACE_MODULE_UNMATCHED`: no loaded script matches --trace-module; the message lists
+ * some that could.
+ */
+export interface StatusWarning {
+  code: 'TARGET_UNVERIFIED' | 'TRACE_MODULE_UNMATCHED';
+  message: string;
 }

@@ -3,6 +3,7 @@ import type { ProfilerStatus } from './deps.js';
 import { html, layout, type Html } from './html.js';
 import { CLIENT_MODULES } from './static.js';
 import { inspectorHint, inspectorText, recordsText, rootIsTraced, snapshotText } from './status-view.js';
+import { setupWarnings, suspectsEmptyText } from './warnings-view.js';
 
 /**
  * The overview at {base}: status strip, the "no inspector" and "no records yet" notices,
@@ -36,6 +37,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
     (now: <span id="ni-state">${status.inspector.state}</span>).</p>
   <p id="ni-hint" class="hint">${inspectorHint(status)}</p>
 </section>
+${setupWarnings(status)}
 <section id="empty" class="notice"${hasRecords ? html` hidden` : ''}>
   <h2>No records yet</h2>
   <p>apptrace records a heap snapshot after each request through the proxy whose path matches one of:</p>
@@ -74,7 +76,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
         <th class="num">growth</th><th>trend</th><th>verdict</th></tr></thead>
       <tbody></tbody>
     </table>
-    <p id="suspects-empty" class="muted">Suspects appear after a few records.</p>
+    <p id="suspects-empty" class="muted">${suspectsEmptyText(status)}</p>
     <section id="kept" hidden>
       <h2>Kept snapshots <small>open in Chrome DevTools › Memory › Load</small></h2>
       <p id="kept-secret" class="notice warn">A snapshot is your app's whole heap: its session tokens, passwords and keys too. Keep these files (and records.csv, which holds request URLs) as secrets; do not attach them to public issues.</p>

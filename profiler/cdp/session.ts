@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import CDP from 'chrome-remote-interface';
 import { AppError, isAppError } from '../../common/errors.js';
 import type { InspectorState } from '../../ui/deps.js';
+import { checkInspectedProcess } from './target-check.js';
 
 /**
  * One CDP session to a target's V8 inspector (chrome-remote-interface), kept alive across
@@ -37,6 +38,8 @@ export interface InspectorSessionOptions {
   beforeAttach?: ((client: CDP.Client) => Promise<void>) | undefined;
   /** Backoff between connection attempts, in ms. */
   retry?: { minMs: number; maxMs: number };
+  /** The dev server (--target): on each attach, the inspected process must be the one serving it (target-check.ts). */
+  target?: { host: string; port: number } | null;
 }
 
 export interface AttachedTarget {
@@ -49,6 +52,7 @@ export declare interface InspectorSession {
   on(event: 'state', listener: (state: InspectorState, hint: string | null) => void): this;
   on(event: 'attached', listener: (target: AttachedTarget) => void): this;
   on(event: 'detached', listener: (sessionId: string) => void): this;
+  on(event: 'warning', listener: (message: string | null) => void): this;
 }
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above only types this class's events.
@@ -58,6 +62,8 @@ export class InspectorSession extends EventEmitter {
   hint: string | null = null;
   /** The attached client and session id, or null while not connected. */
   current: AttachedTarget | null = null;
+  /** Set on attach when it could not be verified that the inspected process serves the target. */
+  targetWarning: string | null = null;
 
   readonly #options: InspectorSessionOptions;
   /** scriptId → URL of every script the target reported in this session (ids as numbers, like the snapshot's). */
@@ -71,6 +77,8 @@ export class InspectorSession extends EventEmitter {
   #timer: NodeJS.Timeout | null = null;
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
+  /** Set when an attached process turned out not to serve the target: why it was let go. */
+  #refused: string | null = null;
 
   constructor(options: InspectorSessionOptions) {
     super();
@@ -192,12 +200,26 @@ export class InspectorSession extends EventEmitter {
         const id = this.current?.id;
         this.current = null;
         if (this.#stopped) break;
-        this.#setState('disconnected', `the target's inspector at ${this.address} went away; waiting for it to come back`);
+        const refused = this.#refused;
+        this.#refused = null;
+        if (refused) {
+          this.#setState('unreachable', refused);
+          delay = retry.maxMs;
+        } else {
+          this.#setState('disconnected', `the target's inspector at ${this.address} went away; waiting for it to come back`);
+        }
         if (id) this.emit('detached', id);
       } catch (error) {
         if (this.#stopped) break;
         const current = this.current;
-        if (current) {
+        if (error instanceof OtherProcessError) {
+          // Not the target's process: let go without a word to the capture (it never saw an
+          // attach), say why, and look again now and then: the user may fix it.
+          this.current = null;
+          await current?.client.close().catch(() => undefined);
+          this.#setState('unreachable', error.message);
+          delay = retry.maxMs;
+        } else if (current) {
           // Attached, then a command failed (the target died during setup): start over.
           this.current = null;
           await current.client.close().catch(() => undefined);
@@ -267,6 +289,7 @@ export class InspectorSession extends EventEmitter {
       void fetch.finally(() => pending.delete(fetch));
     });
     this.current = { client, id };
+    await this.#checkTarget(client);
     await this.#options.beforeAttach?.(client);
     await client.Debugger.enable({});
     await client.Debugger.setSkipAllPauses({ skip: true });
@@ -276,6 +299,67 @@ export class InspectorSession extends EventEmitter {
     await sendUntyped(client, 'NodeRuntime.notifyWhenWaitingForDisconnect', { enabled: true }).catch(() => undefined);
     this.#setState('connected', null);
     this.emit('attached', this.current);
+    this.#watchTarget(client);
+  }
+
+  /** Refuses a process that is proven not to serve the target; remembers a doubt as a warning. */
+  async #checkTarget(client: CDP.Client): Promise<void> {
+    const target = this.#options.target;
+    const before = this.targetWarning;
+    this.targetWarning = null;
+    if (target) {
+      const options = { target, inspect: { host: this.#options.host, port: this.#options.port } };
+      let check = await checkInspectedProcess(client, options);
+      // Nothing serves the target's port yet, here: an app opens its inspector before its
+      // server listens. Wait a little for a clear answer before anything is recorded.
+      const settleUntil = Date.now() + TARGET_SETTLE_MS;
+      while (check.verdict === 'unverified' && check.settling && Date.now() < settleUntil && !this.#stopped) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        check = await checkInspectedProcess(client, options);
+      }
+      if (check.verdict === 'other-process') throw new OtherProcessError(check.message);
+      if (check.verdict === 'unverified') this.targetWarning = check.message;
+    }
+    if (this.targetWarning !== before) this.emit('warning', this.targetWarning);
+  }
+
+  /**
+   * While it could not be verified that the inspected process serves the target, looks
+   * again now and then for a while: an app opens its inspector before its server
+   * listens, and after a restart another process may have taken the inspector's port
+   * while the app was still starting. Proven another process → let go (refused).
+   */
+  #watchTarget(client: CDP.Client): void {
+    const target = this.#options.target;
+    if (!target || this.targetWarning === null) return;
+    const until = Date.now() + TARGET_RECHECK_FOR_MS;
+    let busy = false;
+    const timer = setInterval(() => {
+      if (this.current?.client !== client || this.targetWarning === null || Date.now() > until) {
+        clearInterval(timer);
+        return;
+      }
+      if (busy) return;
+      busy = true;
+      void checkInspectedProcess(client, { target, inspect: { host: this.#options.host, port: this.#options.port } })
+        .then((check) => {
+          if (this.current?.client !== client) return;
+          if (check.verdict === 'verified') {
+            this.targetWarning = null;
+            this.emit('warning', null);
+          } else if (check.verdict === 'other-process') {
+            clearInterval(timer);
+            this.#refused = check.message;
+            // Our own close() emits no 'disconnect': wake the loop, which says why.
+            void client.close().catch(() => undefined);
+            this.#wake?.();
+          }
+        }, () => undefined)
+        .finally(() => {
+          busy = false;
+        });
+    }, TARGET_RECHECK_MS);
+    timer.unref();
   }
 
   /** A hint that tells "nothing listens" apart from "something answers, not an inspector". */
@@ -321,8 +405,16 @@ function probeInspector(ip: string, port: number): Promise<void> {
 }
 
 const PROBE_TIMEOUT_MS = 5_000;
+/** How often, and how long after an attach, an unverified target is looked at again. */
+const TARGET_RECHECK_MS = 1_000;
+const TARGET_RECHECK_FOR_MS = 30_000;
+/** How long an attach waits for the target's port to be served before it goes on unverified. */
+const TARGET_SETTLE_MS = 5_000;
 /** How long a snapshot waits for the target to become idle. */
 const IDLE_TIMEOUT_MS = 2_000;
+
+/** The inspected process is not the one serving --target (target-check.ts). */
+class OtherProcessError extends Error {}
 
 /** A file: URL outside node_modules: one of the app's own scripts. */
 function isOwnFileScript(url: string): boolean {

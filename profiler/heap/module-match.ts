@@ -103,18 +103,50 @@ function globToRegExp(glob: string): RegExp {
       source += '[^/]';
     } else if (c === '{') {
       const end = glob.indexOf('}', i);
-      if (end < 0) {
-        source += '\\{';
-      } else {
-        const options = glob.slice(i + 1, end).split(',').map(escapeRegExp);
-        source += `(?:${options.join('|')})`;
-        i = end;
-      }
+      // Taken literally, an unclosed `{` would make the pattern match nothing, silently.
+      if (end < 0) throw unbalanced(glob, "'{' is never closed: write {a,b} with its '}'");
+      const options = glob.slice(i + 1, end).split(',').map(escapeRegExp);
+      source += `(?:${options.join('|')})`;
+      i = end;
+    } else if (c === '}') {
+      throw unbalanced(glob, "'}' closes no '{'");
     } else {
       source += escapeRegExp(c);
     }
   }
   return new RegExp(`^${source}$`);
+}
+
+/** A glob that cannot be read; says why, e.g. "'{' is never closed". */
+class GlobSyntaxError extends Error {}
+
+function unbalanced(_glob: string, why: string): GlobSyntaxError {
+  return new GlobSyntaxError(why);
+}
+
+/** globToRegExp, with a syntax error told as a bad flag naming the pattern (exit status 2). */
+function compileGlob(pattern: string, glob: string): RegExp {
+  try {
+    return globToRegExp(glob);
+  } catch (error) {
+    if (!(error instanceof GlobSyntaxError)) throw error;
+    throw new AppError('BAD_FLAG', `--trace-module ${JSON.stringify(pattern)} is not a valid glob: ${error.message}.`);
+  }
+}
+
+/**
+ * Checks one `--trace-module` pattern as the option parsers' `check` (exit status 2
+ * naming it), so a bad pattern stops the command before anything starts.
+ */
+export function checkModulePattern(pattern: string): string {
+  try {
+    compileModulePattern(pattern);
+  } catch (error) {
+    // The option parser names the flag and the value itself.
+    if (error instanceof AppError) throw new Error(error.message.replace(/^--trace-module "(?:[^"\\]|\\.)*" (?:is )?/, ''));
+    throw error;
+  }
+  return pattern;
 }
 
 function escapeRegExp(text: string): string {
@@ -134,7 +166,7 @@ function compileModulePattern(pattern: string): PatternTest {
     throw new AppError('BAD_FLAG', '--trace-module needs a pattern such as "src/**" or "lib/store.js".');
   }
   if (trimmed.startsWith('node:')) {
-    const re = GLOB_CHARS.test(trimmed) ? globToRegExp(trimmed) : undefined;
+    const re = GLOB_CHARS.test(trimmed) ? compileGlob(pattern, trimmed) : undefined;
     return (_rel, _abs, url) => (re ? re.test(url) : url === trimmed || url.startsWith(`${trimmed}/`));
   }
   let absolute = false;
@@ -147,7 +179,7 @@ function compileModulePattern(pattern: string): PatternTest {
   }
   body = toSlashes(body).replace(/^\.\//, '').replace(/\/+$/, '');
   if (GLOB_CHARS.test(body)) {
-    const re = globToRegExp(body);
+    const re = compileGlob(pattern, body);
     return absolute ? (_rel, abs) => abs !== undefined && re.test(toSlashes(abs)) : (rel) => rel !== undefined && re.test(rel);
   }
   // A plain name: that file, or everything under that directory.

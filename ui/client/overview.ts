@@ -11,7 +11,7 @@ import { groupSmallFlat, sessionRuns, type ChartSeries, type SessionRun } from '
 import { formatBytes, growthText, growthTitle } from '../format.js';
 import { growthPathText } from '../growth-text.js';
 import { sparklinePoints } from '../sparkline.js';
-import { inspectorHint, inspectorText, snapshotText } from '../status-view.js';
+import { inspectorHint, inspectorText, snapshotText, suspectsEmptyText } from '../status-view.js';
 
 const base = document.body.dataset.base || '/_ah/apptrace';
 
@@ -542,6 +542,22 @@ function renderStatus(status: ProfilerStatus): void {
   $('ni-address').textContent = status.inspector.address;
   $('ni-state').textContent = status.inspector.state;
   $('ni-hint').textContent = inspectorHint(status);
+  renderWarnings(status);
+}
+
+/** The setup warnings (ui/warnings-view.ts renders the same into the page) and the empty table's words. */
+function renderWarnings(status: ProfilerStatus): void {
+  const warnings = status.warnings ?? [];
+  $('warnings-list').replaceChildren(
+    ...warnings.map((w) => {
+      const li = document.createElement('li');
+      li.dataset.code = w.code;
+      li.textContent = w.message;
+      return li;
+    }),
+  );
+  $('warnings').hidden = warnings.length === 0;
+  $('suspects-empty').textContent = suspectsEmptyText(status);
 }
 
 function renderCounts(count: number, lastIndex: number): void {
