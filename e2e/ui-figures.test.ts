@@ -86,6 +86,10 @@ describe('UI figures, sessions and clearing, through the real proxy and profiler
 
   afterAll(async () => {
     await browser?.close();
+    // The proxy first, so its sidecar profiler stops while the target is still there
+    // (stopped together, the sidecar outlived them; see e2e/stack.ts, which does the same).
+    await proxy?.stop();
+    await target?.stop();
     await stopAll();
     if (dir) await rm(dir, { recursive: true, force: true });
   });

@@ -69,6 +69,10 @@ describe('apptrace-profiler clear', () => {
     expect(refused.stderr).toContain('pass --yes');
     expect(records(db)).toHaveLength(3);
 
+    // The command's help and the profiler's own help both name it.
+    expect((await run(process.execPath, [CLI, 'clear', '--help'])).stdout).toContain('Usage: apptrace-profiler clear');
+    expect((await run(process.execPath, [CLI, '--help'])).stdout).toContain('apptrace-profiler clear');
+
     const done = await run(process.execPath, [CLI, 'clear', '--db', db, '--yes']);
     expect(done.stdout).toContain('deleted 3 records');
     expect(records(db)).toEqual([]);

@@ -102,7 +102,8 @@ const USAGE = `Usage: apptrace-profiler [serve] [options]
 
 Attaches to a Node.js app's inspector, takes a heap snapshot per signal from
 apptrace-proxy (or per POST /_ah/apptrace/api/snapshot), records what each top-level
-object of the traced modules keeps alive, and serves the UI at /_ah/apptrace.`;
+object of the traced modules keeps alive, and serves the UI at /_ah/apptrace.
+apptrace-profiler clear [--db PATH | --profiler URL] [--yes] deletes every record.`;
 
 /**
  * `apptrace-profiler [serve] ...`: the sidecar. Resolves with -1 while it serves (the CLI
