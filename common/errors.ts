@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'NO_INSPECTOR' // the target has no inspector where we looked
   | 'PROFILER_FAILED' // the sidecar profiler could not start or stopped
   | 'STORE_UNREADABLE' // the record store exists but cannot be read
+  | 'LOW_MEMORY' // a snapshot was skipped: the machine has not the memory it needs
   | 'NOT_FOUND';
 
 export class AppError extends Error {
@@ -34,6 +35,7 @@ export class AppError extends Error {
         return 404;
       case 'NO_INSPECTOR':
       case 'SNAPSHOT_ABORTED':
+      case 'LOW_MEMORY':
         return 503;
       default:
         return 500;

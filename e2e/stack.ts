@@ -75,6 +75,10 @@ export async function startStack(options: {
         `127.0.0.1:${inspectPort}`,
         '--db',
         options.db,
+        // One snapshot per request, as these tests count on (small heaps); a test of the
+        // pause budget passes its own --max-pause-share in proxyArgs, which comes later and wins.
+        '--max-pause-share',
+        '1',
         ...(options.proxyArgs ?? []),
       ],
       { cwd },

@@ -151,7 +151,11 @@ export interface HeapRecord {
   heap: { total_size: number; node_count: number; edge_count: number };
   /** True when the snapshot carried allocation stacks (`--allocation-sites`). */
   allocation_tracking?: boolean;
-  timings: { capture_ms: number; analysis_ms: number };
+  /**
+   * `pause_ms` (absent in older records): how long the target was held by the snapshot,
+   * from the request until its stream ended; the pause budget's measure.
+   */
+  timings: { capture_ms: number; analysis_ms: number; pause_ms?: number };
   entries: Entry[];
   /**
    * With `--keep-snapshots N`: the file name of this record's raw snapshot

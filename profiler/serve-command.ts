@@ -8,6 +8,7 @@ import { formatHelp, isLoopback, parseHostPort, parseOptions } from '../common/o
 import { BASE_PATH, createApp } from '../ui/app.js';
 import { AnalysisWorker } from './analysis-client.js';
 import { createModuleMatcher } from './heap/module-match.js';
+import { DEFAULT_MAX_PAUSE_SHARE, checkPauseShare } from './pause-budget.js';
 import { Profiler } from './profiler.js';
 import { SnapshotFiles } from './snapshot-files.js';
 import { RecordStore } from './store.js';
@@ -75,6 +76,14 @@ export const SERVE_OPTIONS: OptionSpec[] = [
       return String(Number(v));
     },
   },
+  {
+    name: 'max-pause-share',
+    kind: 'string',
+    value: 'X',
+    default: String(DEFAULT_MAX_PAUSE_SHARE),
+    help: 'at most this share of wall time the target spends paused by snapshots; signals meanwhile fold into the next one (1: a snapshot per request)',
+    check: checkPauseShare,
+  },
   { name: 'root', kind: 'string', value: 'DIR', help: "the app's root: module names are relative to it (default: the target's working directory)" },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
@@ -118,6 +127,7 @@ export async function runServeCommand(argv: string[]): Promise<number> {
     target: (values.target as string | undefined) ?? null,
     urlPatterns,
     allocationSites: values['allocation-sites'] === true,
+    maxPauseShare: Number(values['max-pause-share']),
     ...(keepSnapshots > 0 ? { snapshots: new SnapshotFiles({ dbPath: store.path, keep: keepSnapshots }) } : {}),
   });
 

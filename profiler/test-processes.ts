@@ -114,7 +114,7 @@ export interface ProfilerProcess {
  */
 export async function startProfiler(args: string[], options: { cwd?: string } = {}): Promise<ProfilerProcess> {
   const root = options.cwd ? [] : ['--root', FIXTURE_DIR];
-  const child = spawn(process.execPath, [PROFILER_CLI, 'serve', '--listen', '127.0.0.1:0', ...root, ...args], {
+  const child = spawn(process.execPath, [PROFILER_CLI, 'serve', '--listen', '127.0.0.1:0', '--max-pause-share', '1', ...root, ...args], {
     cwd: options.cwd ?? FIXTURE_DIR,
     env: { ...process.env, APPTRACE_INSPECT: '', APPTRACE_DB: '' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 import { AppError } from '../common/errors.js';
 import { type OptionSpec, formatHelp, parseHostPort, parseOptions } from '../common/options.js';
+import { DEFAULT_MAX_PAUSE_SHARE, checkPauseShare } from '../profiler/pause-budget.js';
 
 /** Everything `apptrace-proxy` needs to run, resolved from flags, env, config file and defaults. */
 export interface ProxyConfig {
@@ -17,6 +18,8 @@ export interface ProxyConfig {
   keepSnapshots: number;
   /** --allocation-sites: the profiler records allocation stacks (slows the target down). */
   allocationSites: boolean;
+  /** --max-pause-share: the share of wall time snapshots may pause the target (0.1). */
+  maxPauseShare: number;
   help: boolean;
 }
 
@@ -65,7 +68,21 @@ export const PROXY_OPTIONS: readonly OptionSpec[] = [
   { name: 'target', kind: 'string', value: 'host:port', help: 'the dev server to put apptrace in front of (required)', check: checkTarget },
   { name: 'listen', kind: 'string', value: '[host:]port', help: 'where the proxy listens', default: '127.0.0.1:8080', check: checkHostPort },
   { name: 'inspect', kind: 'string', value: 'host:port', help: "the target's inspector (default: the target's host, port 9229)", check: checkHostPort },
-  { name: 'url-pattern', kind: 'list', value: 'REGEX', help: 'trace requests whose path (+query) matches; repeatable (default: every path but /_ah/apptrace*)', check: checkRegex },
+  {
+    name: 'url-pattern',
+    kind: 'list',
+    value: 'REGEX',
+    help: 'trace requests whose path (+query) matches; repeatable (default: documents and API calls, not static assets, source maps, HMR nor dev-server internals; see README)',
+    check: checkRegex,
+  },
+  {
+    name: 'max-pause-share',
+    kind: 'string',
+    value: 'X',
+    help: 'at most this share of wall time the target spends paused by snapshots; requests meanwhile fold into the next one (1: a snapshot per request)',
+    default: String(DEFAULT_MAX_PAUSE_SHARE),
+    check: checkPauseShare,
+  },
   { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "record the objects of these modules; repeatable (default: the app's own scripts, not node_modules nor node:)" },
   { name: 'db', kind: 'string', value: 'PATH', help: 'the record store', default: '.apptrace/db.json' },
   { name: 'profiler', kind: 'string', value: 'URL', help: 'use a running profiler instead of starting one as a child process', check: checkUrl },
@@ -141,6 +158,7 @@ export function parseProxyConfig(
       profiler: undefined,
       keepSnapshots: 0,
       allocationSites: false,
+      maxPauseShare: DEFAULT_MAX_PAUSE_SHARE,
       help: true,
     };
   }
@@ -162,6 +180,7 @@ export function parseProxyConfig(
     profiler: values['profiler'] as string | undefined,
     keepSnapshots: Number(values['keep-snapshots']),
     allocationSites: values['allocation-sites'] === true,
+    maxPauseShare: Number(values['max-pause-share']),
     help: false,
   };
 }

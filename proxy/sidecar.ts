@@ -36,6 +36,8 @@ export interface SidecarOptions {
   stdout?: 'inherit' | 'stderr' | 'ignore';
   /** Passed on as --keep-snapshots: how many raw snapshots the profiler keeps (0: none). */
   keepSnapshots?: number;
+  /** Passed on as --max-pause-share (the profiler's default when absent). */
+  maxPauseShare?: number;
 }
 
 export interface Sidecar {
@@ -76,6 +78,7 @@ export function sidecarArgs(options: SidecarOptions): string[] {
   for (const pattern of options.urlPatterns) args.push('--url-pattern', pattern);
   if (options.allocationSites) args.push('--allocation-sites');
   if (options.keepSnapshots) args.push('--keep-snapshots', String(options.keepSnapshots));
+  if (options.maxPauseShare !== undefined) args.push('--max-pause-share', String(options.maxPauseShare));
   return args;
 }
 
