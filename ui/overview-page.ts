@@ -1,7 +1,7 @@
 import type { HeapRecord } from '../profiler/record.js';
 import type { ProfilerStatus } from './deps.js';
 import { html, layout, type Html } from './html.js';
-import { inspectorHint, inspectorText, recordsText, rootIsTraced, snapshotText } from './status-view.js';
+import { inspectorHint, inspectorText, nextSnapshotText, recordsText, rootIsTraced, snapshotText } from './status-view.js';
 
 /**
  * The overview at {base}: status strip, the "no inspector" and "no records yet" notices,
@@ -17,6 +17,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
   <div id="status" class="status-strip" role="status">
     <span id="st-inspector" class="pill state-${status.inspector.state}">${inspectorText(status)}</span>
     <span id="st-snapshot" class="pill${status.snapshot.running ? ' busy' : ''}">${snapshotText(status)}</span>
+    <span id="st-next" class="pill" title="${status.snapshot.warning ?? 'snapshots pause the target; they are spaced to keep within --max-pause-share'}">${nextSnapshotText(status)}</span>
     <span id="st-records" class="pill">${recordsText(status)}</span>
     <span id="st-live" class="pill" title="the event stream from the profiler">connecting…</span>
     <span id="st-latest" class="pill latest">${latest ? latestText(latest) : ''}</span>
@@ -61,6 +62,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
     <figure class="chart">
       <figcaption>Heap <small>(snapshot total and the sum per traced module)</small></figcaption>
       <div id="chart-heap" class="chart-box"></div>
+      <div id="chart-heap-points" class="chart-box" title="V8's used heap after each traced request (Runtime.getHeapUsage: no snapshot, no pause)"></div>
     </figure>
   </div>
   <aside class="suspects">
@@ -82,7 +84,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
     base,
     bodyClass: 'page-overview',
     styles: ['uplot.css'],
-    scripts: ['uplot.js', 'overview.js'],
+    scripts: ['uplot.js', 'overview.js', 'heap-points.js'],
     // The records are most of the page's bytes: start fetching them with the scripts.
     preload: [`${base}/api/records?since=0`],
     body,

@@ -54,6 +54,7 @@ function assets(): Map<string, Asset> {
     ['uplot.css', { path: join(uplot, 'uPlot.min.css'), type: CSS, cacheControl: pkg }],
     ['overview.js', { path: join(client, 'overview.js'), type: JS, cacheControl: own }],
     ['code.js', { path: join(client, 'code.js'), type: JS, cacheControl: own }],
+    ['heap-points.js', { path: join(client, 'heap-points.js'), type: JS, cacheControl: own }],
     ['style.css', { path: join(client, 'style.css'), type: CSS, cacheControl: own }],
   ]);
 }
