@@ -247,7 +247,10 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const heap of settings.heaps) {
     process.stderr.write(`bench:live: ~${heap} MB heap…\n`);
-    rows.push(await measureHeap(heap, settings));
+    const row = await measureHeap(heap, settings);
+    rows.push(row);
+    // Each heap's figures as soon as they are known (the 300 MB one takes long).
+    process.stderr.write(`bench:live: ${JSON.stringify(row)}\n`);
   }
   const header = ['', ...rows.map((r) => `~${r.heapMb} MB`)];
   const lines: string[][] = [
