@@ -72,11 +72,15 @@ export declare interface Capture {
 }
 
 /**
- * Takes one heap snapshot at a time. A signal starts one when none runs; signals that
- * arrive before it has finished streaming are folded into it (V8 blocks the target's
- * main thread while it takes the snapshot, so those are for requests served before it
- * began), later ones into the next: a record's `requests` counts them and `request` is
- * the last of them. The first snapshot after attaching is a baseline (V8 builds internal
+ * Takes one heap snapshot at a time, within the pause budget (pause-budget.ts): a signal
+ * starts one when none runs and the budget allows, else it waits for the budget and the
+ * signals that come meanwhile fold into it. A snapshot claims the signals of responses
+ * that finished before the target stopped for it (each signal says when its response
+ * finished), whenever they reach us; later ones go to the next: a record's `requests`
+ * counts them and `request` is the last of them. "Snapshot now" and the baseline do not
+ * wait for the budget. Before each snapshot the target's heap is read (no pause): a
+ * machine without about twice that much free memory skips it (LOW_MEMORY), and a long
+ * expected pause is warned about once. The first snapshot after attaching is a baseline (V8 builds internal
  * caches while it takes it). A snapshot that is cut off — the target died, the session
  * closed — is discarded: no record, the store untouched, `lastError` says what happened.
  *
