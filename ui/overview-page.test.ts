@@ -55,9 +55,9 @@ describe('overview page', () => {
     expect(body).toContain('0 records');
   });
 
-  it('without --url-pattern says every path but its own is traced, and suggests `/`', async () => {
+  it('without --url-pattern says documents and API calls are traced (not static files, nor its own paths), and suggests `/`', async () => {
     const { body } = await get(new MemoryDeps({ urlPatterns: [] }));
-    expect(body).toContain(`<li>every path except <code>${BASE_PATH}</code>`);
+    expect(body).toContain(`<li>documents and API calls: not static files, source maps, HMR nor dev-server internals, nor <code>${BASE_PATH}</code>`);
     expect(body).toContain('<a id="empty-example" href="/">/</a>');
   });
 

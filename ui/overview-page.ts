@@ -37,11 +37,11 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
 </section>
 <section id="empty" class="notice"${hasRecords ? html` hidden` : ''}>
   <h2>No records yet</h2>
-  <p>apptrace records a heap snapshot after each request through the proxy whose path matches one of:</p>
+  <p>apptrace records a heap snapshot after requests through the proxy (as often as its pause budget allows) that match:</p>
   <ul id="empty-patterns">${
     status.urlPatterns.length > 0
       ? status.urlPatterns.map((source) => html`<li><code>${source}</code></li>`)
-      : html`<li>every path except <code>${base}</code>… (no <code>--url-pattern</code> given)</li>`
+      : html`<li>documents and API calls: not static files, source maps, HMR nor dev-server internals, nor <code>${base}</code>… (no <code>--url-pattern</code> given)</li>`
   }</ul>
   ${
     rootIsTraced(status)
