@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'STORE_UNREADABLE' // the record store exists but cannot be read
   | 'CHECK_NOT_RUN' // `apptrace-proxy check` could not run (not a leak: exit 2)
   | 'STORE_LOCKED' // another profiler writes that record store
+  | 'LOW_MEMORY' // a snapshot was skipped: the machine has not the memory it needs
   | 'NOT_FOUND'
   | 'INTERNAL'; // anything else: a bug, reported with its stack
 
@@ -42,6 +43,7 @@ export class AppError extends Error {
       case 'NO_INSPECTOR':
       case 'NOT_INSPECTOR':
       case 'SNAPSHOT_ABORTED':
+      case 'LOW_MEMORY':
         return 503;
       default:
         return 500;

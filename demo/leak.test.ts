@@ -43,7 +43,7 @@ function sizes(list: HeapRecord[], module: string, name: string): number[] {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'apptrace-demo-leak-'));
-  const demo = startProcess('demo', process.execPath, [join(ROOT, 'dist/demo/run.js'), '--db', join(dir, 'db.json')], {
+  const demo = startProcess('demo', process.execPath, [join(ROOT, 'dist/demo/run.js'), '--db', join(dir, 'db.json'), '--max-pause-share', '1'], {
     cwd: ROOT,
     env: { DEMO_PORT: '0', DEMO_INSPECT_PORT: '0', DEMO_PROXY_PORT: '0' },
   });

@@ -58,9 +58,13 @@ export async function startStack(options: {
   /** The node binaries of the target and of apptrace (proxy and its profiler); default: this one. */
   targetNode?: string;
   proxyNode?: string;
+  /** Run with the default pause budget instead of one snapshot per request (--max-pause-share 1). */
+  defaultPauseBudget?: boolean;
+  /** Environment of the target (its own settings, e.g. a heap size). */
+  targetEnv?: NodeJS.ProcessEnv;
 }): Promise<Stack> {
   const cwd = options.cwd ?? dirname(options.app);
-  const target = startProcess('target', options.targetNode ?? process.execPath, ['--inspect=127.0.0.1:0', options.app], { cwd, env: { PORT: '0' } });
+  const target = startProcess('target', options.targetNode ?? process.execPath, ['--inspect=127.0.0.1:0', options.app], { cwd, env: { PORT: '0', ...options.targetEnv } });
   let proxy: RunningProcess | undefined;
   try {
     const [, appPort] = await target.waitFor(/listening on (\d+)/);
@@ -78,6 +82,9 @@ export async function startStack(options: {
         `127.0.0.1:${inspectPort}`,
         '--db',
         options.db,
+        // One snapshot per request, as these tests count on (small heaps); a test of the
+        // pause budget passes its own --max-pause-share in proxyArgs, which comes later and wins.
+        ...(options.defaultPauseBudget ? [] : ['--max-pause-share', '1']),
         ...(options.proxyArgs ?? []),
       ],
       { cwd },

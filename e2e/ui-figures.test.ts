@@ -74,6 +74,8 @@ describe('UI figures, sessions and clearing, through the real proxy and profiler
       [
         join(projectRoot(), 'dist', 'proxy', 'cli.js'),
         ...['--target', `127.0.0.1:${appPort}`, '--listen', '127.0.0.1:0', '--inspect', `127.0.0.1:${inspectPort}`, '--db', db],
+        // One snapshot per request: the figures are compared record by record (small heap).
+        ...['--max-pause-share', '1'],
       ],
       // The app root (module names are relative to it) is the app's folder, as in e2e/stack.ts.
       { cwd: dirname(APP) },

@@ -5,11 +5,13 @@ import { parseHostPort } from '../common/options.js';
 import type { AppDeps, AppEvent, ModuleSource, ProfilerStatus, StatusWarning } from '../ui/deps.js';
 import type { AnalysisFactory } from './analysis-client.js';
 import { Capture } from './capture.js';
+import type { SignalledRequest } from './capture.js';
+import { type HeapPoint, HeapPoints } from './heap-points.js';
 import { InspectorSession } from './cdp/session.js';
 import type { ModuleMatcher } from './heap/module-match.js';
 import { createModuleMatcher } from './heap/module-match.js';
 import { moduleSourceOf } from './heap/source-maps.js';
-import type { HeapRecord, RequestInfo } from './record.js';
+import type { HeapRecord } from './record.js';
 import { snapshotFileName, type SnapshotFiles } from './snapshot-files.js';
 import type { RecordStore } from './store.js';
 import { unmatchedTraceModules } from './trace-module-check.js';
@@ -40,6 +42,10 @@ export interface ProfilerOptions {
   allocationSites?: boolean;
   /** `--keep-snapshots N`: keeps the newest raw snapshots beside the store. */
   snapshots?: SnapshotFiles;
+  /** `--max-pause-share` (default 0.1): the share of wall time snapshots may pause the target. */
+  maxPauseShare?: number;
+  /** Bytes the machine can spare (default: MemAvailable); tests stand in a small machine. */
+  freeMemory?: () => number;
   /** Called once capture and session have stopped (e.g. to end the analysis worker). */
   onStop?: () => Promise<void>;
 }
@@ -57,6 +63,7 @@ export interface ProfilerOptions {
 export class Profiler implements AppDeps {
   readonly session: InspectorSession;
   readonly capture: Capture;
+  readonly points: HeapPoints;
   readonly #options: ProfilerOptions;
   readonly #listeners = new Set<(event: AppEvent) => void>();
   #modules: ModuleMatcher;
@@ -90,11 +97,20 @@ export class Profiler implements AppDeps {
       modules: () => ({ root: this.#modules.root, patterns: this.#options.patterns ?? [] }),
       allocationSites: options.allocationSites === true,
       ...(options.snapshots ? { snapshots: options.snapshots } : {}),
+      ...(options.maxPauseShare !== undefined ? { maxPauseShare: options.maxPauseShare } : {}),
+      ...(options.freeMemory ? { freeMemory: options.freeMemory } : {}),
+    });
+    this.points = new HeapPoints({
+      session: this.session,
+      store: options.store,
+      onPoint: (point) => this.capture.noteHeapUsage(point.used_size),
     });
     this.session.on('state', () => this.#emitStatus());
     this.session.on('warning', () => this.#emitStatus());
     this.capture.on('change', () => this.#emitStatus());
     this.capture.on('failed', () => this.#emitStatus());
+    this.capture.on('deferred', () => this.#emitStatus());
+    this.capture.on('warning', () => this.#emitStatus());
     this.capture.on('progress', () => this.#emitProgress());
     this.capture.on('record', (record) => {
       this.#recordedSession = this.session.current?.id ?? null;
@@ -123,9 +139,11 @@ export class Profiler implements AppDeps {
   async stop(): Promise<void> {
     if (this.#progressTimer) clearTimeout(this.#progressTimer);
     const stopping = this.capture.stop();
+    const reading = this.points.stop();
     await this.#stopTracking();
     await this.session.close();
     await stopping;
+    await reading;
     await this.#options.onStop?.();
     await this.#options.store.flush();
   }
@@ -145,6 +163,12 @@ export class Profiler implements AppDeps {
         running: capture.running,
         progress: progress ? progressOf(progress) : null,
         pendingSignals: capture.pendingSignals,
+        maxPauseShare: capture.budget.share,
+        nextAt: capture.nextAt === null ? null : new Date(capture.nextAt).toISOString(),
+        estimatedPauseMs: capture.estimatedPauseMs,
+        lastPauseMs: capture.budget.last?.pauseMs ?? null,
+        skipped: capture.skipped,
+        warning: capture.warning,
       },
       records: store.size,
       lastIndex: store.lastIndex,
@@ -188,8 +212,13 @@ export class Profiler implements AppDeps {
     return this.capture.snapshotNow();
   }
 
-  signal(requests: RequestInfo[]): void {
+  signal(requests: SignalledRequest[]): void {
     this.capture.signal(requests);
+    this.points.add(requests);
+  }
+
+  heapPoints(since = 0): HeapPoint[] {
+    return this.#options.store.points(since);
   }
 
   /** "Clear records": empties the store and deletes the kept snapshots; open pages start over. */

@@ -151,7 +151,11 @@ export interface HeapRecord {
   heap: { total_size: number; node_count: number; edge_count: number };
   /** True when the snapshot carried allocation stacks (`--allocation-sites`). */
   allocation_tracking?: boolean;
-  timings: { capture_ms: number; analysis_ms: number };
+  /**
+   * `pause_ms` (absent in older records): how long the target was held by the snapshot,
+   * from the request until its stream ended; the pause budget's measure.
+   */
+  timings: { capture_ms: number; analysis_ms: number; pause_ms?: number };
   entries: Entry[];
   /**
    * With `--keep-snapshots N`: the file name of this record's raw snapshot
@@ -190,4 +194,28 @@ export interface Suspect {
    * only), `allocation` ones where its objects were allocated (--allocation-sites).
    */
   marked_lines?: MarkedLine[];
+}
+
+/**
+ * A cheap reading of the target's heap after matching requests: `Runtime.getHeapUsage`
+ * asks V8 for its counters, with no snapshot and no pause. Stored in the lowdb file under
+ * `points` (optional) and served at `/api/heap-points?since=N`.
+ */
+export interface HeapPoint {
+  /** Counts points from 1. */
+  index: number;
+  /** ISO time of the reading. */
+  at: string;
+  /** Matching requests reported since the previous point (signals that came together share one). */
+  requests: number;
+  /** The last of them. */
+  request: RequestInfo | null;
+  /** V8's used heap, bytes (live objects and garbage not yet collected). */
+  used_size: number;
+  /** V8's heap as allocated from the system, bytes. */
+  total_size: number;
+  /** The inspector session it was read in (as records' `session`). */
+  session: string;
+  /** The index of the newest record when it was read: points after record N draw after N. */
+  after_record: number;
 }

@@ -10,6 +10,7 @@ import { formatHelp, formatHostPort, isLoopback, parseHostPort, parseOptions } f
 import { BASE_PATH, createApp } from '../ui/app.js';
 import { AnalysisWorker } from './analysis-client.js';
 import { checkModulePattern, createModuleMatcher } from './heap/module-match.js';
+import { DEFAULT_MAX_PAUSE_SHARE, checkPauseShare } from './pause-budget.js';
 import { Profiler } from './profiler.js';
 import { SnapshotFiles } from './snapshot-files.js';
 import { RecordStore } from './store.js';
@@ -92,6 +93,14 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     help: "the secret apptrace-proxy sends with its signals (APPTRACE_PROFILER_TOKEN; the proxy hands one to the profiler it starts); without it, signals are refused",
     check: checkProfilerToken,
   },
+  {
+    name: 'max-pause-share',
+    kind: 'string',
+    value: 'X',
+    default: String(DEFAULT_MAX_PAUSE_SHARE),
+    help: 'at most this share of wall time the target spends paused by snapshots; signals meanwhile fold into the next one (1: a snapshot per request)',
+    check: checkPauseShare,
+  },
   { name: 'root', kind: 'string', value: 'DIR', help: "the app's root: module names are relative to it (default: the target's working directory)" },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
@@ -140,6 +149,7 @@ export async function runServeCommand(argv: string[], { exit }: { exit: (code: n
     target: (values.target as string | undefined) ?? null,
     urlPatterns,
     allocationSites: values['allocation-sites'] === true,
+    maxPauseShare: Number(values['max-pause-share']),
     ...(keepSnapshots > 0 ? { snapshots: new SnapshotFiles({ dbPath: store.path, keep: keepSnapshots }) } : {}),
   });
 

@@ -4,14 +4,25 @@ import { dirname, resolve } from 'node:path';
 import { Low } from 'lowdb';
 import { AppError } from '../common/errors.js';
 import { DurableJSONFile } from './durable-file.js';
+import type { HeapPoint } from './heap-points.js';
 import type { HeapRecord } from './record.js';
 import { recordProblem } from './record-check.js';
 import { type StoreLock, lockStore } from './store-lock.js';
+
+/** The newest this many heap points are kept (older ones are dropped first; ~150 bytes each). */
+const MAX_POINTS = 50_000;
+/** Points are cheap and frequent: the file is written for them at most this often. */
+const POINT_WRITE_DELAY_MS = 1_000;
 
 /** What the lowdb file holds. `version` changes only when the record format breaks. */
 export interface StoreData {
   version: 1;
   records: HeapRecord[];
+  /**
+   * Optional (absent in older files): the cheap per-request heap figures, one per signal
+   * batch (heap-points.ts), oldest first, at most the newest 50,000.
+   */
+  points?: HeapPoint[];
 }
 
 export type NewRecord = Omit<HeapRecord, 'index'>;
@@ -40,6 +51,7 @@ export class RecordStore {
   /** The highest index known to be on disk, and why the last write failed. */
   #onDisk = 0;
   #lastFailure: Error | null = null;
+  #pointWrite: NodeJS.Timeout | null = null;
 
   private constructor(path: string, db: Low<StoreData>, lock: StoreLock) {
     this.path = path;
@@ -182,8 +194,39 @@ export class RecordStore {
     return count;
   }
 
-  /** Resolves when every write started so far has finished. */
+  /** Points with index > since, oldest first. */
+  points(since = 0): HeapPoint[] {
+    const points = this.#db.data.points ?? [];
+    let i = points.length;
+    while (i > 0 && points[i - 1]!.index > since) i--;
+    return points.slice(i);
+  }
+
+  /** Numbers and keeps a heap point; the file is written within a second (with records sooner). */
+  addPoint(point: Omit<HeapPoint, 'index'>): HeapPoint {
+    const points = (this.#db.data.points ??= []);
+    const stored: HeapPoint = { index: (points[points.length - 1]?.index ?? 0) + 1, ...point };
+    points.push(stored);
+    if (points.length > MAX_POINTS) points.splice(0, points.length - MAX_POINTS);
+    if (this.#pointWrite === null) {
+      this.#pointWrite = setTimeout(() => {
+        this.#pointWrite = null;
+        const write = this.#queue.then(() => this.#db.write());
+        this.#queue = write.catch(() => undefined);
+      }, POINT_WRITE_DELAY_MS);
+      this.#pointWrite.unref();
+    }
+    return stored;
+  }
+
+  /** Resolves when every write started so far has finished (points waiting to be written included). */
   async flush(): Promise<void> {
+    if (this.#pointWrite !== null) {
+      clearTimeout(this.#pointWrite);
+      this.#pointWrite = null;
+      const write = this.#queue.then(() => this.#db.write());
+      this.#queue = write.catch(() => undefined);
+    }
     await this.#queue;
   }
 

@@ -5,6 +5,7 @@ import { formatBytes } from '../common/format-bytes.js';
 import type { AppEvent } from '../ui/deps.js';
 import type { Profiler } from './profiler.js';
 import type { RecordStore } from './store.js';
+import { formatDuration } from './pause-budget.js';
 import { biggestMover } from './suspects.js';
 
 /** Progress is shown once a snapshot has run this long (small ones finish before). */
@@ -58,7 +59,23 @@ export class TerminalReport {
       this.#previous = record;
     };
     const onFailed = (error: AppError) =>
-      this.line(error.code === 'STORE_UNREADABLE' ? `store: ${error.message}` : `snapshot discarded: ${error.message}`);
+      this.line(
+        error.code === 'STORE_UNREADABLE'
+          ? `store: ${error.message}`
+          : error.code === 'LOW_MEMORY'
+            ? `snapshot skipped: ${error.message}`
+            : `snapshot discarded: ${error.message}`,
+      );
+    // The pause budget: when signals wait, say for how long and what the snapshot will cost.
+    const onDeferred = (at: number, estimatedPauseMs: number) => {
+      const wait = at - Date.now();
+      if (wait < 1_000) return;
+      this.line(
+        `next snapshot in ${Math.ceil(wait / 1000)} s, ~${formatDuration(estimatedPauseMs)} pause ` +
+          `(${capture.pendingSignals} request${capture.pendingSignals === 1 ? '' : 's'} wait; --max-pause-share ${capture.budget.share})`,
+      );
+    };
+    const onWarning = (message: string) => this.line(`warning: ${message}`);
     let shownAt = 0;
     const onProgress = (p: { done: number; total: number; bytes: number; startedAt: number }) => {
       const now = Date.now();
@@ -82,7 +99,11 @@ export class TerminalReport {
     capture.on('record', onRecord);
     capture.on('failed', onFailed);
     capture.on('progress', onProgress);
+    capture.on('deferred', onDeferred);
+    capture.on('warning', onWarning);
     this.#offs.push(
+      () => capture.off('deferred', onDeferred),
+      () => capture.off('warning', onWarning),
       () => session.off('state', onState),
       () => capture.off('record', onRecord),
       () => capture.off('failed', onFailed),
@@ -115,7 +136,7 @@ export class TerminalReport {
       : '';
     return (
       `#${record.index}  ${what.padEnd(11)} ${(record.heap.total_size / 1024 / 1024).toFixed(1).padStart(6)} MB` +
-      `  capture ${record.timings.capture_ms} ms  analysis ${record.timings.analysis_ms} ms  ${record.entries.length} entries${moved}`
+      `  capture ${record.timings.capture_ms} ms${record.timings.pause_ms !== undefined ? ` (paused ${record.timings.pause_ms} ms)` : ''}  analysis ${record.timings.analysis_ms} ms  ${record.entries.length} entries${moved}`
     );
   }
 }

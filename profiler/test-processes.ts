@@ -117,7 +117,7 @@ export const TEST_PROFILER_TOKEN = 'apptrace-test-token-0123456789';
  */
 export async function startProfiler(args: string[], options: { cwd?: string } = {}): Promise<ProfilerProcess> {
   const root = options.cwd ? [] : ['--root', FIXTURE_DIR];
-  const child = spawn(process.execPath, [PROFILER_CLI, 'serve', '--listen', '127.0.0.1:0', ...root, ...args], {
+  const child = spawn(process.execPath, [PROFILER_CLI, 'serve', '--listen', '127.0.0.1:0', '--max-pause-share', '1', ...root, ...args], {
     cwd: options.cwd ?? FIXTURE_DIR,
     // The proxy's token: the profiler takes signals only with it (as from apptrace-proxy).
     env: { ...process.env, APPTRACE_INSPECT: '', APPTRACE_DB: '', APPTRACE_PROFILER_TOKEN: TEST_PROFILER_TOKEN },

@@ -113,6 +113,8 @@ class CheckRun {
       db,
       urlPatterns: [],
       traceModules: config.traceModules,
+      // Each round waits for its own snapshot: the pause budget would only slow the gate down.
+      maxPauseShare: 1,
       stdout: config.verbose ? 'stderr' : 'ignore',
       script: process.env['APPTRACE_PROFILER_SCRIPT'] || undefined,
     });

@@ -39,6 +39,7 @@ function printBanner(config: ProxyConfig, port: number, profiler: { url: string;
     ['inspector', `${config.inspect} (the profiler reports its state)`],
     ['profiler', `${profiler.url} (${profiler.how})`],
   ];
+  if (config.profiler === undefined) rows.push(['pause budget', `snapshots pause the target at most ${Math.round(config.maxPauseShare * 1000) / 10}% of the time (--max-pause-share)`]);
   if (config.allocationSites && config.profiler === undefined) rows.push(['allocation sites', 'recorded (the target runs slower while tracked)']);
   say(`apptrace-proxy: listening on ${base}`);
   for (const [label, value] of rows) say(`  ${label.padEnd(16)} ${value}`);
@@ -103,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
         allocationSites: config.allocationSites,
         keepSnapshots: config.keepSnapshots,
         allowedHosts,
+        maxPauseShare: config.maxPauseShare,
         // Tests stand a small script speaking the same IPC in for the profiler.
         script: process.env['APPTRACE_PROFILER_SCRIPT'] || undefined,
         onSpawn: (child) => {

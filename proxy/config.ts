@@ -3,6 +3,7 @@ import { checkModulePattern } from '../profiler/heap/module-match.js';
 import { normaliseAllowedHost, withAllowedHostsEnv } from '../common/allowed-hosts.js';
 import { type OptionSpec, formatHelp, formatHostPort, parseHostPort, parseOptions } from '../common/options.js';
 import { checkProfilerToken } from '../common/profiler-token.js';
+import { DEFAULT_MAX_PAUSE_SHARE, checkPauseShare } from '../profiler/pause-budget.js';
 
 /** Everything `apptrace-proxy` needs to run, resolved from flags, env, config file and defaults. */
 export interface ProxyConfig {
@@ -24,6 +25,8 @@ export interface ProxyConfig {
   allowedHosts: string[];
   /** --profiler-token: the secret shared with a profiler given with --profiler (one is generated for the sidecar). */
   profilerToken: string | undefined;
+  /** --max-pause-share: the share of wall time snapshots may pause the target (0.1). */
+  maxPauseShare: number;
   help: boolean;
 }
 
@@ -72,7 +75,21 @@ export const PROXY_OPTIONS: readonly OptionSpec[] = [
   { name: 'target', kind: 'string', value: 'host:port', help: 'the dev server to put apptrace in front of (required)', check: checkTarget },
   { name: 'listen', kind: 'string', value: '[host:]port', help: 'where the proxy listens', default: '127.0.0.1:8080', check: checkHostPort },
   { name: 'inspect', kind: 'string', value: 'host:port', help: "the target's inspector (default: the target's host, port 9229)", check: checkHostPort },
-  { name: 'url-pattern', kind: 'list', value: 'REGEX', help: 'trace requests whose path (+query) matches; repeatable (default: every path but /_ah/apptrace*)', check: checkRegex },
+  {
+    name: 'url-pattern',
+    kind: 'list',
+    value: 'REGEX',
+    help: 'trace requests whose path (+query) matches; repeatable (default: documents and API calls, not static assets, source maps, HMR nor dev-server internals; see README)',
+    check: checkRegex,
+  },
+  {
+    name: 'max-pause-share',
+    kind: 'string',
+    value: 'X',
+    help: 'at most this share of wall time the target spends paused by snapshots; requests meanwhile fold into the next one (1: a snapshot per request)',
+    default: String(DEFAULT_MAX_PAUSE_SHARE),
+    check: checkPauseShare,
+  },
   { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "record the objects of these modules; repeatable (default: the app's own scripts, not node_modules nor node:)", check: checkModulePattern },
   { name: 'db', kind: 'string', value: 'PATH', help: 'the record store', default: '.apptrace/db.json' },
   { name: 'profiler', kind: 'string', value: 'URL', help: 'use a running profiler instead of starting one as a child process', check: checkUrl },
@@ -166,6 +183,7 @@ export function parseProxyConfig(
       allocationSites: false,
       allowedHosts: [],
       profilerToken: undefined,
+      maxPauseShare: DEFAULT_MAX_PAUSE_SHARE,
       help: true,
     };
   }
@@ -189,6 +207,7 @@ export function parseProxyConfig(
     allocationSites: values['allocation-sites'] === true,
     allowedHosts: (values['allowed-host'] as string[] | undefined) ?? [],
     profilerToken: values['profiler-token'] as string | undefined,
+    maxPauseShare: Number(values['max-pause-share']),
     help: false,
   };
 }

@@ -5,7 +5,8 @@ import { AppError } from '../common/errors.js';
 import { sendBadGateway, type Upstream } from './error-page.js';
 import { type Forwarder, createForwarder } from './forward.js';
 import type { SignalSender } from './signal.js';
-import { APPTRACE_PREFIX, createUrlMatcher } from './url-match.js';
+import { createRequestFilter } from './request-filter.js';
+import { APPTRACE_PREFIX } from './url-match.js';
 
 export interface ProxyServerOptions {
   target: { host: string; port: number };
@@ -47,7 +48,7 @@ function refuseHost(req: IncomingMessage, res: ServerResponse): void {
 
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const targetAddress = describeHostPort(options.target.host, options.target.port);
-  const isTraced = createUrlMatcher(options.urlPatterns);
+  const isTraced = createRequestFilter(options.urlPatterns);
   const isAllowedHost = createHostCheck(options.allowedHosts ?? []);
   const server = createServer({
     // A dev proxy: a slow upload to a local server must not be cut after 5 minutes.
@@ -62,10 +63,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     hint: 'The profiler is starting; try again in a moment.',
   };
 
-  // Bound once, so that a traced request adds one listener and no closure.
-  function onTracedResponseFinish(this: ServerResponse): void {
+  // Bound once, so that a traced request adds one listener and no closure. On `close`,
+  // which follows `finish` and also comes when the client abandons the request: the
+  // target did (or does) the work all the same, so it counts (issue #14).
+  function onTracedResponseClose(this: ServerResponse): void {
     const req = this.req;
-    signals?.send(req.method ?? 'GET', req.url ?? '/', this.statusCode);
+    signals?.send(req.method ?? 'GET', req.url ?? '/', this.statusCode, Date.now(), !this.writableFinished);
   }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -80,7 +83,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       else sendBadGateway(req, res, unavailable, new Error('no profiler'));
       return;
     }
-    if (signals !== undefined && isTraced(url)) res.once('finish', onTracedResponseFinish);
+    if (signals !== undefined && isTraced(req)) res.once('close', onTracedResponseClose);
     target!.web(req, res);
   }
 

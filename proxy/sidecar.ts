@@ -39,6 +39,8 @@ export interface SidecarOptions {
   keepSnapshots?: number;
   /** Passed on as --allowed-host: the names the proxy answers, which it forwards as they are. */
   allowedHosts?: readonly string[];
+  /** Passed on as --max-pause-share (the profiler's default when absent). */
+  maxPauseShare?: number;
 }
 
 export interface Sidecar {
@@ -82,6 +84,7 @@ export function sidecarArgs(options: SidecarOptions): string[] {
   if (options.allocationSites) args.push('--allocation-sites');
   if (options.keepSnapshots) args.push('--keep-snapshots', String(options.keepSnapshots));
   for (const name of options.allowedHosts ?? []) args.push('--allowed-host', name);
+  if (options.maxPauseShare !== undefined) args.push('--max-pause-share', String(options.maxPauseShare));
   return args;
 }
 

@@ -9,6 +9,8 @@ interface Signal {
   method: string;
   url: string;
   status: number;
+  at?: number;
+  aborted?: boolean;
 }
 interface Recorded {
   batches: { at: number; body: { requests: Signal[] } }[];
@@ -49,7 +51,8 @@ beforeAll(async () => {
 afterAll(killAll);
 
 describe('signals', () => {
-  it('are sent for matching URLs only, with method, path + query and status', async () => {
+  it('are sent for matching URLs only, with method, path + query, status and when they finished', async () => {
+    const before = Date.now();
     await request(proxy.port, '/traced/a');
     await request(proxy.port, '/other/page');
     await request(proxy.port, '/traced/b?x=1', { method: 'POST', body: 'data' });
@@ -58,7 +61,14 @@ describe('signals', () => {
     await request(proxy.port, '/_ah/apptrace/control/signals');
     await request(proxy.port, '/traced/end-of-test-1');
     const all = await waitForSignal('/traced/end-of-test-1');
-    expect(all).toEqual([
+    const after = Date.now();
+    for (const signal of all) {
+      expect(signal.at).toBeGreaterThanOrEqual(before);
+      expect(signal.at).toBeLessThanOrEqual(after);
+    }
+    // Finished one after the other, in this order.
+    expect(all.map((s) => s.at)).toEqual(all.map((s) => s.at).sort((a, b) => a! - b!));
+    expect(all.map(({ method, url, status }) => ({ method, url, status }))).toEqual([
       { method: 'GET', url: '/traced/a', status: 200 },
       { method: 'POST', url: '/traced/b?x=1', status: 200 },
       { method: 'GET', url: '/status/404', status: 404 },
@@ -92,7 +102,31 @@ describe('signals', () => {
     });
     expect(await held).toBe('started\nfinished\n');
     const after = await waitForSignal('/traced/hold?id=h1');
-    expect(after.filter((s) => s.url === '/traced/hold?id=h1')).toEqual([{ method: 'GET', url: '/traced/hold?id=h1', status: 200 }]);
+    expect(after.filter((s) => s.url === '/traced/hold?id=h1').map(({ method, url, status, aborted }) => ({ method, url, status, aborted }))).toEqual([
+      { method: 'GET', url: '/traced/hold?id=h1', status: 200, aborted: undefined },
+    ]);
+  });
+
+  it('are sent for a request the client abandons, marked aborted (the target did the work)', async () => {
+    await new Promise<void>((resolve, reject) => {
+      void import('node:http').then(({ request: httpRequest }) => {
+        const req = httpRequest({ host: '127.0.0.1', port: proxy.port, path: '/traced/hold?id=h2', agent: false }, (res) => {
+          res.setEncoding('utf8');
+          res.once('data', () => {
+            // The response has begun; the client goes away before its end.
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', () => undefined);
+        req.end();
+      }, reject);
+    });
+    const all = await waitForSignal('/traced/hold?id=h2');
+    expect(all.filter((s) => s.url === '/traced/hold?id=h2').map(({ method, url, aborted }) => ({ method, url, aborted }))).toEqual([
+      { method: 'GET', url: '/traced/hold?id=h2', aborted: true },
+    ]);
+    await request(target.port, '/release?id=h2');
   });
 
   it('never make a response wait for a slow profiler; what queued meanwhile goes as one batch', async () => {

@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import { PROFILER_TOKEN_HEADER } from '../common/profiler-token.js';
-import type { RequestInfo } from '../profiler/record.js';
+import type { SignalledRequest as RequestInfo } from '../profiler/capture.js';
 
 export const SIGNAL_PATH = '/_ah/apptrace/api/signal';
 
@@ -53,14 +53,17 @@ export class SignalSender {
     this.token = options.token;
   }
 
-  /** Queues one finished response; returns at once. */
-  send(method: string, url: string, status: number): void {
+  /**
+   * Queues one finished response; returns at once. `at` (when it finished, ms since epoch)
+   * lets the profiler count it in the snapshot that holds its effect, not the one running.
+   */
+  send(method: string, url: string, status: number, at = Date.now(), aborted = false): void {
     if (this.closed) return;
     if (this.queue.length >= MAX_QUEUED) {
       this.stats.dropped++;
       return;
     }
-    this.queue.push({ method, url, status });
+    this.queue.push(aborted ? { method, url, status, at, aborted } : { method, url, status, at });
     if (!this.inFlight && !this.scheduled) {
       // Responses that finish in the same turn of the event loop share one POST.
       this.scheduled = true;

@@ -31,5 +31,7 @@ export function createUrlMatcher(patterns: readonly string[]): (url: string) => 
 
 /** How the banner says what is traced. */
 export function describeUrlPatterns(patterns: readonly string[]): string {
-  return patterns.length === 0 ? `every path but ${APPTRACE_PREFIX}*` : patterns.map((p) => `/${p}/`).join(', ');
+  return patterns.length === 0
+    ? 'documents and API calls (not static assets, source maps, HMR nor dev-server internals such as /_next/, /@vite/)'
+    : patterns.map((p) => `/${p}/`).join(', ');
 }

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { AppError } from '../common/errors.js';
-import type { RequestInfo } from '../profiler/record.js';
+import type { SignalledRequest } from '../profiler/capture.js';
 import { markGrowthLines } from '../profiler/growth-lines.js';
 import { rankSuspects } from '../profiler/suspects.js';
 import type { AppDeps, AppEvent } from './deps.js';
@@ -47,6 +47,16 @@ export function apiRoutes(deps: AppDeps): Hono {
   });
 
   api.get('/api/status', (c) => c.json(deps.status()));
+
+  // The cheap per-request heap readings (no snapshot, no pause): profiler/heap-points.ts.
+  api.get('/api/heap-points', (c) => {
+    const raw = c.req.query('since');
+    const since = raw === undefined || raw === '' ? 0 : Number(raw);
+    if (!Number.isInteger(since) || since < 0) {
+      throw new AppError('BAD_REQUEST', `since must be a point index (an integer ≥ 0), not ${JSON.stringify(raw)}`);
+    }
+    return c.json(deps.heapPoints?.(since) ?? []);
+  });
 
   api.post('/api/snapshot', async (c) => c.json(await deps.snapshotNow(), 201));
 
@@ -114,17 +124,19 @@ export function apiRoutes(deps: AppDeps): Hono {
 }
 
 /** The requests of a signal body, or a message saying what is wrong with it. */
-function parseSignal(body: unknown): RequestInfo[] | string {
+function parseSignal(body: unknown): SignalledRequest[] | string {
   const list = (body as { requests?: unknown } | null)?.requests;
   if (!Array.isArray(list)) return 'expected {"requests":[{"method","url","status"}]}';
   if (list.length > MAX_SIGNAL_REQUESTS) return `at most ${MAX_SIGNAL_REQUESTS} requests per signal`;
-  const requests: RequestInfo[] = [];
+  const requests: SignalledRequest[] = [];
   for (const item of list) {
-    const { method, url, status } = (item ?? {}) as Partial<RequestInfo>;
+    const { method, url, status, at, aborted } = (item ?? {}) as Partial<SignalledRequest>;
     if (typeof method !== 'string' || typeof url !== 'string' || typeof status !== 'number') {
       return 'each request needs "method" (string), "url" (string) and "status" (number)';
     }
-    requests.push({ method, url, status });
+    if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) return '"at", when given, is when the response finished (ms since epoch)';
+    // `at` says when the response finished, so the snapshot that holds its effect claims it.
+    requests.push({ method, url, status, ...(at !== undefined ? { at } : {}), ...(aborted === true ? { aborted: true } : {}) });
   }
   return requests;
 }

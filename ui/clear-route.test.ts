@@ -23,6 +23,13 @@ function post(app: ReturnType<typeof createApp>, body: string | undefined, type 
 }
 
 describe('POST /api/clear', () => {
+  it('refuses a POST without a JSON body (the guard: 415) and keeps the records', async () => {
+    const deps = depsWith(3);
+    const res = await post(createApp(deps), undefined);
+    expect(res.status).toBe(415);
+    expect(deps.store).toHaveLength(3);
+  });
+
   it('deletes every record when the body confirms, and says how many', async () => {
     const deps = depsWith(4);
     const app = createApp(deps);
@@ -35,7 +42,6 @@ describe('POST /api/clear', () => {
   });
 
   it.each([
-    ['no body', undefined],
     ['an empty object', '{}'],
     ['confirm: "yes"', '{"confirm":"yes"}'],
     ['text that is not JSON', 'confirm=true'],

@@ -1,3 +1,4 @@
+import type { HeapPoint } from '../profiler/record.js';
 import type { HeapRecord, RequestInfo } from '../profiler/record.js';
 
 /**
@@ -26,6 +27,8 @@ export interface AppDeps {
    * many records were deleted once the empty store is on disk. Open pages start over.
    */
   clearRecords(): Promise<number>;
+  /** The cheap per-request heap readings with index > since (none when absent). */
+  heapPoints?(since?: number): HeapPoint[];
 }
 
 /** A module's text for the code browser. */
@@ -56,6 +59,18 @@ export interface ProfilerStatus {
     progress: { done: number; total: number } | null;
     /** Signals that arrived since the running (or last) snapshot began. */
     pendingSignals: number;
+    /** `--max-pause-share`: the share of wall time snapshots may hold the target. */
+    maxPauseShare?: number;
+    /** When the next snapshot starts for the pending signals (ISO time); null when none waits. */
+    nextAt?: string | null;
+    /** How long the next snapshot is expected to pause the target, ms (null: heap not yet read). */
+    estimatedPauseMs?: number | null;
+    /** How long the last snapshot paused the target, ms, measured. */
+    lastPauseMs?: number | null;
+    /** A snapshot skipped to spare the target (not enough free memory); cleared by the next record. */
+    skipped?: { at: string; message: string } | null;
+    /** Said once: this target's snapshots pause it long, and how to trade it. */
+    warning?: string | null;
   };
   records: number;
   lastIndex: number;

@@ -34,6 +34,7 @@ describe('overview page', () => {
     expect(scriptTags(body)).toEqual([
       `<script src="${BASE_PATH}/static/uplot.js">`,
       `<script type="module" src="${BASE_PATH}/static/m/ui/client/overview.js">`,
+      `<script type="module" src="${BASE_PATH}/static/m/ui/client/heap-points.js">`,
     ]);
     expect(body).toContain(`href="${BASE_PATH}/static/uplot.css"`);
     expect(body).toContain(`<link rel="preload" href="${BASE_PATH}/api/records?since=0" as="fetch" crossorigin="anonymous">`);
@@ -54,9 +55,9 @@ describe('overview page', () => {
     expect(body).toContain('0 records');
   });
 
-  it('without --url-pattern says every path but its own is traced, and suggests `/`', async () => {
+  it('without --url-pattern says documents and API calls are traced (not static files, nor its own paths), and suggests `/`', async () => {
     const { body } = await get(new MemoryDeps({ urlPatterns: [] }));
-    expect(body).toContain(`<li>every path except <code>${BASE_PATH}</code>`);
+    expect(body).toContain(`<li>documents and API calls: not static files, source maps, HMR nor dev-server internals, nor <code>${BASE_PATH}</code>`);
     expect(body).toContain('<a id="empty-example" href="/">/</a>');
   });
 
@@ -95,6 +96,24 @@ describe('overview page', () => {
     expect(body).toContain('last error: snapshot cut off: target exited');
   });
 
+  it('says when the next snapshot comes and what it will cost, or that one was skipped', async () => {
+    const nextAt = new Date(Date.now() + 11_500).toISOString();
+    const waiting = await get(
+      new MemoryDeps({ snapshot: { running: false, progress: null, pendingSignals: 4, nextAt, estimatedPauseMs: 3_000, maxPauseShare: 0.1 } }),
+    );
+    expect(waiting.body).toMatch(/<span id="st-next"[^>]*>next snapshot in 1[12] s, ~3 s pause<\/span>/);
+    const skipped = await get(
+      new MemoryDeps({
+        snapshot: { running: false, progress: null, pendingSignals: 1, skipped: { at: nextAt, message: 'skipped a snapshot to spare the target' } },
+      }),
+    );
+    expect(skipped.body).toContain('snapshot skipped: not enough free memory');
+    const idle = await get(new MemoryDeps({ snapshot: { running: false, progress: null, pendingSignals: 0, lastPauseMs: 850 } }));
+    expect(idle.body).toContain('snapshots: ~850 ms pause');
+    // Older profilers send none of it: the pill stays empty (hidden by CSS).
+    expect((await get(new MemoryDeps())).body).toMatch(/<span id="st-next"[^>]*><\/span>/);
+  });
+
   it('escapes hostile URLs, patterns, hints and errors: no script but ours', async () => {
     const deps = new MemoryDeps({
       urlPatterns: [HOSTILE],
@@ -105,7 +124,7 @@ describe('overview page', () => {
     });
     deps.add(sampleRecord(1, { url: () => `/?q=${HOSTILE}` }));
     const { body } = await get(deps);
-    expect(scriptTags(body)).toHaveLength(2);
+    expect(scriptTags(body)).toHaveLength(3);
     expect(body).not.toContain('<img');
     expect(body).not.toContain(HOSTILE);
     expect(body).toContain('#1 GET /?q=&lt;script&gt;alert(1)&lt;/script&gt; → 200');

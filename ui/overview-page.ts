@@ -2,7 +2,7 @@ import type { HeapRecord } from '../profiler/record.js';
 import type { ProfilerStatus } from './deps.js';
 import { html, layout, type Html } from './html.js';
 import { CLIENT_MODULES } from './static.js';
-import { inspectorHint, inspectorText, recordsText, rootIsTraced, snapshotText } from './status-view.js';
+import { inspectorHint, inspectorText, nextSnapshotText, recordsText, rootIsTraced, snapshotText } from './status-view.js';
 import { setupWarnings, suspectsEmptyText } from './warnings-view.js';
 
 /**
@@ -19,6 +19,7 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
   <div id="status" class="status-strip" role="status">
     <span id="st-inspector" class="pill state-${status.inspector.state}">${inspectorText(status)}</span>
     <span id="st-snapshot" class="pill${status.snapshot.running ? ' busy' : ''}">${snapshotText(status)}</span>
+    <span id="st-next" class="pill" title="${status.snapshot.warning ?? 'snapshots pause the target; they are spaced to keep within --max-pause-share'}">${nextSnapshotText(status)}</span>
     <span id="st-records" class="pill">${recordsText(status)}</span>
     <span id="st-live" class="pill" title="the event stream from the profiler">connecting…</span>
     <span id="st-latest" class="pill latest">${latest ? latestText(latest) : ''}</span>
@@ -40,11 +41,11 @@ export function overviewPage(base: string, status: ProfilerStatus, latest: HeapR
 ${setupWarnings(status)}
 <section id="empty" class="notice"${hasRecords ? html` hidden` : ''}>
   <h2>No records yet</h2>
-  <p>apptrace records a heap snapshot after each request through the proxy whose path matches one of:</p>
+  <p>apptrace records a heap snapshot after requests through the proxy (as often as its pause budget allows) that match:</p>
   <ul id="empty-patterns">${
     status.urlPatterns.length > 0
       ? status.urlPatterns.map((source) => html`<li><code>${source}</code></li>`)
-      : html`<li>every path except <code>${base}</code>… (no <code>--url-pattern</code> given)</li>`
+      : html`<li>documents and API calls: not static files, source maps, HMR nor dev-server internals, nor <code>${base}</code>… (no <code>--url-pattern</code> given)</li>`
   }</ul>
   ${
     rootIsTraced(status)
@@ -67,6 +68,7 @@ ${setupWarnings(status)}
     <figure class="chart">
       <figcaption>Heap <small>(snapshot total and the sum per traced module)</small></figcaption>
       <div id="chart-heap" class="chart-box"></div>
+      <div id="chart-heap-points" class="chart-box" title="V8's used heap after each traced request (Runtime.getHeapUsage: no snapshot, no pause)"></div>
     </figure>
   </div>
   <aside class="suspects">
@@ -90,7 +92,7 @@ ${setupWarnings(status)}
     bodyClass: 'page-overview',
     styles: ['uplot.css'],
     scripts: ['uplot.js'],
-    modules: [CLIENT_MODULES.overview],
+    modules: [CLIENT_MODULES.overview, CLIENT_MODULES.heapPoints],
     // The records are most of the page's bytes: start fetching them with the scripts.
     preload: [`${base}/api/records?since=0`],
     body,

@@ -18,6 +18,7 @@ import { Hono } from 'hono';
 export const CLIENT_MODULES = {
   overview: 'm/ui/client/overview.js',
   code: 'm/ui/client/code.js',
+  heapPoints: 'm/ui/client/heap-points.js',
 } as const;
 
 interface Asset {

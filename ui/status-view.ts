@@ -27,6 +27,31 @@ export function snapshotText(status: ProfilerStatus): string {
   return pendingSignals > 0 ? `${text} · ${pendingSignals} pending` : text;
 }
 
+/** "3 s", "850 ms", "1.5 min" (as profiler/pause-budget.ts formatDuration). */
+function formatDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${ms < 10_000 ? (ms / 1000).toFixed(1).replace(/\.0$/, '') : Math.round(ms / 1000)} s`;
+  return `${(ms / 60_000).toFixed(1).replace(/\.0$/, '')} min`;
+}
+
+/**
+ * The pause budget in the status strip: "next snapshot in 12 s, ~3 s pause" while signals
+ * wait for it, "snapshot skipped: …" after a low-memory skip, else what a snapshot costs.
+ * ui/client/heap-points.ts says the same (and counts down).
+ */
+export function nextSnapshotText(status: ProfilerStatus, now = Date.now()): string {
+  const { nextAt, estimatedPauseMs, lastPauseMs, skipped, running } = status.snapshot;
+  const pause = estimatedPauseMs ?? lastPauseMs ?? null;
+  const cost = pause === null ? '' : `~${formatDuration(pause)} pause`;
+  if (skipped) return 'snapshot skipped: not enough free memory';
+  if (running) return '';
+  if (nextAt) {
+    const wait = Math.max(0, Date.parse(nextAt) - now);
+    return `next snapshot in ${Math.ceil(wait / 1000)} s${cost ? `, ${cost}` : ''}`;
+  }
+  return cost ? `snapshots: ${cost}` : '';
+}
+
 export function recordsText(status: ProfilerStatus): string {
   const count = `${status.records} record${status.records === 1 ? '' : 's'}`;
   return status.lastIndex > 0 ? `${count} · latest #${status.lastIndex}` : count;
