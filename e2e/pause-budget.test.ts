@@ -122,7 +122,10 @@ describe('the pause budget', () => {
       if (elapsed >= MAX_MS) break;
       answers.push(
         fetch(`${s.proxyUrl}/leak`, { headers: FETCH_HEADERS }).then(
-          async (res) => (await res.text(), res.status),
+          async (res) => {
+            await res.text();
+            return res.status;
+          },
           () => -1,
         ),
       );
