@@ -29,10 +29,13 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
+COPY --from=build /app/dist/contract ./dist/contract
 COPY --from=build /app/dist/common ./dist/common
+COPY --from=build /app/dist/analyses ./dist/analyses
 COPY --from=build /app/dist/proxy ./dist/proxy
 COPY --from=build /app/dist/profiler ./dist/profiler
 COPY --from=build /app/dist/ui ./dist/ui
+COPY --from=build /app/dist/browser ./dist/browser
 # Not compiled: the UI's browser scripts and the demo app (plain JavaScript).
 COPY ui/client ./ui/client
 COPY demo/app ./demo/app

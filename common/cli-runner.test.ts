@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runCommand } from './cli-runner.js';
-import { AppError } from './errors.js';
+import { AppError } from '../contract/errors.js';
 
 function sink(): { stream: Writable; text: () => string } {
   let text = '';

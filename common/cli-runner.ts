@@ -3,7 +3,7 @@
  * for both CLIs (proxy/cli.ts, profiler/cli.ts) and `apptrace-proxy check`. Library code
  * throws AppError and never calls process.exit; only the two CLI entry points do.
  */
-import { AppError } from './errors.js';
+import { AppError } from '../contract/errors.js';
 
 /** The exit status for what a command threw: an AppError's own (2 for bad input), else 1. */
 export function exitStatusOf(error: unknown): number {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { AppError } from './errors.js';
+import { AppError } from '../contract/errors.js';
 
 /**
  * One option of a command. Values are looked up in this order: command-line flag, then

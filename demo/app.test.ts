@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, stopAll, type RunningProcess } from '../e2e/processes.js';
+import { startProcess, stopAll, type RunningProcess } from '../test/processes.js';
 
 /** The demo guestbook on its own: a real process on a free port, plain HTTP. */
 const SERVER = join(dirname(fileURLToPath(import.meta.url)), 'app', 'server.mjs');

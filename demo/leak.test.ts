@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startProcess, stopAll } from '../e2e/processes.js';
-import type { Entry, HeapRecord, Suspect } from '../profiler/record.js';
+import { eventually, startProcess, stopAll } from '../test/processes.js';
+import type { Entry, HeapRecord, Suspect } from '../contract/record.js';
 
 /**
  * What the demo is for: run as `npm run demo` runs it (dist/demo/run.js: the app with

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startProcess, stopAll } from '../e2e/processes.js';
-import type { Suspect } from '../profiler/record.js';
+import { eventually, startProcess, stopAll } from '../test/processes.js';
+import type { Suspect } from '../contract/record.js';
 
 /**
  * The README's demo paragraph, done as it says with a client that keeps its cookie like a

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProcess, stopAll } from '../e2e/processes.js';
+import { startProcess, stopAll } from '../test/processes.js';
 
 /**
  * `npm run demo` (dist/demo/run.js) for real: the guestbook with its inspector, the

@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../demo/ports.js';
 import { Supervisor } from '../demo/supervisor.js';
-import type { HeapRecord } from '../profiler/record.js';
-import type { ProfilerStatus } from '../ui/deps.js';
+import type { HeapRecord } from '../contract/record.js';
+import type { ProfilerStatus } from '../contract/app-deps.js';
 import { openBrowser } from './browser.js';
 import { allContainerPorts, imageRuntime, loadComposeConfig, localTopology, type LocalService } from './compose-topology.js';
 import { checkOnce, composeStop, composeUp, type UpEvent, type UpService } from './compose-up.js';
-import { eventually } from './processes.js';
+import { eventually } from '../test/processes.js';
 
 /**
  * The topology of docker-compose.yml — demo app, profiler, proxy — run as three local

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HeapRecord } from '../profiler/record.js';
-import { eventually, stopAll } from './processes.js';
+import type { HeapRecord } from '../contract/record.js';
+import { eventually, stopAll } from '../test/processes.js';
 import { projectRoot, startStack, type Stack } from './stack.js';
 
 /**

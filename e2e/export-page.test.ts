@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_PATH, createApp } from '../ui/app.js';
-import { MemoryDeps } from '../ui/memory-deps.js';
-import { sampleRecords } from '../ui/sample-records.js';
+import { MemoryDeps } from '../test/memory-deps.js';
+import { sampleRecords } from '../test/sample-records.js';
 import { openBrowser, type BrowserSession } from './browser.js';
 import { serveApp } from './serve-app.js';
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { HeapRecord } from '../profiler/record.js';
-import { eventually, startProcess, stopAll } from './processes.js';
+import type { HeapRecord } from '../contract/record.js';
+import { eventually, startProcess, stopAll } from '../test/processes.js';
 import { projectRoot } from './stack.js';
 
 /**

@@ -4,9 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Suspect } from '../profiler/record.js';
+import type { Suspect } from '../contract/record.js';
 import { OTHER_NODE_MAJORS, nodeBinary, nodeMajor } from './node-binaries.js';
-import { eventually, startProcess, stopAll } from './processes.js';
+import { eventually, startProcess, stopAll } from '../test/processes.js';
 import { projectRoot, startStack } from './stack.js';
 
 /**

@@ -4,8 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HeapRecord } from '../profiler/record.js';
-import { eventually, freePort, waitForHttp } from './processes.js';
+import type { HeapRecord } from '../contract/record.js';
+import { eventually, freePort, waitForHttp } from '../test/processes.js';
 import { projectRoot } from './stack.js';
 
 /**

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HeapPoint } from '../profiler/heap-points.js';
-import type { HeapRecord, Suspect } from '../profiler/record.js';
-import type { ProfilerStatus } from '../ui/deps.js';
+import type { HeapRecord, Suspect } from '../contract/record.js';
+import type { ProfilerStatus } from '../contract/app-deps.js';
 import { openBrowser } from './browser.js';
-import { eventually, stopAll } from './processes.js';
+import { eventually, stopAll } from '../test/processes.js';
 import { projectRoot, startStack, type Stack } from './stack.js';
 
 const APP = join(projectRoot(), 'e2e', 'fixtures', 'pause-app.cjs');

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, openBrowser } from './browser.js';
-import { startProcess, stopAll } from './processes.js';
+import { startProcess, stopAll } from '../test/processes.js';
 import { projectRoot, startStack, type Stack } from './stack.js';
 
 /**

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HeapRecord } from '../profiler/record.js';
-import type { ProfilerStatus } from '../ui/deps.js';
-import { eventually, startProcess, waitForHttp, type RunningProcess } from './processes.js';
+import type { HeapRecord } from '../contract/record.js';
+import type { ProfilerStatus } from '../contract/app-deps.js';
+import { eventually, startProcess, waitForHttp, type RunningProcess } from '../test/processes.js';
 
 /**
  * The whole tool as a user runs it, for end-to-end tests: a target app started with

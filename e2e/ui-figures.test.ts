@@ -5,12 +5,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HeapRecord, Suspect } from '../profiler/record.js';
+import type { HeapRecord, Suspect } from '../contract/record.js';
 import { formatGrowth } from '../ui/format.js';
 import { growthPathText } from '../ui/growth-text.js';
-import type { ProfilerStatus } from '../ui/deps.js';
+import type { ProfilerStatus } from '../contract/app-deps.js';
 import { artefactPath, openBrowser, type BrowserSession } from './browser.js';
-import { eventually, freePort, startProcess, stopAll, type RunningProcess } from './processes.js';
+import { eventually, freePort, startProcess, stopAll, type RunningProcess } from '../test/processes.js';
 import { projectRoot } from './stack.js';
 
 /**

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_PATH, createApp } from '../ui/app.js';
-import { MemoryDeps } from '../ui/memory-deps.js';
-import { sampleRecords } from '../ui/sample-records.js';
+import { MemoryDeps } from '../test/memory-deps.js';
+import { sampleRecords } from '../test/sample-records.js';
 import { artefactPath, openBrowser, type BrowserSession } from './browser.js';
 import { serveApp } from './serve-app.js';
 
 /**
  * The overview's grouping of small flat series in headless Chromium, over hand-built
- * records (ui/sample-records.ts): a leak, a bounded cache, a flat handler and FILLERS
+ * records (test/sample-records.ts): a leak, a bounded cache, a flat handler and FILLERS
  * small flat objects, whose lines would pile up at the bottom of the chart.
  */
 const FILLERS = 12;

@@ -1,9 +1,9 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { HeapRecord } from '../profiler/record.js';
+import type { HeapRecord } from '../contract/record.js';
 import { BASE_PATH, createApp } from '../ui/app.js';
-import { MemoryDeps } from '../ui/memory-deps.js';
-import { sampleRecord, sampleRecords } from '../ui/sample-records.js';
+import { MemoryDeps } from '../test/memory-deps.js';
+import { sampleRecord, sampleRecords } from '../test/sample-records.js';
 import { artefactPath, coloredPixels, openBrowser, type BrowserSession } from './browser.js';
 import { serveApp } from './serve-app.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artefactPath, coloredPixels, openBrowser, type BrowserSession } from './browser.js';
-import { eventually, stopAll } from './processes.js';
+import { eventually, stopAll } from '../test/processes.js';
 import { startStack, type Stack } from './stack.js';
 
 /**

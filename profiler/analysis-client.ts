@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import { AppError } from '../common/errors.js';
-import type { ErrorCode } from '../common/errors.js';
+import { AppError } from '../contract/errors.js';
+import type { ErrorCode } from '../contract/errors.js';
 import type { AnalysisSummary, FinishContext, WorkerAnswer, WorkerRequest } from './analysis-worker.js';
 import { ChunkedAnalysis } from './analysis-worker.js';
 

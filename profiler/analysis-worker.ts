@@ -12,7 +12,7 @@
  *   → { type: 'abort', id }           forget it (the target died mid-stream)
  */
 import { parentPort } from 'node:worker_threads';
-import { isAppError } from '../common/errors.js';
+import { isAppError } from '../contract/errors.js';
 import { StreamingAnalysis } from './heap/analyze.js';
 import type { AnalysisResult } from './heap/analyze.js';
 import type { EntryOptions } from './heap/entries.js';
@@ -20,7 +20,7 @@ import { appFrameResolver, findAllocationSites } from './heap/allocation-sites.j
 import { growthPath } from './heap/growth-path.js';
 import { warmUpEngine } from './heap/warm-up.js';
 import { createModuleMatcher } from './heap/module-match.js';
-import type { Entry } from './record.js';
+import type { Entry } from '../contract/record.js';
 
 export interface FinishContext {
   /** Module names are relative to this root; patterns are --trace-module values. */

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { AppError } from '../common/errors.js';
+import { AppError } from '../contract/errors.js';
 import { formatBytes } from '../common/format-bytes.js';
 import { badFlag, formatHelp, parseOptions } from '../common/options.js';
 import type { OptionSpec } from '../common/options.js';

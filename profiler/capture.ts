@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { AppError, isAppError } from '../common/errors.js';
+import { AppError, isAppError } from '../contract/errors.js';
 import { formatBytes } from '../common/format-bytes.js';
 import type { AttachedTarget, InspectorSession } from './cdp/session.js';
 import type { AnalysisFactory } from './analysis-client.js';
 import { LONG_PAUSE_MS, PauseBudget, SNAPSHOT_MEMORY_FACTOR, availableMemory, formatDuration } from './pause-budget.js';
-import type { HeapRecord, RequestInfo } from './record.js';
+import type { HeapRecord, RequestInfo, SignalledRequest } from '../contract/record.js';
 import type { SnapshotFiles, SnapshotWriter } from './snapshot-files.js';
 import type { RecordStore } from './store.js';
 
@@ -14,14 +14,6 @@ const RETRY_AFTER_FAILURE_MS = 1_000;
 const SIGNAL_TURNS = 3;
 /** After a snapshot was skipped for want of memory, the next try waits this long. */
 const RETRY_AFTER_LOW_MEMORY_MS = 30_000;
-
-/** A finished matching response as the proxy reports it. */
-export interface SignalledRequest extends RequestInfo {
-  /** When the proxy saw the response finish (ms since epoch); the profiler's receipt time if absent. */
-  at?: number;
-  /** The client went away before the response finished (the target did the work all the same). */
-  aborted?: boolean;
-}
 
 export interface CaptureOptions {
   session: InspectorSession;
@@ -450,4 +442,4 @@ export class Capture extends EventEmitter {
   }
 }
 
-
+export type { SignalledRequest };

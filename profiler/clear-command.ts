@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { AppError } from '../common/errors.js';
+import { AppError } from '../contract/errors.js';
 import type { OptionSpec } from '../common/options.js';
 import { badFlag, formatHelp, parseOptions } from '../common/options.js';
-import { BASE_PATH } from '../ui/base-path.js';
+import { BASE_PATH } from '../contract/base-path.js';
 import { RecordStore } from './store.js';
 
 /**

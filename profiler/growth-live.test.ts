@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBrowser } from '../e2e/browser.js';
-import type { HeapRecord, Suspect } from './record.js';
-import type { ProfilerProcess, Target } from './test-processes.js';
-import { killAll, startProfiler, startTarget, waitFor } from './test-processes.js';
+import type { HeapRecord, Suspect } from '../contract/record.js';
+import type { ProfilerProcess, Target } from '../test/profiler-processes.js';
+import { killAll, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
 import { growthPathText } from '../ui/growth-text.js';
 
 

@@ -1,7 +1,7 @@
 import type { InspectorSession } from './cdp/session.js';
-import type { RequestInfo } from './record.js';
+import type { RequestInfo } from '../contract/record.js';
 import type { RecordStore } from './store.js';
-import type { HeapPoint } from './record.js';
+import type { HeapPoint } from '../contract/record.js';
 
 export type { HeapPoint };
 

@@ -7,8 +7,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { Entry, HeapRecord } from './record.js';
-import { FIXTURE_DIR, killAll, runProfiler, startProfiler, startTarget, waitFor } from './test-processes.js';
+import type { Entry, HeapRecord } from '../contract/record.js';
+import { FIXTURE_DIR, killAll, runProfiler, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'apptrace-keep-'));
 afterEach(killAll);

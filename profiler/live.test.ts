@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Entry, HeapRecord, Suspect } from './record.js';
-import type { ProfilerProcess, Target } from './test-processes.js';
-import { FIXTURE_DIR, kill, killAll, startProfiler, startTarget, waitFor } from './test-processes.js';
+import type { Entry, HeapRecord, Suspect } from '../contract/record.js';
+import type { ProfilerProcess, Target } from '../test/profiler-processes.js';
+import { FIXTURE_DIR, kill, killAll, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
 
 /** The 1-based line of the first line of `file` that matches `re` (read from the fixture, not from a record). */
 function lineOf(file: string, re: RegExp): number {

@@ -7,10 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isAppError } from '../common/errors.js';
+import { isAppError } from '../contract/errors.js';
 import { Profiler } from './profiler.js';
 import { RecordStore } from './store.js';
-import { FIXTURE_DIR, killAll, startTarget, waitFor } from './test-processes.js';
+import { FIXTURE_DIR, killAll, startTarget, waitFor } from '../test/profiler-processes.js';
 
 afterAll(killAll);
 

@@ -1,4 +1,4 @@
-import type { HeapRecord } from './record.js';
+import type { HeapRecord } from '../contract/record.js';
 
 /**
  * Checks a record read back from a store file, field by field, so that a store holding a

@@ -5,16 +5,8 @@ import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FIXTURE_DIR, PROFILER_CLI, kill, killAll, runProfiler, startProfiler, startTarget, waitFor } from './test-processes.js';
-
-/** A port that nothing listens on (bound once, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { FIXTURE_DIR, PROFILER_CLI, kill, killAll, runProfiler, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
+import { freePort } from '../test/processes.js';
 
 describe('apptrace-profiler serve: bad input and lifecycle', () => {
   let dir: string;

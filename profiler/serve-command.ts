@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { normaliseAllowedHost, withAllowedHostsEnv } from '../common/allowed-hosts.js';
-import { AppError } from '../common/errors.js';
+import { AppError } from '../contract/errors.js';
 import { checkProfilerToken } from '../common/profiler-token.js';
 import type { OptionSpec } from '../common/options.js';
 import { formatHelp, formatHostPort, isLoopback, parseHostPort, parseOptions } from '../common/options.js';

@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppError } from '../common/errors.js';
+import { AppError } from '../contract/errors.js';
 
 /**
  * One writer per store: `<store>.lock` beside the store file holds the pid of the profiler

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../demo/ports.js';
-import type { HeapRecord } from './record.js';
-import { PROFILER_CLI, FIXTURE_DIR, kill, killAll, runProfiler, startProfiler, startTarget, waitFor } from './test-processes.js';
+import type { HeapRecord } from '../contract/record.js';
+import { PROFILER_CLI, FIXTURE_DIR, kill, killAll, runProfiler, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
 
 function record(index: number, padding = 0): HeapRecord {
   return {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isAppError } from '../common/errors.js';
+import { isAppError } from '../contract/errors.js';
 import type { NewRecord } from './store.js';
 import { RecordStore } from './store.js';
 

@@ -2,10 +2,10 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Low } from 'lowdb';
-import { AppError } from '../common/errors.js';
+import { AppError } from '../contract/errors.js';
 import { DurableJSONFile } from './durable-file.js';
 import type { HeapPoint } from './heap-points.js';
-import type { HeapRecord } from './record.js';
+import type { HeapRecord } from '../contract/record.js';
 import { recordProblem } from './record-check.js';
 import { type StoreLock, lockStore } from './store-lock.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openBrowser } from '../e2e/browser.js';
-import { FIXTURE_DIR, kill, killAll, startProfiler, startTarget, waitFor } from './test-processes.js';
+import { FIXTURE_DIR, kill, killAll, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
 
 /**
  * Attaching to the right process (profiler/cdp/target-check.ts) and the --trace-module

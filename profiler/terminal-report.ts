@@ -1,12 +1,12 @@
 import type { Writable } from 'node:stream';
-import type { AppError } from '../common/errors.js';
-import type { HeapRecord } from './record.js';
+import type { AppError } from '../contract/errors.js';
+import type { HeapRecord } from '../contract/record.js';
 import { formatBytes } from '../common/format-bytes.js';
-import type { AppEvent } from '../ui/deps.js';
+import type { AppEvent } from '../contract/app-deps.js';
 import type { Profiler } from './profiler.js';
 import type { RecordStore } from './store.js';
 import { formatDuration } from './pause-budget.js';
-import { biggestMover } from './suspects.js';
+import { biggestMover } from '../analyses/suspects.js';
 
 /** Progress is shown once a snapshot has run this long (small ones finish before). */
 const PROGRESS_AFTER_MS = 1_000;
@@ -85,7 +85,7 @@ export class TerminalReport {
       this.#out.write(`\r\x1b[Ksnapshot: ${phase}, ${formatBytes(p.bytes)} received, ${((Date.now() - p.startedAt) / 1000).toFixed(1)} s`);
       this.#progressShown = true;
     };
-    // Setup warnings (ui/deps.ts StatusWarning), each printed when it appears.
+    // Setup warnings (contract/app-deps.ts StatusWarning), each printed when it appears.
     let warned = new Set<string>();
     const onStatus = (event: AppEvent) => {
       if (event.type !== 'status') return;

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Entry, HeapRecord } from './record.js';
-import { kill, killAll, startProfiler, waitFor } from './test-processes.js';
+import type { Entry, HeapRecord } from '../contract/record.js';
+import { kill, killAll, startProfiler, waitFor } from '../test/profiler-processes.js';
 
 const fixture = fileURLToPath(new URL('./heap/fixtures/ts-app/', import.meta.url));
 const tsc = fileURLToPath(new URL('../node_modules/.bin/tsc', import.meta.url));

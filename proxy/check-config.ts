@@ -1,4 +1,4 @@
-import { AppError } from '../common/errors.js';
+import { AppError } from '../contract/errors.js';
 import { checkModulePattern } from '../profiler/heap/module-match.js';
 import { type OptionSpec, formatHelp, formatHostPort, parseHostPort, parseOptions } from '../common/options.js';
 import { checkHostPort, checkTarget } from './config.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Suspect } from '../profiler/record.js';
+import type { Suspect } from '../contract/record.js';
 import { formatReport, judgeSuspects, recentGrowth } from './check-verdict.js';
 
 function suspect(name: string, sizes: number[], verdict: Suspect['verdict'], extra: Partial<Suspect> = {}): Suspect {

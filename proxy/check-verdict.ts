@@ -1,6 +1,6 @@
 import { formatBytes } from '../common/format-bytes.js';
-import type { Suspect } from '../profiler/record.js';
-import { slopePerRequest } from '../profiler/suspects.js';
+import type { Suspect } from '../contract/record.js';
+import { slopePerRequest } from '../analyses/suspects.js';
 import type { CheckRequest } from './check-config.js';
 
 /** A suspect as `/api/suspects` serves it (growth path and marked lines when known). */

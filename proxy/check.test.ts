@@ -4,11 +4,11 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROXY_CLI, type Started, eventually, fixture, killAll, startNode } from './test-support.js';
+import { PROXY_CLI, type Started, eventually, fixture, killAll, startNode } from '../test/proxy-support.js';
+import { freePort } from '../test/processes.js';
 
 /** Enough rounds for the cache (4 entries) to fill in the first half and stay flat in the second. */
 const ROUNDS = '10';
@@ -40,15 +40,6 @@ function check(args: string[]): Promise<Run> {
       resolve({ code, stdout, stderr });
     }),
   );
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Processes whose command line mentions `text` (a profiler left behind would). */

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fixture, killAll, request, runProxyToExit, startNode, startProxy } from './test-support.js';
+import { fixture, killAll, request, runProxyToExit, startNode, startProxy } from '../test/proxy-support.js';
 
 afterAll(killAll);
 

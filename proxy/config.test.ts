@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isAppError } from '../common/errors.js';
+import { isAppError } from '../contract/errors.js';
 import { parseProxyConfig } from './config.js';
 import { prefersJson } from './error-page.js';
 import { endToEndRawHeaders, stripRequestHopByHop } from './hop-by-hop.js';

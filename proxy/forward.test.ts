@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { patternedSha1, patternedStream } from './fixtures/patterned.js';
-import { type Started, eventually, fixture, killAll, memoryOf, request, startNode, startProxy } from './test-support.js';
+import { type Started, eventually, fixture, killAll, memoryOf, request, startNode, startProxy } from '../test/proxy-support.js';
 
 const BIG = 200 * 1024 * 1024;
 

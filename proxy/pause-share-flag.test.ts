@@ -1,11 +1,11 @@
 /** --max-pause-share reaches the sidecar; a bad value exits 2 in both commands. */
 import { tmpdir } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isAppError } from '../common/errors.js';
+import { isAppError } from '../contract/errors.js';
 import { parseProxyConfig } from './config.js';
 import { sidecarArgs } from './sidecar.js';
-import { killAll, runProxyToExit } from './test-support.js';
-import { runProfiler } from '../profiler/test-processes.js';
+import { killAll, runProxyToExit } from '../test/proxy-support.js';
+import { runProfiler } from '../test/profiler-processes.js';
 
 const base = { target: '127.0.0.1:3000', inspect: '127.0.0.1:9229', db: 'db.json', urlPatterns: [], traceModules: [] };
 

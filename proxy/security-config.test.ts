@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAppError } from '../common/errors.js';
+import { isAppError } from '../contract/errors.js';
 import { parseProxyConfig } from './config.js';
 
 /** The flags of issue #11: --allowed-host, --profiler-token, and IPv6 literals. */

@@ -1,7 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { APPTRACE_RESPONSE_HEADERS, createHostCheck, forbiddenHostMessage } from '../common/allowed-hosts.js';
-import { AppError } from '../common/errors.js';
+import { AppError } from '../contract/errors.js';
 import { sendBadGateway, type Upstream } from './error-page.js';
 import { type Forwarder, createForwarder } from './forward.js';
 import type { SignalSender } from './signal.js';

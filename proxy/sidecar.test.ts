@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Started, eventually, fixture, isAlive, killAll, request, runProxyToExit, startNode, startProxy } from './test-support.js';
+import { type Started, eventually, fixture, isAlive, killAll, request, runProxyToExit, startNode, startProxy } from '../test/proxy-support.js';
 
 const env = { APPTRACE_PROFILER_SCRIPT: fixture('fake-profiler.js') };
 let target: Started;

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AppError } from '../common/errors.js';
+import { AppError } from '../contract/errors.js';
 import { PROFILER_TOKEN_ENV, generateProfilerToken } from '../common/profiler-token.js';
 
 /** The profiler stopped before it was ready; the proxy exits with the profiler's own status. */

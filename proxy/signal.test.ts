@@ -3,7 +3,7 @@
  * records what the real apptrace-proxy POSTs to /_ah/apptrace/api/signal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Started, eventually, fixture, killAll, request, startNode, startProxy } from './test-support.js';
+import { type Started, eventually, fixture, killAll, request, startNode, startProxy } from '../test/proxy-support.js';
 
 interface Signal {
   method: string;

@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import { PROFILER_TOKEN_HEADER } from '../common/profiler-token.js';
-import type { SignalledRequest as RequestInfo } from '../profiler/capture.js';
+import type { SignalledRequest as RequestInfo } from '../contract/record.js';
 
 export const SIGNAL_PATH = '/_ah/apptrace/api/signal';
 

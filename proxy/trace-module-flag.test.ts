@@ -2,8 +2,8 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createModuleMatcher } from '../profiler/heap/module-match.js';
-import { PROFILER_CLI } from '../profiler/test-processes.js';
-import { runProxyToExit } from './test-support.js';
+import { PROFILER_CLI } from '../test/profiler-processes.js';
+import { runProxyToExit } from '../test/proxy-support.js';
 
 function runProfilerToExit(args: string[]): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [PROFILER_CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });

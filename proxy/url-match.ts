@@ -1,5 +1,7 @@
-/** Where the profiler's UI and API live; requests under it go to the profiler, never traced. */
-export const APPTRACE_PREFIX = '/_ah/apptrace';
+import { BASE_PATH } from '../contract/base-path.js';
+
+/** Where the profiler's UI and API live (contract/base-path.ts): requests under it go to the profiler, never traced. */
+export const APPTRACE_PREFIX = BASE_PATH;
 
 /**
  * Builds the test "is this request traced?" from the --url-pattern sources. It runs on

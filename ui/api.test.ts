@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../common/errors.js';
-import type { HeapRecord, Suspect } from '../profiler/record.js';
+import { AppError } from '../contract/errors.js';
+import type { HeapRecord, Suspect } from '../contract/record.js';
 import { createApp } from './app.js';
-import type { AppDeps } from './deps.js';
-import { MemoryDeps } from './memory-deps.js';
+import type { AppDeps } from '../contract/app-deps.js';
+import { MemoryDeps } from '../test/memory-deps.js';
 
 function record(index: number, leakSize: number, options: Partial<HeapRecord> = {}): HeapRecord {
   return {

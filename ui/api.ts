@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { AppError } from '../common/errors.js';
-import type { SignalledRequest } from '../profiler/capture.js';
-import { markGrowthLines } from '../profiler/growth-lines.js';
-import { rankSuspects } from '../profiler/suspects.js';
-import type { AppDeps, AppEvent } from './deps.js';
+import { AppError } from '../contract/errors.js';
+import type { SignalledRequest } from '../contract/record.js';
+import { markGrowthLines } from '../analyses/growth-lines.js';
+import { rankSuspects } from '../analyses/suspects.js';
+import type { AppDeps, AppEvent } from '../contract/app-deps.js';
 import { exportRoutes } from './export-routes.js';
 
 /** How often an idle event stream gets a comment, so proxies and browsers keep it open. */

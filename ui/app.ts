@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { apiRoutes } from './api.js';
-import { BASE_PATH } from './base-path.js';
-import type { AppDeps } from './deps.js';
+import { BASE_PATH } from '../contract/base-path.js';
+import type { AppDeps } from '../contract/app-deps.js';
 import { errorAnswer } from './error-answer.js';
 import { type GuardOptions, guard } from './guard.js';
 import { pageRoutes } from './pages.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { HeapRecord } from '../profiler/record.js';
+import type { HeapRecord } from '../contract/record.js';
 import { createApp } from './app.js';
-import { MemoryDeps } from './memory-deps.js';
-import { sampleRecords } from './sample-records.js';
+import { MemoryDeps } from '../test/memory-deps.js';
+import { sampleRecords } from '../test/sample-records.js';
 
 const base = 'http://localhost/_ah/apptrace';
 

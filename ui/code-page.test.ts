@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { HeapRecord } from '../profiler/record.js';
+import type { HeapRecord } from '../contract/record.js';
 import { BASE_PATH, createApp } from './app.js';
 import { isModuleName } from './code-page.js';
-import { MemoryDeps } from './memory-deps.js';
-import { LEAK_STEP, SAMPLE_SOURCE, sampleRecords } from './sample-records.js';
+import { MemoryDeps } from '../test/memory-deps.js';
+import { LEAK_STEP, SAMPLE_SOURCE, sampleRecords } from '../test/sample-records.js';
 
 const SERVER = { url: 'file:///app/server.js', source: SAMPLE_SOURCE };
 

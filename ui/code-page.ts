@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import { growthTarget, sourceGrowthLines } from '../profiler/growth-lines.js';
-import type { GrowthPath, HeapRecord, MarkedLine } from '../profiler/record.js';
-import type { AppDeps, ModuleSource } from './deps.js';
+import { growthTarget, sourceGrowthLines } from '../analyses/growth-lines.js';
+import type { GrowthPath, HeapRecord, MarkedLine } from '../contract/record.js';
+import type { AppDeps, ModuleSource } from '../contract/app-deps.js';
 import { entryHistory, type EntryHistory } from './entry-history.js';
 import { formatBytes, growthText, growthTitle } from './format.js';
 import { growthPathText } from './growth-text.js';

@@ -1,5 +1,5 @@
-import type { Entry, HeapRecord, Suspect } from '../profiler/record.js';
-import { rankSuspects } from '../profiler/suspects.js';
+import type { Entry, HeapRecord, Suspect } from '../contract/record.js';
+import { rankSuspects } from '../analyses/suspects.js';
 
 /** One object's story for the code browser's header. */
 export interface EntryHistory {

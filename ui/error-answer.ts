@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import { toAppError } from '../common/errors.js';
+import { toAppError } from '../contract/errors.js';
 
 /**
  * The app's `onError`: the one place where an error becomes an HTTP answer,

@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { HeapRecord } from '../profiler/record.js';
+import type { HeapRecord } from '../contract/record.js';
 import { createApp } from './app.js';
-import { MemoryDeps } from './memory-deps.js';
+import { MemoryDeps } from '../test/memory-deps.js';
 import { CSV_COLUMNS, csvCell, recordsCsv } from './records-csv.js';
 
 const base = 'http://localhost/_ah/apptrace';

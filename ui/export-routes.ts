@@ -2,9 +2,9 @@ import { createReadStream, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
-import { AppError } from '../common/errors.js';
+import { AppError } from '../contract/errors.js';
 import { SNAPSHOT_FILE, snapshotDir } from '../profiler/snapshot-files.js';
-import type { AppDeps } from './deps.js';
+import type { AppDeps } from '../contract/app-deps.js';
 import { recordsCsv } from './records-csv.js';
 
 /**

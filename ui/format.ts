@@ -18,7 +18,7 @@ export function formatGrowth(bytesPerRequest: number): string {
   return `${rounded > 0 ? '+' : ''}${formatBytes(rounded)}/req`;
 }
 
-/** The verdicts of the suspects' ranking (profiler/suspects.ts). */
+/** The verdicts of the suspects' ranking (analyses/suspects.ts). */
 export type GrowthVerdict = 'growing' | 'plateaued' | 'flat';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { GrowthPath } from '../profiler/record.js';
+import type { GrowthPath } from '../contract/record.js';
 import { formatCountRate, growthText } from './format.js';
 import { growthPathText } from './growth-text.js';
 

@@ -1,4 +1,4 @@
-import type { GrowthPath, GrowthStep } from '../profiler/record.js';
+import type { GrowthPath, GrowthStep } from '../contract/record.js';
 import { formatCountRate } from './format.js';
 
 /**

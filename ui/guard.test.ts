@@ -3,9 +3,9 @@
  * same rules through the real processes and a real browser are in e2e/security.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { HeapRecord } from '../profiler/record.js';
+import type { HeapRecord } from '../contract/record.js';
 import { createApp } from './app.js';
-import { MemoryDeps } from './memory-deps.js';
+import { MemoryDeps } from '../test/memory-deps.js';
 
 const base = 'http://127.0.0.1:9300/_ah/apptrace';
 const TOKEN = 'guard-test-token-0123456789abcdef';

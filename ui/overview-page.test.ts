@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BASE_PATH, createApp } from './app.js';
-import { MemoryDeps } from './memory-deps.js';
-import { sampleRecord, sampleRecords } from './sample-records.js';
+import { MemoryDeps } from '../test/memory-deps.js';
+import { sampleRecord, sampleRecords } from '../test/sample-records.js';
 
 const HOSTILE = '<script>alert(1)</script>';
 

@@ -1,5 +1,5 @@
-import type { HeapRecord } from '../profiler/record.js';
-import type { ProfilerStatus } from './deps.js';
+import type { HeapRecord } from '../contract/record.js';
+import type { ProfilerStatus } from '../contract/app-deps.js';
 import { html, layout, type Html } from './html.js';
 import { CLIENT_MODULES } from './static.js';
 import { inspectorHint, inspectorText, nextSnapshotText, recordsText, rootIsTraced, snapshotText } from './status-view.js';

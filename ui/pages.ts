@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
-import { BASE_PATH } from './base-path.js';
+import { BASE_PATH } from '../contract/base-path.js';
 import { codeRoutes } from './code-page.js';
-import type { AppDeps } from './deps.js';
+import type { AppDeps } from '../contract/app-deps.js';
 import { CONTENT_SECURITY_POLICY } from './html.js';
 import { overviewPage } from './overview-page.js';
 import { staticRoutes } from './static.js';

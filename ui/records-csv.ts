@@ -1,4 +1,4 @@
-import type { HeapRecord } from '../profiler/record.js';
+import type { HeapRecord } from '../contract/record.js';
 
 /** The columns of /api/records.csv: one row per record × entry. */
 export const CSV_COLUMNS = [

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BASE_PATH, createApp } from './app.js';
 import { CLIENT_MODULES } from './static.js';
-import { MemoryDeps } from './memory-deps.js';
+import { MemoryDeps } from '../test/memory-deps.js';
 
 const app = createApp(new MemoryDeps());
 

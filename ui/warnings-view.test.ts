@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BASE_PATH, createApp } from './app.js';
-import { MemoryDeps } from './memory-deps.js';
-import { sampleRecords } from './sample-records.js';
+import { MemoryDeps } from '../test/memory-deps.js';
+import { sampleRecords } from '../test/sample-records.js';
 import { NOTHING_TRACED, SUSPECTS_LATER } from './warnings-view.js';
 
 async function page(deps: MemoryDeps): Promise<string> {

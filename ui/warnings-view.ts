@@ -1,4 +1,4 @@
-import type { ProfilerStatus } from './deps.js';
+import type { ProfilerStatus } from '../contract/app-deps.js';
 import { html, type Html } from './html.js';
 
 /**

@@ -24,8 +24,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HeapRecord } from '../../profiler/record.js';
-import type { ProfilerStatus } from '../../ui/deps.js';
+import type { HeapRecord } from '../../contract/record.js';
+import type { ProfilerStatus } from '../../contract/app-deps.js';
 
 interface Settings {
   heaps: number[];

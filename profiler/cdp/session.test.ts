@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startProcess, stopAll, type RunningProcess } from '../../e2e/processes.js';
+import { startProcess, stopAll, type RunningProcess } from '../../test/processes.js';
 import { InspectorSession, type AttachedTarget } from './session.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/graceful-exit.cjs', import.meta.url));

@@ -4,8 +4,8 @@ import { EventEmitter } from 'node:events';
 import { get as httpGet } from 'node:http';
 import { isIP } from 'node:net';
 import CDP from 'chrome-remote-interface';
-import { AppError, isAppError } from '../../common/errors.js';
-import type { InspectorState } from '../../ui/deps.js';
+import { AppError, isAppError } from '../../contract/errors.js';
+import type { InspectorState } from '../../contract/app-deps.js';
 import { checkInspectedProcess } from './target-check.js';
 
 /**

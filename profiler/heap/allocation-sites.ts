@@ -26,7 +26,7 @@
  *   const found = findAllocationSites(snapshot, { dominator, selfSize, entries, appFrame });
  *   found.byEntry.get(entry.id) // [{ function_name: 'remember', line: 3, count: 20, bytes: 1280, ... }]
  */
-import type { AllocationSite, Entry } from '../record.js';
+import type { AllocationSite, Entry } from '../../contract/record.js';
 import { TRACE_ROOT_PARENT } from './loader.js';
 import { createModuleMatcher } from './module-match.js';
 import { originalName, scriptSourceMap, singleOriginalSource } from './source-maps.js';

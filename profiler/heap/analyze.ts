@@ -12,7 +12,7 @@
  */
 import { statSync } from 'node:fs';
 import { debug } from '../../common/debug-log.js';
-import type { Entry } from '../record.js';
+import type { Entry } from '../../contract/record.js';
 import {
   allocateDominatorArena,
   computeDominators,

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Entry } from '../record.js';
+import type { Entry } from '../../contract/record.js';
 import { moduleDeclarations } from './declarations.js';
 import { computeDominators } from './dominators.js';
 import { findEntries } from './entries.js';

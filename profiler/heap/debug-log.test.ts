@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GraphBuilder } from './test-graph-builder.js';
+import { GraphBuilder } from '../../test/graph-builder.js';
 
 const cli = fileURLToPath(new URL('../../dist/profiler/cli.js', import.meta.url));
 let dir: string;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { StreamingAnalysis } from './analyze.js';
 import { computeDominators } from './dominators.js';
 import { SnapshotLoader } from './loader.js';
-import { GraphBuilder } from './test-graph-builder.js';
+import { GraphBuilder } from '../../test/graph-builder.js';
 import { warmUpSnapshotText } from './warm-up-snapshot.js';
 
 function load(g: GraphBuilder, nodeFields: 6 | 7 = 7) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as AnalyzeModule from './analyze.js';
-import { GraphBuilder } from './test-graph-builder.js';
+import { GraphBuilder } from '../../test/graph-builder.js';
 
 const { analyzeFile } = (await import(new URL('../../dist/profiler/heap/analyze.js', import.meta.url).href)) as typeof AnalyzeModule;
 

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Entry } from '../record.js';
+import type { Entry } from '../../contract/record.js';
 import { findEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
 import { computeDominators } from './dominators.js';

@@ -28,7 +28,7 @@
  *   script made from several sources (a bundle), or whose original text cannot be read,
  *   keeps its own name.
  */
-import type { Entry } from '../record.js';
+import type { Entry } from '../../contract/record.js';
 import { isClassAt, moduleDeclarations } from './declarations.js';
 import type { ModuleDeclarations } from './declarations.js';
 import { HeapView, Tag } from './heap-view.js';

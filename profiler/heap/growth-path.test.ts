@@ -13,7 +13,7 @@ import type { AnalysisResult } from './analyze.js';
 import { computeDominators } from './dominators.js';
 import { growthPath } from './growth-path.js';
 import { SnapshotLoader } from './loader.js';
-import { GraphBuilder } from './test-graph-builder.js';
+import { GraphBuilder } from '../../test/graph-builder.js';
 
 function load(g: GraphBuilder) {
   const loader = new SnapshotLoader();

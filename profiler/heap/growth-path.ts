@@ -12,7 +12,7 @@
  * it alone and the walk would stop anyway), so it costs the few edges it reads, not a
  * pass over the snapshot.
  */
-import type { PathStep } from '../record.js';
+import type { PathStep } from '../../contract/record.js';
 import type { Dominators } from './dominators.js';
 import type { HeapSnapshot } from './snapshot.js';
 

@@ -4,7 +4,7 @@
  * `trace_node_id` and `detachedness`), other V8 versions 6: positions are looked up by
  * name, never assumed.
  */
-import { AppError } from '../../common/errors.js';
+import { AppError } from '../../contract/errors.js';
 import type { SnapshotLayout, SnapshotMeta } from './snapshot.js';
 
 const KNOWN_NODE_FIELDS = ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'];

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAppError } from '../../common/errors.js';
+import { isAppError } from '../../contract/errors.js';
 import { StreamingAnalysis } from './analyze.js';
 import { SnapshotLoader, loadSnapshotFile } from './loader.js';
 import type { HeapSnapshot } from './snapshot.js';
-import { GraphBuilder } from './test-graph-builder.js';
+import { GraphBuilder } from '../../test/graph-builder.js';
 
 let dir: string;
 let livePath: string;

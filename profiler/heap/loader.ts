@@ -21,7 +21,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { AppError } from '../../common/errors.js';
+import { AppError } from '../../contract/errors.js';
 import { checkEdges, edgeCheckLayout } from './edge-check.js';
 import type { EdgeCheck } from './edge-check.js';
 import { layoutFromMeta } from './layout.js';

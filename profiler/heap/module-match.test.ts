@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { isAppError } from '../../common/errors.js';
+import { isAppError } from '../../contract/errors.js';
 import { createModuleMatcher, scriptPath } from './module-match.js';
 
 const root = '/srv/app';

@@ -26,7 +26,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debug } from '../../common/debug-log.js';
-import { AppError } from '../../common/errors.js';
+import { AppError } from '../../contract/errors.js';
 import { originalSources } from './source-maps.js';
 
 export interface ModuleMatcher {

@@ -4,7 +4,7 @@
  * however the section is cut into chunks.
  */
 import { describe, expect, it } from 'vitest';
-import { isAppError } from '../../common/errors.js';
+import { isAppError } from '../../contract/errors.js';
 import { StringTableBuilder } from './string-table.js';
 import type { StringTable } from './string-table.js';
 

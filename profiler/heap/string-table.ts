@@ -15,7 +15,7 @@
  *   const table = builder.finish();
  *   table.get(3); // 'system / Context'
  */
-import { AppError } from '../../common/errors.js';
+import { AppError } from '../../contract/errors.js';
 import { releaseBuffer } from './release-buffer.js';
 
 const C_QUOTE = 34;

@@ -4,7 +4,7 @@
 // Compiled with overview.ts by ui/client/tsconfig.json; the words and byte figures come
 // from the same modules as the server's (status-view.ts, format.ts). Strings reach the
 // page through textContent and setAttribute only.
-import type { ProfilerStatus } from '../deps.js';
+import type { ProfilerStatus } from '../../contract/app-deps.js';
 import { formatBytes } from '../format.js';
 import { nextSnapshotText } from '../status-view.js';
 

@@ -5,8 +5,8 @@
 // textContent or setAttribute, never innerHTML.
 /// <reference types="uplot" />
 
-import type { HeapRecord, Suspect } from '../../profiler/record.js';
-import type { ProfilerStatus } from '../deps.js';
+import type { HeapRecord, Suspect } from '../../contract/record.js';
+import type { ProfilerStatus } from '../../contract/app-deps.js';
 import { groupSmallFlat, sessionRuns, type ChartSeries, type SessionRun } from '../chart-series.js';
 import { formatBytes, growthText, growthTitle } from '../format.js';
 import { growthPathText } from '../growth-text.js';
@@ -478,7 +478,7 @@ function renderSuspects(suspects: readonly Suspect[]): void {
     mod.className = 'module';
     mod.textContent = s.module_name;
     nameCell.appendChild(mod);
-    // Where it grows (profiler/growth-compare.ts) and the lines that add to it.
+    // Where it grows (analyses/growth-compare.ts) and the lines that add to it.
     const pathText = growthPathText(s.growth_path);
     if (pathText && s.growth_path) {
       const growth = document.createElement('div');

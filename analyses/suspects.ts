@@ -1,8 +1,8 @@
 import { allocationMarks } from './allocation-marks.js';
 import { compareGrowthPaths } from './growth-compare.js';
 import type { EntrySample } from './growth-compare.js';
-import type { Entry, HeapRecord, Suspect, Verdict } from './record.js';
-import { entryKey } from './record.js';
+import type { Entry, HeapRecord, Suspect, Verdict } from '../contract/record.js';
+import { entryKey } from '../contract/record.js';
 
 /**
  * Ranking of entries by how fast they grow per matching request.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Entry, HeapRecord } from './record.js';
+import type { Entry, HeapRecord } from '../contract/record.js';
 import { biggestMover, rankSuspects, slopePerRequest } from './suspects.js';
 
 /** Builds records from per-record sizes of named entries; record 1 of each session is a baseline. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findGrowthLines, growthTarget, markGrowthLines } from './growth-lines.js';
-import type { GrowthPath, Suspect } from './record.js';
+import type { GrowthPath, Suspect } from '../contract/record.js';
 
 /** 1-based lines of `source` that contain `marker` (a comment the test put there). */
 function linesWith(source: string, marker: string): number[] {

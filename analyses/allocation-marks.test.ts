@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { allocationMarks } from './allocation-marks.js';
 import type { EntrySample } from './growth-compare.js';
-import type { AllocationSite, Entry } from './record.js';
+import type { AllocationSite, Entry } from '../contract/record.js';
 
 function sample(index: number, requests: number, allocations: AllocationSite[] | undefined): EntrySample {
   const entry: Entry = { obj_type: 'Array', name: 'history', dominated_size: 1000 * index, filename: 'src/app.js', lineno: 3, module_name: 'src/app.js' };

@@ -219,3 +219,11 @@ export interface HeapPoint {
   /** The index of the newest record when it was read: points after record N draw after N. */
   after_record: number;
 }
+
+/** A finished matching response as the proxy reports it. */
+export interface SignalledRequest extends RequestInfo {
+  /** When the proxy saw the response finish (ms since epoch); the profiler's receipt time if absent. */
+  at?: number;
+  /** The client went away before the response finished (the target did the work all the same). */
+  aborted?: boolean;
+}

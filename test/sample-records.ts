@@ -1,4 +1,4 @@
-import type { Entry, HeapRecord } from '../profiler/record.js';
+import type { Entry, HeapRecord } from '../contract/record.js';
 
 /**
  * Hand-made records for UI tests: a leak that grows by a fixed amount per request, a

@@ -1,5 +1,5 @@
-import type { HeapPoint } from '../profiler/record.js';
-import type { HeapRecord, RequestInfo } from '../profiler/record.js';
+import type { HeapPoint } from './record.js';
+import type { HeapRecord, RequestInfo } from './record.js';
 
 /**
  * What the Hono app (UI + API) needs from the profiler. The profiler builds one of these

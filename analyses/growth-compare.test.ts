@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Entry, HeapRecord, PathStep } from './record.js';
+import type { Entry, HeapRecord, PathStep } from '../contract/record.js';
 import { rankSuspects } from './suspects.js';
 
 const ITEM = 2600;

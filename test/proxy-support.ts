@@ -6,9 +6,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { eventually as pollUntil, killAll, track } from './processes.js';
 
 export const PROXY_CLI = fileURLToPath(new URL('../dist/proxy/cli.js', import.meta.url));
-export const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+export const fixture = (name: string): string => fileURLToPath(new URL(`../proxy/fixtures/${name}`, import.meta.url));
 
 export interface Started {
   child: ChildProcess;
@@ -18,21 +19,6 @@ export interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const running = new Set<ChildProcess>();
-
-/** Kills every process these helpers started and waits for them. Call from afterEach/afterAll. */
-export async function killAll(): Promise<void> {
-  const waits = [...running].map(
-    (child) =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
-  );
-  running.clear();
-  await Promise.all(waits);
-}
 
 /**
  * Spawns `node script args` and resolves once stdout shows `ready` (its first group is the
@@ -49,7 +35,7 @@ export function startNode(
     env: { ...process.env, ...options.env },
     cwd: options.cwd,
   });
-  running.add(child);
+  track(child);
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
@@ -90,7 +76,7 @@ export async function runProxyToExit(
   cwd?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [PROXY_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, cwd });
-  running.add(child);
+  track(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -98,7 +84,6 @@ export async function runProxyToExit(
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   clearTimeout(timer);
-  running.delete(child);
   return { code, stdout, stderr };
 }
 
@@ -141,15 +126,9 @@ export function memoryOf(pid: number): { rss: number; hwm: number } {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
-/** Polls `probe` every 25 ms until it returns a value other than undefined (10 s limit). */
-export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** Polls `probe` every 25 ms until it returns a value other than undefined (10 s by default). */
+export function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+  return pollUntil(probe, what, timeoutMs, 25);
 }
 
 /** True while a process with this pid exists and is not a zombie waiting to be reaped. */
@@ -161,3 +140,5 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+export { killAll };

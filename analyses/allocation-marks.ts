@@ -1,6 +1,6 @@
 import { formatBytes } from '../common/format-bytes.js';
 import type { EntrySample } from './growth-compare.js';
-import type { AllocationSite, MarkedLine } from './record.js';
+import type { AllocationSite, MarkedLine } from '../contract/record.js';
 
 /**
  * The `allocation` marks of a growing suspect (`--allocation-sites`): the app's functions

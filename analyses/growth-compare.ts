@@ -9,7 +9,7 @@
  * new id in every record and never matches.
  */
 import { formatBytes } from '../common/format-bytes.js';
-import type { Entry, GrowthPath, GrowthStep, PathStep } from './record.js';
+import type { Entry, GrowthPath, GrowthStep, PathStep } from '../contract/record.js';
 
 /** One record's view of one entry: its index, cumulative matching requests, the entry. */
 export interface EntrySample {

@@ -17,9 +17,9 @@
  * back to the `.ts` through its source map.
  */
 import type { Node } from 'acorn';
-import { parseProgram } from './heap/declarations.js';
-import { scriptSourceMap } from './heap/source-maps.js';
-import type { GrowthPath, MarkedLine, Suspect } from './record.js';
+import { parseProgram } from '../profiler/heap/declarations.js';
+import { scriptSourceMap } from '../profiler/heap/source-maps.js';
+import type { GrowthPath, MarkedLine, Suspect } from '../contract/record.js';
 
 /** What grows, in the names the source uses. */
 export interface GrowthTarget {
@@ -62,7 +62,7 @@ export function findGrowthLines(source: string, target: GrowthTarget): MarkedLin
   return growthLinesIn(source, target) ?? [];
 }
 
-/** A module's text as the code browser shows it (ui/deps.ts ModuleSource). */
+/** A module's text as the code browser shows it (contract/app-deps.ts ModuleSource). */
 export interface ShownSource {
   url?: string;
   source: string;

@@ -10,7 +10,7 @@
  *   const text = g.toJSON();
  */
 
-import { EDGE_TYPE_NAMES, NODE_TYPE_NAMES } from './layout.js';
+import { EDGE_TYPE_NAMES, NODE_TYPE_NAMES } from '../profiler/heap/layout.js';
 
 export const NODE_TYPES: string[] = [...NODE_TYPE_NAMES];
 export const EDGE_TYPES: string[] = [...EDGE_TYPE_NAMES];

@@ -1,5 +1,5 @@
-import type { HeapRecord, RequestInfo } from '../profiler/record.js';
-import type { AppDeps, AppEvent, ProfilerStatus } from './deps.js';
+import type { HeapRecord, RequestInfo } from '../contract/record.js';
+import type { AppDeps, AppEvent, ProfilerStatus } from '../contract/app-deps.js';
 
 /**
  * An AppDeps over records held in memory, for route tests and page-behaviour tests that

@@ -140,17 +140,46 @@ export async function waitForHttp(
   }
 }
 
-/** Polls `probe` until it returns a value that is not undefined. */
+/**
+ * The one polling helper of the tests: calls `probe` until it returns a value that is not
+ * undefined or false, and throws naming `what` after `timeoutMs`.
+ */
 export async function eventually<T>(
-  probe: () => Promise<T | undefined> | T | undefined,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
   what: string | (() => string),
   timeoutMs = 20_000,
+  intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (value !== undefined) return value;
+    if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+const tracked = new Set<ChildProcess>();
+
+/** Remembers a child that the helpers spawned, so that `killAll` ends it. */
+export function track(child: ChildProcess): ChildProcess {
+  tracked.add(child);
+  child.once('exit', () => tracked.delete(child));
+  return child;
+}
+
+/** Sends `signal` to a child and waits until it has exited. */
+export async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+/** Kills every child the helpers spawned (track) and waits for them. Call from afterEach/afterAll. */
+export async function killAll(): Promise<void> {
+  const children = [...tracked];
+  tracked.clear();
+  await Promise.all(children.map((child) => kill(child)));
 }

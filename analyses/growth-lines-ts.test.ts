@@ -1,7 +1,7 @@
 /**
  * Lines that make a TypeScript entry grow: the `.ts` original does not parse as
  * JavaScript, so the lines are found in the script tsc built from it and mapped back
- * through its source map. The fixture (heap/fixtures/ts-app/src/store.ts) is compiled by
+ * through its source map. The fixture (profiler/heap/fixtures/ts-app/src/store.ts) is compiled by
  * the installed tsc (CommonJS, `--sourceMap`); expected lines are read from the `.ts`.
  */
 import { execFile } from 'node:child_process';
@@ -15,7 +15,7 @@ import { findGrowthLines, sourceGrowthLines } from './growth-lines.js';
 import type { ShownSource } from './growth-lines.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const fixture = join(here, 'heap/fixtures/ts-app');
+const fixture = join(here, '../profiler/heap/fixtures/ts-app');
 const tsc = join(here, '../node_modules/.bin/tsc');
 
 let dir: string;

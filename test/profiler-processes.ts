@@ -6,15 +6,15 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { HeapRecord } from './record.js';
-import type { ProfilerStatus } from '../ui/deps.js';
+import type { HeapRecord } from '../contract/record.js';
+import type { ProfilerStatus } from '../contract/app-deps.js';
+import { eventually, kill, killAll, track } from './processes.js';
 
 /** The fixture app lives beside the sources (fixtures are not compiled; tests run from source). */
-export const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/leaky-app/', import.meta.url));
+export const FIXTURE_DIR = fileURLToPath(new URL('../profiler/fixtures/leaky-app/', import.meta.url));
 /** Tests spawn the compiled CLI: build first. */
 export const PROFILER_CLI = fileURLToPath(new URL('../dist/profiler/cli.js', import.meta.url));
 
-const started = new Set<ChildProcess>();
 
 export interface Output {
   stdout: string;
@@ -79,7 +79,7 @@ export async function startTarget(
     env: { ...process.env, PORT: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  started.add(child);
+  track(child);
   const output = collect(child);
   const inspectPort =
     options.inspectPort === null ? 0 : Number((await waitForText(child, output, 'stderr', /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//))[1]);
@@ -123,7 +123,7 @@ export async function startProfiler(args: string[], options: { cwd?: string } = 
     env: { ...process.env, APPTRACE_INSPECT: '', APPTRACE_DB: '', APPTRACE_PROFILER_TOKEN: TEST_PROFILER_TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  started.add(child);
+  track(child);
   const output = collect(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const m = await waitForText(child, output, 'stdout', /listening on (http:\/\/[^\s]+\/_ah\/apptrace)/);
@@ -155,7 +155,7 @@ export async function startProfiler(args: string[], options: { cwd?: string } = 
 /** Runs the profiler CLI to completion (for commands that must exit). */
 export function runProfiler(args: string[], timeoutMs = 15_000): Promise<{ code: number | null } & Output> {
   const child = spawn(process.execPath, [PROFILER_CLI, ...args], { cwd: FIXTURE_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
-  started.add(child);
+  track(child);
   const output = collect(child);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`profiler did not exit:\n${output.stdout}\n${output.stderr}`)), timeoutMs);
@@ -166,26 +166,9 @@ export function runProfiler(args: string[], timeoutMs = 15_000): Promise<{ code:
   });
 }
 
-/** Polls `check` until it returns something other than undefined/false. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 40_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Polls `check` until it returns something other than undefined/false (40 s by default). */
+export function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 40_000): Promise<T> {
+  return eventually(check, what, timeoutMs);
 }
 
-export async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
-
-export async function killAll(): Promise<void> {
-  await Promise.all([...started].map((child) => kill(child)));
-  started.clear();
-}
+export { kill, killAll };
