@@ -66,7 +66,7 @@ describe.each(OTHER_NODE_MAJORS)('Node %i', (major) => {
     } finally {
       await stack.stop();
     }
-  });
+  }, 240_000);
 
   it("analyze (on this suite's Node) reads the heap snapshot it writes", () => {
     const node = nodeBinary(major);
@@ -95,7 +95,7 @@ describe.each(OTHER_NODE_MAJORS)('Node %i', (major) => {
     const kept = result.entries.find((e) => e.name === 'kept' && e.module_name === 'snap.cjs');
     // 500 small objects and their strings: well over 500 × 16 bytes.
     expect(kept?.dominated_size).toBeGreaterThan(500 * 16);
-  });
+  }, 120_000);
 });
 
 describe('apptrace-proxy check on Node 24', () => {
@@ -124,11 +124,11 @@ describe('apptrace-proxy check on Node 24', () => {
         return exited;
       },
       () => `check to finish:\n${check.output()}`,
-      90_000,
+      180_000,
     );
     expect(code, check.output()).toBe(1);
     expect(check.output()).toMatch(/requestLog/);
     expect(check.output()).not.toMatch(/DeprecationWarning|\[DEP\d+\]/);
     await target.stop();
-  }, 120_000);
+  }, 240_000);
 });

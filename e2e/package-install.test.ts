@@ -142,7 +142,7 @@ describe('the npm package', () => {
     );
     expect(unwanted).toEqual([]);
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/MIT License[\s\S]*2026 apptrace contributors/);
-  });
+  }, 180_000);
 
   it("installs with the README's Install commands; both bins answer --version and --help", () => {
     const lines = readmeCommands('## Install');
@@ -168,7 +168,7 @@ describe('the npm package', () => {
     expect(profilerHelp.stdout).toMatch(/apptrace-profiler analyze FILE/);
     const profilerVersion = run('npx apptrace-profiler --version');
     expect(profilerVersion.stdout.trim()).toBe(`apptrace-profiler ${VERSION}`);
-  });
+  }, 180_000);
 
   it("installs from a git URL with the README's second line: npm builds it, the bins work", () => {
     const line = readmeCommands('## Install').find((l) => l.includes('git+file://'));
@@ -236,7 +236,7 @@ describe('the npm package', () => {
       await stopGroup(proxy.child);
       await stopGroup(target.child);
     }
-  });
+  }, 180_000);
 
   it("runs the README's check command as written: exit 1 naming the app's leak", async () => {
     const [startApp, check] = readmeCommands('### A leak gate in CI: `apptrace-proxy check`');
@@ -253,7 +253,7 @@ describe('the npm package', () => {
     } finally {
       await stopGroup(target.child);
     }
-  });
+  }, 240_000);
 
   it("runs the README's analyze command on a saved snapshot", () => {
     const [line] = readmeCommands('### Analyse a saved snapshot');
@@ -268,5 +268,5 @@ describe('the npm package', () => {
     const json = run(`${command} --json`);
     expect(json.status).toBe(0);
     expect((JSON.parse(json.stdout) as { node_count: number }).node_count).toBeGreaterThan(1000);
-  });
+  }, 180_000);
 });

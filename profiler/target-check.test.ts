@@ -104,7 +104,7 @@ describe('the inspected process must be the one serving --target', () => {
     expect(refusedAgain.inspector.hint).toContain(`served by pid ${again.proc.child.pid}`);
     // Nothing of the intruder was recorded, not even a baseline.
     expect((await profiler.records()).length).toBe(recorded);
-  });
+  }, 180_000);
 
   it('attaches without a warning when the inspected process serves the target', async () => {
     const target = await startTarget();
@@ -189,7 +189,7 @@ describe('a --trace-module that matches none of the loaded scripts', () => {
     } finally {
       await browser.close();
     }
-  });
+  }, 180_000);
 
   it('says nothing when the pattern matches', async () => {
     const target = await startTarget();
