@@ -56,6 +56,9 @@ describe('the sidecar profiler', () => {
       'src/**',
       '--url-pattern',
       '^/api/',
+      // The proxy's pause budget (its default) goes on to the profiler that applies it.
+      '--max-pause-share',
+      '0.1',
     ]);
     expect(proxy.stdout()).toContain(`(sidecar, pid ${profiler.pid})`);
     expect(proxy.stdout()).toContain('fake-profiler: ready'); // its terminal lines show in ours
@@ -108,7 +111,7 @@ describe('the real profiler as the sidecar', () => {
     const inspectPort = await eventually(() => /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(app.stderr())?.[1], 'the inspector port');
     const dir = mkdtempSync(join(tmpdir(), 'apptrace-sidecar-real-'));
     const proxy = await startProxy(
-      ['--target', `127.0.0.1:${app.port}`, '--inspect', `127.0.0.1:${inspectPort}`, '--db', join(dir, 'db.json'), '--url-pattern', '^/traced/'],
+      ['--target', `127.0.0.1:${app.port}`, '--inspect', `127.0.0.1:${inspectPort}`, '--db', join(dir, 'db.json'), '--url-pattern', '^/traced/', '--max-pause-share', '1'],
       {},
       dir,
     );
