@@ -59,6 +59,9 @@ describe('the sidecar profiler', () => {
       // The names the proxy answers, which it forwards as they are: its listen address here.
       '--allowed-host',
       '127.0.0.1',
+      // The proxy's pause budget (its default) goes on to the profiler that applies it.
+      '--max-pause-share',
+      '0.1',
     ]);
     // The signal token goes in the environment (ps shows argv), a fresh random one.
     expect(profiler.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
@@ -113,7 +116,7 @@ describe('the real profiler as the sidecar', () => {
     const inspectPort = await eventually(() => /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(app.stderr())?.[1], 'the inspector port');
     const dir = mkdtempSync(join(tmpdir(), 'apptrace-sidecar-real-'));
     const proxy = await startProxy(
-      ['--target', `127.0.0.1:${app.port}`, '--inspect', `127.0.0.1:${inspectPort}`, '--db', join(dir, 'db.json'), '--url-pattern', '^/traced/'],
+      ['--target', `127.0.0.1:${app.port}`, '--inspect', `127.0.0.1:${inspectPort}`, '--db', join(dir, 'db.json'), '--url-pattern', '^/traced/', '--max-pause-share', '1'],
       {},
       dir,
     );
