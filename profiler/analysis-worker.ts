@@ -18,8 +18,10 @@ import type { AnalysisResult } from './heap/analyze.js';
 import type { EntryOptions } from './heap/entries.js';
 import { appFrameResolver, findAllocationSites } from './heap/allocation-sites.js';
 import { growthPath } from './heap/growth-path.js';
-import { createModuleMatcher } from './heap/module-match.js';
-import type { Entry } from './record.js';
+import { GrowthTracker } from './heap/growth-table.js';
+import { heapGrowth } from './heap/heap-growers.js';
+import { createModuleMatcher, readScriptSource } from './heap/module-match.js';
+import type { Entry, HeapGrower } from './record.js';
 
 export interface FinishContext {
   /** Module names are relative to this root; patterns are --trace-module values. */
@@ -31,6 +33,13 @@ export interface FinishContext {
   sources: [string, string][];
   /** `--allocation-sites`: attribute the entries' objects to their allocation sites. */
   allocationSites?: boolean;
+  /**
+   * The inspector session (the record's `session`) and the matching requests this
+   * snapshot covers: with both, heap-wide growers are found against the session's
+   * previous snapshots (heap/heap-growers.ts).
+   */
+  session?: string;
+  requests?: number;
 }
 
 export interface AnalysisSummary {
@@ -40,6 +49,8 @@ export interface AnalysisSummary {
   entries: Entry[];
   /** Whether the snapshot carried allocation stacks (asked for with `allocationSites`). */
   allocation_tracking?: boolean;
+  /** Heap-wide growers (with a session and a tracker; see FinishContext.session). */
+  growers?: HeapGrower[];
 }
 
 export type WorkerRequest =
@@ -56,7 +67,13 @@ export type WorkerAnswer =
 export class ChunkedAnalysis {
   readonly #entries: EntryOptions = { traced: () => undefined };
   readonly #analysis = new StreamingAnalysis({ entries: this.#entries });
+  readonly #tracker: GrowthTracker | undefined;
   #error: unknown;
+
+  /** `tracker`: the session's previous growth tables, for heap-wide growers. */
+  constructor(tracker?: GrowthTracker) {
+    this.#tracker = tracker;
+  }
 
   write(chunk: string): void {
     if (this.#error !== undefined) return;
@@ -84,6 +101,24 @@ export class ChunkedAnalysis {
     const result = this.#analysis.finish();
     addGrowthPaths(result, found);
     const summary: AnalysisSummary = { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count, entries: result.entries };
+    if (this.#tracker && context.session !== undefined) {
+      const { previous, tracked, requestsBefore } = this.#tracker.begin(context.session);
+      const scriptUrls = this.#entries.scriptUrls;
+      const growth = heapGrowth(result, {
+        previous,
+        tracked,
+        requests: requestsBefore + (context.requests ?? 0),
+        entries: result.entries,
+        owner: {
+          traced: (url) => modules.traced(url),
+          filename: (url) => modules.filename(url),
+          source: (url) => sources.get(url) ?? readScriptSource(url),
+          ...(scriptUrls ? { scriptUrls, appUrls: [...new Set(scriptUrls.values())] } : {}),
+        },
+      });
+      this.#tracker.remember(growth.table, growth.growers.map((g) => g.id!));
+      if (growth.growers.length > 0) summary.growers = growth.growers;
+    }
     if (context.allocationSites) {
       const sites = findAllocationSites(result.snapshot, {
         dominator: result.dominator,
@@ -117,10 +152,12 @@ export function addGrowthPaths(result: AnalysisResult, found: readonly [Entry, n
 if (parentPort) {
   const port = parentPort;
   let current: { id: number; analysis: ChunkedAnalysis } | null = null;
+  // The growth tables of the session being profiled, from one snapshot to the next.
+  const tracker = new GrowthTracker();
   port.on('message', (message: WorkerRequest) => {
     switch (message.type) {
       case 'begin':
-        current = { id: message.id, analysis: new ChunkedAnalysis() };
+        current = { id: message.id, analysis: new ChunkedAnalysis(tracker) };
         break;
       case 'chunk':
         if (current?.id === message.id) current.analysis.write(message.chunk);

@@ -276,6 +276,9 @@ export class Capture extends EventEmitter {
       scriptUrls: [...session.scriptUrls],
       sources: [...session.sources],
       ...(this.#options.allocationSites ? { allocationSites: true } : {}),
+      // Heap-wide growers are compared within the session (node ids are stable there).
+      session: target.id,
+      requests,
     });
     const finished = performance.now();
     return {
@@ -291,6 +294,7 @@ export class Capture extends EventEmitter {
       // span the snapshot: it began capture_ms + analysis_ms before `at`.
       timings: { capture_ms: Math.round(streamed - started), analysis_ms: Math.round(finished - streamed) },
       entries: result.entries,
+      ...(result.growers ? { growers: result.growers } : {}),
     };
   }
 }

@@ -17,13 +17,20 @@ import type { Dominators } from './dominators.js';
 import type { HeapSnapshot } from './snapshot.js';
 
 export interface GrowthPathOptions {
-  /** Steps below the entry at most. */
+  /**
+   * Steps below the entry at most. The walk goes down the dominator tree for as long as
+   * one child holds the share, so that it does not stop short of the growing collection
+   * (express-session's store sits ten steps below an app's `server`; a cap of 8 stopped
+   * at the store, one step above its `sessions`). The default bound only matters for
+   * chains, where every link holds all the rest (a linked list): their path would be as
+   * long as the list.
+   */
   maxDepth?: number;
   /** The heaviest child must hold at least this share of its parent's retained size. */
   share?: number;
 }
 
-const DEFAULT_MAX_DEPTH = 8;
+const DEFAULT_MAX_DEPTH = 256;
 const DEFAULT_SHARE = 0.5;
 
 type DominatorTree = Pick<Dominators, 'dominator' | 'retained' | 'selfSize' | 'essential' | 'firstEdge'>;
