@@ -5,7 +5,7 @@
  */
 import type { Entry, HeapGrower } from '../record.js';
 import type { AnalysisResult } from './analyze.js';
-import { findGrowers, growthTable } from './growth-table.js';
+import { findGrowers, growthTable, MAX_GROWERS } from './growth-table.js';
 import type { GrowerCandidate, GrowthTable } from './growth-table.js';
 import { GrowerNamer, shortestRetainingPaths } from './grower-owner.js';
 import type { OwnerOptions } from './grower-owner.js';
@@ -71,4 +71,23 @@ export function nameGrowers(result: AnalysisResult, candidates: readonly GrowerC
     });
   }
   return growers;
+}
+
+/**
+ * Offline (`apptrace-profiler analyze --heap-wide`), with one snapshot and nothing to
+ * compare: its table and the `max` collections holding the most (properties, elements,
+ * entries), named and placed as growers are. The same work as a live snapshot that has
+ * growers to name, so the heap benchmark times it against the entries-only analysis.
+ */
+export function largestCollections(result: AnalysisResult, owner: OwnerOptions, max = MAX_GROWERS): HeapGrowthOutput {
+  const started = performance.now();
+  const { snapshot, dominators } = result;
+  const table = growthTable(snapshot, dominators, 0);
+  const rows = Array.from(table.ids.keys())
+    .filter((i) => table.ordinals[i] !== dominators.rootOrdinal)
+    .sort((a, b) => table.lengths[b]! - table.lengths[a]! || table.retained[b]! - table.retained[a]!)
+    .slice(0, max);
+  const candidates = rows.map((i) => ({ ordinal: table.ordinals[i]!, id: table.ids[i]!, bytes: 0, elements: 0, requests: 0 }));
+  const growers = nameGrowers(result, candidates, owner);
+  return { table, growers, ms: performance.now() - started };
 }
