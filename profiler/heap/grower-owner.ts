@@ -218,8 +218,8 @@ export class GrowerNamer {
         if (url !== undefined && this.options.traced(url) !== undefined) {
           const place = this.placeOf(klass, url);
           const property = view.edgeType(next.edge) === view.e.property ? view.edgeName(next.edge) : undefined;
-          const field = property === undefined ? undefined : this.fieldLine(url, place, property);
           const name = view.name(node);
+          const field = property === undefined ? undefined : this.fieldLine(place, name, property);
           return { owner: { kind: 'instance', name: property ? `${name}.${property}` : name }, ...(field ?? place) };
         }
         if (url !== undefined && library === undefined) library = { node: klass, url };
@@ -229,7 +229,7 @@ export class GrowerNamer {
           const variable = this.contextVariable(path, i);
           const place = this.placeOf(node, url);
           if (variable !== undefined) {
-            const declared = this.declarationLine(url, place, variable);
+            const declared = this.declarationLine(place, variable);
             return { owner: { kind: 'variable', name: variable }, ...(declared ?? place) };
           }
           return { owner: { kind: 'closure', name: view.name(node) || '(anonymous)' }, ...place };
@@ -299,21 +299,33 @@ export class GrowerNamer {
     return { filename: this.options.filename(url), lineno: line, url, text: source };
   }
 
-  /** The line of `property`'s field or first assignment in the class starting at `place`. */
-  private fieldLine(_url: string, place: { filename: string; lineno: number; text: string | undefined }, property: string): { filename: string; lineno: number } | undefined {
+  /**
+   * The line of `property`'s field or first assignment in class `className`, whose
+   * definition V8 places at `place` (its `class` keyword, or its constructor).
+   */
+  private fieldLine(place: { filename: string; lineno: number; text: string | undefined }, className: string, property: string): { filename: string; lineno: number } | undefined {
     if (place.text === undefined) return { filename: place.filename, lineno: place.lineno };
     const lines = place.text.split('\n');
     const name = escapeRegExp(property);
     const field = new RegExp(`^\\s*(?:(?:public|private|protected|readonly|static|declare|override|#)\\s*)*${name}\\s*[?!]?\\s*[:=;]|this\\.${name}\\s*=[^=]`);
+    // From the `class` line when the location is the constructor's, further down.
+    const classLine = new RegExp(`\\bclass\\s+${escapeRegExp(className)}\\b`);
+    let start = Math.max(0, place.lineno - 1);
+    for (let i = start; i >= 0 && i > place.lineno - 200; i--) {
+      if (classLine.test(lines[i]!)) {
+        start = i;
+        break;
+      }
+    }
     // A class is seldom longer than this; past it the match would be another class's.
-    for (let i = Math.max(0, place.lineno - 1); i < Math.min(lines.length, place.lineno + 400); i++) {
+    for (let i = start; i < Math.min(lines.length, start + 400); i++) {
       if (field.test(lines[i]!)) return { filename: place.filename, lineno: i + 1 };
     }
     return { filename: place.filename, lineno: place.lineno };
   }
 
   /** A module-scope variable's declaration line, searched in the closure's source. */
-  private declarationLine(_url: string, place: { filename: string; lineno: number; text: string | undefined }, variable: string): { filename: string; lineno: number } | undefined {
+  private declarationLine(place: { filename: string; lineno: number; text: string | undefined }, variable: string): { filename: string; lineno: number } | undefined {
     if (place.text === undefined) return undefined;
     const name = escapeRegExp(variable);
     const declaration = new RegExp(`\\b(?:const|let|var|function\\*?|class)\\s+${name}\\b|\\b(?:const|let|var)\\s*[{[][^=]*\\b${name}\\b`);

@@ -17,7 +17,7 @@ export interface HeapGrowthInput {
   tracked: ReadonlySet<number>;
   /** Matching requests served in the session up to this snapshot. */
   requests: number;
-  /** The module entries: a grower that is one of them is left to it. */
+  /** The module entries: a grower that is one of them, or directly held by one, is left to it. */
   entries: readonly Entry[];
   owner: OwnerOptions;
 }
@@ -34,7 +34,13 @@ export function heapGrowth(result: AnalysisResult, input: HeapGrowthInput): Heap
   const { snapshot, dominators } = result;
   const table = growthTable(snapshot, dominators, input.requests);
   const skip = new Set<number>();
-  for (const entry of input.entries) if (entry.id !== undefined) skip.add(entry.id);
+  // An entry already names what it is or holds directly (`cache`, `MainPage.history`);
+  // what grows deeper in it is a grower of its own (the app's `server` holds every
+  // session of express-session's store ten steps down).
+  for (const entry of input.entries) {
+    if (entry.id !== undefined) skip.add(entry.id);
+    for (const step of (entry.path ?? []).slice(0, 2)) skip.add(step.id);
+  }
   const candidates = findGrowers(table, input.previous, dominators.dominator, dominators.rootOrdinal, { tracked: input.tracked, skip });
   const growers = nameGrowers(result, candidates, input.owner);
   return { table, growers, ms: performance.now() - started };
