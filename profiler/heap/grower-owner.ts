@@ -67,7 +67,10 @@ export function shortestRetainingPaths(snapshot: HeapSnapshot, tree: Tree, targe
   // via[o]: 1 + the offset of the edge that first reached o; 0 when not reached.
   const via = new Uint32Array(nodeCount);
   const wanted = new Set(targets);
+  const isTarget = new Uint8Array(nodeCount);
+  for (const target of wanted) isTarget[target] = 1;
   let left = wanted.size;
+  const scale = 1 / nfc;
   const queue = new Uint32Array(nodeCount);
   let head = 0;
   let tail = 0;
@@ -76,14 +79,14 @@ export function shortestRetainingPaths(snapshot: HeapSnapshot, tree: Tree, targe
   if (wanted.has(rootOrdinal)) left--;
   while (head < tail && left > 0) {
     const from = queue[head++]!;
-    for (let e = firstEdge[from]!, end = firstEdge[from + 1]!; e < end; e += efc) {
-      const k = e / efc;
+    for (let e = firstEdge[from]!, k = e / efc, end = firstEdge[from + 1]!; e < end; e += efc, k++) {
       if ((essential[k >> 3]! & (1 << (k & 7))) === 0) continue;
-      const to = (edges[e + toOffset]! / nfc) | 0;
+      // to_node is a multiple of the field count: the rounded product is exact.
+      const to = (edges[e + toOffset]! * scale + 0.5) | 0;
       if (via[to] !== 0) continue;
       via[to] = e + 1;
       queue[tail++] = to;
-      if (wanted.has(to) && --left === 0) break;
+      if (isTarget[to] === 1 && --left === 0) break;
     }
   }
   // The source node of an edge: found by the edge offset's place among the first edges.
