@@ -3,9 +3,10 @@
  * and the nearest owner on it that belongs to the app.
  *
  * The retaining path is the shortest one from the root, as DevTools' Retainers view
- * finds it: a breadth-first search from the snapshot's root over the edges that count
- * for dominators (weak edges and V8's own back links do not), stopped as soon as every
- * grower is reached. Walking that path back from the grower, the owner is the first of:
+ * finds it: a breadth-first search over the edges that count for dominators (weak edges
+ * and V8's own back links do not), first from the user roots (the root's children that
+ * are not synthetic: the global objects), then from the root for the rest, as DevTools'
+ * calculateDistances does; stopped as soon as every grower is reached. Walking that path back from the grower, the owner is the first of:
  * - an instance of a class defined in the app (`AppService.history`: the class's
  *   `__proto__.constructor` is located in an app script; the line of the growing field
  *   in the class when the source says so, else the class's line);
@@ -74,10 +75,27 @@ export function shortestRetainingPaths(snapshot: HeapSnapshot, tree: Tree, targe
   const queue = new Uint32Array(nodeCount);
   let head = 0;
   let tail = 0;
-  queue[tail++] = rootOrdinal;
   via[rootOrdinal] = 0xffffffff;
   if (wanted.has(rootOrdinal)) left--;
-  while (head < tail && left > 0) {
+  // As DevTools' distances: first from the user roots (the root's children that are not
+  // synthetic: the global objects), then from the root for what they do not reach.
+  const typeOffset = snapshot.layout.nodeTypeOffset;
+  const synthetic = snapshot.layout.nodeType.synthetic;
+  for (let e = firstEdge[rootOrdinal]!, k = e / efc, end = firstEdge[rootOrdinal + 1]!; e < end; e += efc, k++) {
+    if ((essential[k >> 3]! & (1 << (k & 7))) === 0) continue;
+    const to = (edges[e + toOffset]! * scale + 0.5) | 0;
+    if (via[to] !== 0 || snapshot.nodes[to * nfc + typeOffset] === synthetic) continue;
+    via[to] = e + 1;
+    queue[tail++] = to;
+    if (isTarget[to] === 1) left--;
+  }
+  let rootQueued = false;
+  while (left > 0) {
+    if (head === tail) {
+      if (rootQueued) break;
+      rootQueued = true;
+      queue[tail++] = rootOrdinal;
+    }
     const from = queue[head++]!;
     for (let e = firstEdge[from]!, k = e / efc, end = firstEdge[from + 1]!; e < end; e += efc, k++) {
       if ((essential[k >> 3]! & (1 << (k & 7))) === 0) continue;
@@ -189,7 +207,7 @@ export class GrowerNamer {
       const holder = path[i - 1]!.ordinal * this.nfc;
       const type = view.edgeType(edge);
       if (type === view.e.property) parts.unshift(`.${view.edgeName(edge)}`);
-      else if (type === view.e.element) parts.unshift(`[${view.slotIndex(edge)}]`);
+      else if (type === view.e.element || type === view.e.hidden) parts.unshift(`[${view.slotIndex(edge)}]`);
       else if (type === view.e.context) return view.edgeName(edge) + parts.join('');
       else if (type === view.e.internal && /^\d+$/.test(view.edgeName(edge))) {
         // A Map's or Set's table slot: shown as an entry of the collection above it.

@@ -160,6 +160,28 @@ describe('shortestRetainingPaths', () => {
   });
 });
 
+describe('shortestRetainingPaths from the user roots first', () => {
+  it('prefers a path from a global object to a shorter one through a synthetic root, as DevTools does', () => {
+    const g = new GraphBuilder();
+    const root = g.node('synthetic', '', 0);
+    const handles = g.node('synthetic', '(Handles)', 0);
+    const global = g.node('object', 'global', 10);
+    const a = g.node('object', 'A', 10);
+    const target = g.node('object', 'Target', 10);
+    const other = g.node('object', 'OnlyFromHandles', 10);
+    g.edge(root, 'element', 1, handles);
+    g.edge(root, 'shortcut', 'global', global);
+    g.edge(handles, 'element', 1, target);
+    g.edge(handles, 'element', 2, other);
+    g.edge(global, 'property', 'a', a);
+    g.edge(a, 'property', 'target', target);
+    const { snapshot, dominators } = load(g);
+    const paths = shortestRetainingPaths(snapshot, dominators, [target, other]);
+    expect(paths.get(target)!.map((step) => step.ordinal)).toEqual([root, global, a, target]);
+    expect(paths.get(other)!.map((step) => step.ordinal)).toEqual([root, handles, other]);
+  });
+});
+
 describe('nodeIdIndex', () => {
   it('finds every node by id as a scan does, whether the ids are in order or not', () => {
     for (const order of ['sorted', 'shuffled'] as const) {
