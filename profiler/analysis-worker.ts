@@ -101,24 +101,7 @@ export class ChunkedAnalysis {
     const result = this.#analysis.finish();
     addGrowthPaths(result, found);
     const summary: AnalysisSummary = { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count, entries: result.entries };
-    if (this.#tracker && context.session !== undefined) {
-      const { previous, tracked, requestsBefore } = this.#tracker.begin(context.session);
-      const scriptUrls = this.#entries.scriptUrls;
-      const growth = heapGrowth(result, {
-        previous,
-        tracked,
-        requests: requestsBefore + (context.requests ?? 0),
-        entries: result.entries,
-        owner: {
-          traced: (url) => modules.traced(url),
-          filename: (url) => modules.filename(url),
-          source: (url) => sources.get(url) ?? readScriptSource(url),
-          ...(scriptUrls ? { scriptUrls, appUrls: [...new Set(scriptUrls.values())] } : {}),
-        },
-      });
-      this.#tracker.remember(growth.table, growth.growers.map((g) => g.id!));
-      if (growth.growers.length > 0) summary.growers = growth.growers;
-    }
+    if (this.#tracker && context.session !== undefined) this.#addGrowers(summary, result, context, modules, sources);
     if (context.allocationSites) {
       const sites = findAllocationSites(result.snapshot, {
         dominator: result.dominator,
@@ -134,6 +117,40 @@ export class ChunkedAnalysis {
       summary.allocation_tracking = sites.tracked;
     }
     return summary;
+  }
+
+  /**
+   * Heap-wide growers against the session's previous snapshots. A failure here costs
+   * the record its growers, never the record: the entries are kept.
+   */
+  #addGrowers(
+    summary: AnalysisSummary,
+    result: AnalysisResult,
+    context: FinishContext,
+    modules: ReturnType<typeof createModuleMatcher>,
+    sources: Map<string, string>,
+  ): void {
+    const tracker = this.#tracker!;
+    const { previous, tracked, requestsBefore } = tracker.begin(context.session!);
+    const scriptUrls = this.#entries.scriptUrls;
+    try {
+      const growth = heapGrowth(result, {
+        previous,
+        tracked,
+        requests: requestsBefore + (context.requests ?? 0),
+        entries: result.entries,
+        owner: {
+          traced: (url) => modules.traced(url),
+          filename: (url) => modules.filename(url),
+          source: (url) => sources.get(url) ?? readScriptSource(url),
+          ...(scriptUrls ? { scriptUrls, appUrls: [...new Set(scriptUrls.values())] } : {}),
+        },
+      });
+      tracker.remember(growth.table, growth.growers.map((g) => g.id!));
+      if (growth.growers.length > 0) summary.growers = growth.growers;
+    } catch {
+      // Odd data the walks did not expect: this record goes without growers.
+    }
   }
 }
 
