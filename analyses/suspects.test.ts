@@ -209,3 +209,57 @@ describe('rankSuspects verdicts look at the recent records', () => {
     expect(rankSuspects(records({ cache: sizes }))[0]!.verdict).toBe('plateaued');
   });
 });
+
+describe('rankSuspects with heap-wide growers', () => {
+  /** The app's `server` entry holds the store ten steps down; the store's sessions object (node 77) is a grower. */
+  function withGrowers(n: number, perRequest: number): HeapRecord[] {
+    const out = records({ server: linear(50_000, perRequest + 60, n) });
+    out.forEach((record, i) => {
+      record.entries[0]!.path = [
+        { id: 5, edge: '', type: 'object', name: 'Server', self_size: 100, retained_size: record.entries[0]!.dominated_size, length: 3 },
+        { id: 77, edge: 'sessions', type: 'object', name: 'Object', self_size: 100, retained_size: 1_000 + perRequest * i, length: i },
+      ];
+      // Found from the fourth record on (three snapshots compared).
+      if (i < 3) return;
+      record.growers = [
+        {
+          obj_type: 'Object',
+          name: 'MemoryStore.sessions',
+          dominated_size: 1_000 + perRequest * i,
+          filename: 'app.js',
+          lineno: 10,
+          module_name: 'app.js',
+          id: 77,
+          path: [{ id: 77, edge: '', type: 'object', name: 'Object', self_size: 100, retained_size: 1_000 + perRequest * i, length: i }],
+          length: i,
+          owner: { kind: 'call', name: 'session(…) from express-session' },
+          retainers: [{ id: 1, edge: '', type: 'synthetic', name: '' }],
+        },
+      ];
+    });
+    return out;
+  }
+
+  it('ranks a grower with the entries, and before an entry that grows only because the grower is on its path', () => {
+    const ranked = rankSuspects(withGrowers(16, 250));
+    expect(ranked.map((s) => [s.name, s.verdict])).toEqual([
+      ['MemoryStore.sessions', 'growing'],
+      ['server', 'growing'],
+    ]);
+    const grower = ranked[0]!;
+    expect(grower).toMatchObject({ module_name: 'app.js', filename: 'app.js', lineno: 10, owner: { kind: 'call', name: 'session(…) from express-session' } });
+    // Its history starts where it was found; its growth is its own.
+    expect(grower.history.map((h) => h.index)).toEqual(linear(4, 1, 13));
+    expect(grower.growth_per_request).toBe(250);
+    expect(ranked[1]!.owner).toBeUndefined();
+  });
+
+  it('a grower that stopped growing reads plateaued', () => {
+    const out = withGrowers(16, 250);
+    out.forEach((record, i) => {
+      if (i >= 8 && record.growers) record.growers[0]!.dominated_size = 1_000 + 250 * 8;
+    });
+    const grower = rankSuspects(out).find((s) => s.name === 'MemoryStore.sessions')!;
+    expect(grower.verdict).toBe('plateaued');
+  });
+});

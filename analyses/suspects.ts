@@ -1,7 +1,7 @@
 import { allocationMarks } from './allocation-marks.js';
 import { compareGrowthPaths } from './growth-compare.js';
 import type { EntrySample } from './growth-compare.js';
-import type { Entry, HeapRecord, Suspect, Verdict } from '../contract/record.js';
+import type { Entry, HeapGrower, HeapRecord, Suspect, Verdict } from '../contract/record.js';
 import { entryKey } from '../contract/record.js';
 
 /**
@@ -24,6 +24,9 @@ import { entryKey } from '../contract/record.js';
  *   code: a few hundred bytes, a few KB once TurboFan compiles it). Functions and
  *   classes get the larger `functionFlatBytes`; one that leaks through its closure
  *   passes that soon enough.
+ * Heap-wide growers (HeapRecord.growers: objects that keep growing wherever they are
+ * held) are ranked with the entries, under the same rules; an entry that grows only
+ * because a growing grower is on its growth path comes after the growers of its verdict.
  * Growing entries come first, by their recent growth per request (what a request costs
  * now), then plateaued, then flat, each by growth per request over the window.
  */
@@ -62,7 +65,7 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
 
   const histories = new Map<string, { entry: Entry; history: Suspect['history']; samples: EntrySample[] }>();
   for (const { record, requests } of points) {
-    for (const entry of largestByKey(record.entries).values()) {
+    for (const entry of largestByKey(withGrowers(record)).values()) {
       const key = entryKey(entry);
       let item = histories.get(key);
       if (!item) histories.set(key, (item = { entry, history: [], samples: [] }));
@@ -73,7 +76,7 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
   }
 
   const latest = points[points.length - 1]!.record;
-  const alive = new Set(latest.entries.map(entryKey));
+  const alive = new Set(withGrowers(latest).map(entryKey));
   const suspects: Suspect[] = [];
   for (const [key, { entry, history, samples }] of histories) {
     if (!alive.has(key)) continue;
@@ -97,11 +100,39 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
       growth_path: verdict === 'growing' ? compareGrowthPaths(samples.slice(-fitted)) : null,
       // Where its new objects were allocated (--allocation-sites; allocation-marks.ts).
       ...(verdict === 'growing' ? { marked_lines: allocationMarks(samples.slice(-fitted), entry.filename) } : {}),
+      // A heap-wide grower: who holds it and how (profiler/heap/grower-owner.ts).
+      ...('owner' in entry ? { owner: (entry as HeapGrower).owner, retainers: (entry as HeapGrower).retainers } : {}),
     });
   }
+  // An entry whose growth path passes through a growing heap-wide grower grows because
+  // of it: the grower, which names the collection and its owner, goes first.
+  const growingGrowers = new Set<number>();
+  for (const grower of latest.growers ?? []) {
+    const suspect = suspects.find((s) => s.owner !== undefined && s.name === grower.name && s.module_name === grower.module_name);
+    if (suspect?.verdict === 'growing' && grower.id !== undefined) growingGrowers.add(grower.id);
+  }
+  const covered = new Set<Suspect>();
+  if (growingGrowers.size > 0) {
+    const latestEntries = largestByKey(latest.entries);
+    for (const suspect of suspects) {
+      if (suspect.owner !== undefined) continue;
+      const path = latestEntries.get(entryKey(suspect))?.path ?? [];
+      if (path.some((step) => growingGrowers.has(step.id))) covered.add(suspect);
+    }
+  }
+  const rank = (s: Suspect) => (covered.has(s) ? 1 : 0);
   return suspects.sort(
-    (a, b) => ORDER[a.verdict] - ORDER[b.verdict] || b.growth_per_request - a.growth_per_request || a.name.localeCompare(b.name),
+    (a, b) =>
+      ORDER[a.verdict] - ORDER[b.verdict] || rank(a) - rank(b) || b.growth_per_request - a.growth_per_request || a.name.localeCompare(b.name),
   );
+}
+
+/**
+ * A record's entries and its heap-wide growers (HeapRecord.growers), ranked alike: a
+ * grower is keyed by its owner's file and its name (`MemoryStore.sessions`).
+ */
+function withGrowers(record: HeapRecord): Entry[] {
+  return record.growers && record.growers.length > 0 ? [...record.entries, ...record.growers] : record.entries;
 }
 
 /** The records of the session of the latest record (records without a session form one). */

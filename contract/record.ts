@@ -126,6 +126,53 @@ export interface GrowthPath {
   requests: number;
 }
 
+/**
+ * Who holds a heap-wide grower, as the code to open: `instance` of a class defined in the
+ * app (`AppService.history`), `closure` created by app code, module-scope `variable` of
+ * an app module, the app's `call` into a library that keeps it (`session(…) from
+ * express-session`), or only a `library` object when no app code is on its path.
+ */
+export interface GrowerOwner {
+  kind: 'instance' | 'closure' | 'variable' | 'call' | 'library';
+  name: string;
+}
+
+/** One step of a grower's retaining path (the shortest from the root, as DevTools' Retainers view). */
+export interface RetainerStep {
+  id: number;
+  /**
+   * How the previous step holds it: a property name, `[3]` for an element,
+   * `(context) x` for a closure's variable, `(closure context)`, `(getter)`, `(internal) x`
+   * for V8's internal links; '' for the root.
+   */
+  edge: string;
+  type: string;
+  /** Constructor or V8 name; `(closure context)` for a closure's context. */
+  name: string;
+}
+
+/**
+ * An object anywhere in the heap that kept growing over the last snapshots of the
+ * session (heap/growth-table.ts): the innermost collection that grows, named after its
+ * nearest recognisable holder, placed at its nearest owner in the app
+ * (heap/grower-owner.ts). Shaped as an Entry so that suspects rank both alike:
+ * - `name`: `MemoryStore.sessions`, the holder's name and the property down to it;
+ * - `obj_type`: the grower's constructor (`Object`, `Array`, `Map`);
+ * - `dominated_size`: the grower's retained size; `id`: its node id; `path`: its growth
+ *   path down its dominator tree, as for entries;
+ * - `filename`/`lineno`/`module_name`: where the owner is (the class's field, the closure's
+ *   function, the variable's declaration, the app's call into the library), source-mapped.
+ * Once reported, a grower is reported in every later record of the session while it is
+ * alive, so its history goes on when it stops growing.
+ */
+export interface HeapGrower extends Entry {
+  /** Properties + elements, or a Map's or Set's table slots, in this record. */
+  length: number;
+  owner: GrowerOwner;
+  /** From the root down to the grower (at most the last 24 steps). */
+  retainers: RetainerStep[];
+}
+
 export interface RequestInfo {
   method: string;
   url: string;
@@ -157,6 +204,12 @@ export interface HeapRecord {
    */
   timings: { capture_ms: number; analysis_ms: number; pause_ms?: number };
   entries: Entry[];
+  /**
+   * Objects anywhere in the heap that keep growing (heap-wide growth, not only the traced
+   * modules' entries): absent in records made before it existed and until three
+   * snapshots of a session have been compared.
+   */
+  growers?: HeapGrower[];
   /**
    * With `--keep-snapshots N`: the file name of this record's raw snapshot
    * (`<index>.heapsnapshot` in the `snapshots` folder beside the store), while it is
@@ -194,6 +247,9 @@ export interface Suspect {
    * only), `allocation` ones where its objects were allocated (--allocation-sites).
    */
   marked_lines?: MarkedLine[];
+  /** For a heap-wide grower (HeapRecord.growers): who holds it and how, from the latest record. */
+  owner?: GrowerOwner;
+  retainers?: RetainerStep[];
 }
 
 /**

@@ -3,6 +3,7 @@ import { AppError } from '../contract/errors.js';
 import type { ErrorCode } from '../contract/errors.js';
 import type { AnalysisSummary, FinishContext, WorkerAnswer, WorkerRequest } from './analysis-worker.js';
 import { ChunkedAnalysis } from './analysis-worker.js';
+import type { GrowthTracker } from './heap/growth-table.js';
 
 /** One snapshot's analysis as the capture drives it: chunks in, a summary out. */
 export interface SnapshotAnalysis {
@@ -95,9 +96,12 @@ export class AnalysisWorker {
   }
 }
 
-/** The same analysis on the calling thread (for small snapshots in tests, or debugging). */
-export function inProcessAnalysis(): SnapshotAnalysis {
-  const analysis = new ChunkedAnalysis();
+/**
+ * The same analysis on the calling thread (for small snapshots in tests, or debugging);
+ * pass one GrowthTracker to successive analyses for heap-wide growers.
+ */
+export function inProcessAnalysis(tracker?: GrowthTracker): SnapshotAnalysis {
+  const analysis = new ChunkedAnalysis(tracker);
   return {
     write: (chunk) => analysis.write(chunk),
     finish: async (context) => analysis.finish(context),

@@ -19,8 +19,10 @@ import type { EntryOptions } from './heap/entries.js';
 import { appFrameResolver, findAllocationSites } from './heap/allocation-sites.js';
 import { growthPath } from './heap/growth-path.js';
 import { warmUpEngine } from './heap/warm-up.js';
-import { createModuleMatcher } from './heap/module-match.js';
-import type { Entry } from '../contract/record.js';
+import { GrowthTracker } from './heap/growth-table.js';
+import { heapGrowth } from './heap/heap-growers.js';
+import { createModuleMatcher, readScriptSource } from './heap/module-match.js';
+import type { Entry, HeapGrower } from '../contract/record.js';
 
 export interface FinishContext {
   /** Module names are relative to this root; patterns are --trace-module values. */
@@ -32,6 +34,13 @@ export interface FinishContext {
   sources: [string, string][];
   /** `--allocation-sites`: attribute the entries' objects to their allocation sites. */
   allocationSites?: boolean;
+  /**
+   * The inspector session (the record's `session`) and the matching requests this
+   * snapshot covers: with both, heap-wide growers are found against the session's
+   * previous snapshots (heap/heap-growers.ts).
+   */
+  session?: string;
+  requests?: number;
 }
 
 export interface AnalysisSummary {
@@ -41,6 +50,8 @@ export interface AnalysisSummary {
   entries: Entry[];
   /** Whether the snapshot carried allocation stacks (asked for with `allocationSites`). */
   allocation_tracking?: boolean;
+  /** Heap-wide growers (with a session and a tracker; see FinishContext.session). */
+  growers?: HeapGrower[];
 }
 
 export type WorkerRequest =
@@ -57,7 +68,13 @@ export type WorkerAnswer =
 export class ChunkedAnalysis {
   readonly #entries: EntryOptions = { traced: () => undefined };
   readonly #analysis = new StreamingAnalysis({ entries: this.#entries });
+  readonly #tracker: GrowthTracker | undefined;
   #error: unknown;
+
+  /** `tracker`: the session's previous growth tables, for heap-wide growers. */
+  constructor(tracker?: GrowthTracker) {
+    this.#tracker = tracker;
+  }
 
   write(chunk: string): void {
     if (this.#error !== undefined) return;
@@ -85,6 +102,7 @@ export class ChunkedAnalysis {
     const result = this.#analysis.finish();
     addGrowthPaths(result, found);
     const summary: AnalysisSummary = { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count, entries: result.entries };
+    if (this.#tracker && context.session !== undefined) this.#addGrowers(summary, result, context, modules, sources);
     if (context.allocationSites) {
       const sites = findAllocationSites(result.snapshot, {
         dominator: result.dominator,
@@ -100,6 +118,40 @@ export class ChunkedAnalysis {
       summary.allocation_tracking = sites.tracked;
     }
     return summary;
+  }
+
+  /**
+   * Heap-wide growers against the session's previous snapshots. A failure here costs
+   * the record its growers, never the record: the entries are kept.
+   */
+  #addGrowers(
+    summary: AnalysisSummary,
+    result: AnalysisResult,
+    context: FinishContext,
+    modules: ReturnType<typeof createModuleMatcher>,
+    sources: Map<string, string>,
+  ): void {
+    const tracker = this.#tracker!;
+    const { previous, tracked, requestsBefore } = tracker.begin(context.session!);
+    const scriptUrls = this.#entries.scriptUrls;
+    try {
+      const growth = heapGrowth(result, {
+        previous,
+        tracked,
+        requests: requestsBefore + (context.requests ?? 0),
+        entries: result.entries,
+        owner: {
+          traced: (url) => modules.traced(url),
+          filename: (url) => modules.filename(url),
+          source: (url) => sources.get(url) ?? readScriptSource(url),
+          ...(scriptUrls ? { scriptUrls, appUrls: [...new Set(scriptUrls.values())] } : {}),
+        },
+      });
+      tracker.remember(growth.table, growth.growers.map((g) => g.id!));
+      if (growth.growers.length > 0) summary.growers = growth.growers;
+    } catch {
+      // Odd data the walks did not expect: this record goes without growers.
+    }
   }
 }
 
@@ -120,10 +172,12 @@ if (parentPort) {
   // Before the first snapshot arrives, while the profiler attaches.
   warmUpEngine();
   let current: { id: number; analysis: ChunkedAnalysis } | null = null;
+  // The growth tables of the session being profiled, from one snapshot to the next.
+  const tracker = new GrowthTracker();
   port.on('message', (message: WorkerRequest) => {
     switch (message.type) {
       case 'begin':
-        current = { id: message.id, analysis: new ChunkedAnalysis() };
+        current = { id: message.id, analysis: new ChunkedAnalysis(tracker) };
         break;
       case 'chunk':
         if (current?.id === message.id) current.analysis.write(message.chunk);

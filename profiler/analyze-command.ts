@@ -11,6 +11,8 @@ import { badFlag, formatHelp, parseOptions } from '../common/options.js';
 import type { OptionSpec } from '../common/options.js';
 import { analyzeFile, nodeInfo } from './heap/analyze.js';
 import type { AnalysisResult, NodeDetails, NodeSummary } from './heap/analyze.js';
+import { largestCollections } from './heap/heap-growers.js';
+import type { HeapGrowthOutput } from './heap/heap-growers.js';
 import { checkModulePattern, createModuleMatcher, readScriptSource } from './heap/module-match.js';
 
 const USAGE = 'Usage: apptrace-profiler analyze FILE.heapsnapshot [options]';
@@ -35,6 +37,11 @@ const SPECS: OptionSpec[] = [
       return id;
     },
   },
+  {
+    name: 'heap-wide',
+    kind: 'boolean',
+    help: 'also list the collections holding the most anywhere in the heap (properties, elements, Map/Set entries), each named after its holder, with its owner in the app and its shortest retaining path: what the live profiler reports for objects that keep growing',
+  },
   { name: 'root', kind: 'string', value: 'DIR', help: 'the app\'s root: module names are relative to it (default: the current directory)' },
   { name: 'json', kind: 'boolean', help: 'print one JSON object on stdout instead of a summary' },
   { name: 'help', kind: 'boolean', help: 'show this help' },
@@ -42,7 +49,8 @@ const SPECS: OptionSpec[] = [
 
 const FOOTER = `With --json the object has node_count, edge_count, total_size, root_retained_size,
 top (the 20 largest objects by retained size: id, type, name, self_size,
-retained_size), entries (as in a record), nodes (one per --node), warnings, timings.
+retained_size), entries (as in a record), nodes (one per --node), collections (with
+--heap-wide, shaped as a record's growers), warnings, timings.
 Sizes follow Chrome DevTools' definitions (retained size = bytes freed if the
 object went away). Exit status 2 for a missing or bad file or a bad flag.`;
 
@@ -86,6 +94,15 @@ export async function runAnalyzeCommand(argv: string[]): Promise<number> {
   });
   if (showProgress && process.stderr.isTTY) process.stderr.write('\n');
 
+  const heapWide = values['heap-wide']
+    ? largestCollections(result, {
+        traced: modules.traced,
+        filename: modules.filename,
+        source: readScriptSource,
+        appUrls: appScriptUrls(result, modules.root, modules.traced),
+      })
+    : undefined;
+
   const nodes: NodeDetails[] = [];
   const missing: string[] = [];
   for (const id of (values.node as string[] | undefined) ?? []) {
@@ -106,14 +123,32 @@ export async function runAnalyzeCommand(argv: string[]): Promise<number> {
         entries: result.entries,
         nodes,
         missing_nodes: missing.map(Number),
+        ...(heapWide ? { collections: heapWide.growers } : {}),
         warnings: result.warnings,
-        timings: result.timings,
+        timings: heapWide ? { ...result.timings, heap_wide_ms: Math.round(heapWide.ms * 10) / 10 } : result.timings,
       }) + '\n',
     );
   } else {
-    process.stdout.write(formatSummary(file, result, nodes, missing));
+    process.stdout.write(formatSummary(file, result, nodes, missing) + (heapWide ? formatCollections(heapWide) : ''));
   }
   return 0;
+}
+
+/** The app's scripts named in the heap (for the app's call into a library), offline. */
+function appScriptUrls(result: AnalysisResult, root: string, traced: (url: string) => string | undefined): string[] {
+  return [...new Set(result.entries.map((e) => e.module_name))].flatMap((name) => {
+    const url = resolve(root, name);
+    return traced(url) !== undefined ? [url] : [];
+  });
+}
+
+function formatCollections(output: HeapGrowthOutput): string {
+  const lines = ['', `Largest collections anywhere in the heap (${output.table.ids.length} objects compared, ${Math.round(output.ms)} ms):`];
+  for (const c of output.growers) {
+    lines.push(`  ${String(c.length).padStart(8)} held  ${bytes(c.dominated_size).padStart(10)}  @${String(c.id).padEnd(9)} ${c.name}  (${c.owner.kind} ${c.owner.name}, ${c.filename}:${c.lineno})`);
+    lines.push(`      path: ${c.retainers.map((r) => (r.edge === '' ? r.name || '(root)' : `${r.edge} → ${r.name}`)).join(' / ')}`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 function fileSize(file: string): number {

@@ -389,6 +389,9 @@ export class Capture extends EventEmitter {
       scriptUrls: [...session.scriptUrls],
       sources: [...session.sources],
       ...(this.#options.allocationSites ? { allocationSites: true } : {}),
+      // Heap-wide growers are compared within the session (node ids are stable there).
+      session: target.id,
+      requests,
     });
     const finished = performance.now();
     return {
@@ -405,6 +408,7 @@ export class Capture extends EventEmitter {
       // pause: how long the target was held (the budget's measure).
       timings: { capture_ms: Math.round(streamed - started), analysis_ms: Math.round(finished - streamed), pause_ms: pauseMs },
       entries: result.entries,
+      ...(result.growers ? { growers: result.growers } : {}),
     };
   }
 

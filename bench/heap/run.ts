@@ -22,6 +22,8 @@ interface Sample {
   rssMb: number;
   cpuMs: number;
   error?: string;
+  /** Ours: the analysis' own timings (`--json`'s timings). */
+  timings?: Record<string, number>;
 }
 
 const here = (name: string): string => fileURLToPath(new URL(name, import.meta.url));
@@ -56,6 +58,7 @@ function runProcess(args: string[]): Promise<Sample> {
         const parsed = JSON.parse(lastLine) as { ms?: number; error?: string; timings?: unknown };
         if (parsed.error) sample.error = parsed.error;
         if (typeof parsed.ms === 'number') sample.opMs = parsed.ms;
+        if (parsed.timings && typeof parsed.timings === 'object') sample.timings = parsed.timings as Record<string, number>;
       } catch {
         if (code !== 0) sample.error = (err.trim().split('\n').pop() ?? '') || `exit ${code}`;
       }
@@ -105,11 +108,16 @@ async function main(): Promise<void> {
     const fileMb = snap.bytes / 1024 / 1024;
     console.log(`\n== ${snap.path} (${fileMb.toFixed(0)} MB${snap.cached ? ', cached' : ''})`);
     const ours: Sample[] = [];
+    const wide: Sample[] = [];
     const json: Sample[] = [];
     const memlab: Sample[] = [];
     // Interleaved, so that noise from other work on the machine hits all three alike.
     for (let r = 0; r < runs; r++) {
       ours.push(await runProcess([cli, 'analyze', snap.path, '--json']));
+      // Heap-wide growth (issue #10): the table of every object above the floor, then the
+      // shortest retaining paths and owners of the 12 largest collections — what a live
+      // snapshot adds once it has growers to name.
+      wide.push(await runProcess([cli, 'analyze', snap.path, '--json', '--heap-wide']));
       if (fileMb < 512) json.push(await runProcess([here('./measure.js'), 'json', snap.path]));
       memlab.push(await runProcess([here('./measure.js'), 'memlab', snap.path]));
     }
@@ -122,6 +130,8 @@ async function main(): Promise<void> {
         : `  ${name.padEnd(34)} ${fmt(s.wallMs).padStart(8)} ${fmt(s.opMs).padStart(9)} ${fmt(s.cpuMs).padStart(8)} ${`${s.rssMb.toFixed(0)} MB`.padStart(9)}  ${note}`;
     console.log(`  ${''.padEnd(34)} ${'process'.padStart(8)} ${'operation'.padStart(9)} ${'cpu'.padStart(8)} ${'peak RSS'.padStart(9)}`);
     console.log(row('apptrace analyze (whole process)', o, ''));
+    const w = summarize(wide);
+    console.log(row('  … with --heap-wide', w, ''));
     console.log(row('JSON.parse (read + parse)', j, ''));
     console.log(row('memlab getFullHeapFromFile', m, ''));
     if (!o.error) {
@@ -139,6 +149,20 @@ async function main(): Promise<void> {
         checks.push(`ours / memlab time = ${(o.wallMs / m.opMs).toFixed(2)} (budget ≤ 0.20) ${verdict(o.wallMs <= m.opMs / 5)}`);
         checks.push(`  (CPU time, whole processes: ours / memlab = ${(o.cpuMs / m.cpuMs).toFixed(2)})`);
         checks.push(`ours / memlab peak RSS = ${(o.rssMb / m.rssMb).toFixed(2)} (budget ≤ 0.50) ${verdict(o.rssMb <= m.rssMb / 2)}`);
+      }
+      if (!w.error) {
+        // Analysis time as the analysis measures it (parse + dominators + entries), medians.
+        const analysisOf = (x: Sample): number => x.timings!.parse_ms! + x.timings!.dominators_ms! + x.timings!.entries_ms!;
+        const timed = (samples: Sample[]) => samples.filter((x) => !x.error && x.timings);
+        const base = median(timed(ours).map(analysisOf));
+        const withWide = median(timed(wide).map((x) => analysisOf(x) + (x.timings!.heap_wide_ms ?? 0)));
+        // The same ratio within each --heap-wide process (same load on the machine): steadier.
+        const added = median(timed(wide).map((x) => (x.timings!.heap_wide_ms ?? 0) / analysisOf(x)));
+        checks.push(
+          `heap-wide growth adds ${(added * 100).toFixed(0)}% to the analysis (median, within each process; budget ≤ 25%) ${verdict(added <= 0.25)}: ` +
+            `step ${fmt(median(timed(wide).map((x) => x.timings!.heap_wide_ms ?? 0)))}; ` +
+            `across runs ${(withWide / 1000).toFixed(2)} s vs ${(base / 1000).toFixed(2)} s entries-only = ${(withWide / base).toFixed(2)}; whole processes ${(w.wallMs / o.wallMs).toFixed(2)}`,
+        );
       }
       for (const c of checks) console.log(`  ${c}`);
     }

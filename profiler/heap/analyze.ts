@@ -25,8 +25,9 @@ import {
 import type { DominatorArena, DominatorHelp, Dominators } from './dominators.js';
 import { findEntries, prepareEntries } from './entries.js';
 import type { EntryOptions } from './entries.js';
-import { buildFirstEdgeIndexes, findNodeById } from './graph.js';
+import { buildFirstEdgeIndexes } from './graph.js';
 import { EdgesWorker, findEdgesEnd } from './edges-section.js';
+import { nodeIdIndex } from './node-index.js';
 import { SnapshotLoader, readFileChunks, readFileChunksAsync } from './loader.js';
 import type { ExternalEdges, LoadedHeader, LoaderOptions } from './loader.js';
 import type { HeapSnapshot } from './snapshot.js';
@@ -308,9 +309,12 @@ async function analyzeFileInParallel(path: string, options: FileAnalysisOptions,
   }
 }
 
-/** Details of the node with V8 id `nodeId` (`@123` in DevTools), or undefined. */
+/**
+ * Details of the node with V8 id `nodeId` (`@123` in DevTools), or undefined. The first
+ * call indexes the snapshot's ids (node-index.ts): later ones are a binary search.
+ */
 export function nodeInfo(result: AnalysisResult, nodeId: number): NodeDetails | undefined {
-  const ordinal = findNodeById(result.snapshot, nodeId);
+  const ordinal = nodeIdIndex(result.snapshot)(nodeId);
   if (ordinal === -1) return undefined;
   const { nodes, layout } = result.snapshot;
   const dominatorId = nodes[result.dominator[ordinal]! * layout.nodeFieldCount + layout.nodeIdOffset]!;

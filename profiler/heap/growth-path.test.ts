@@ -106,6 +106,26 @@ describe('growthPath on hand-built graphs', () => {
     expect(growthPath(snapshot, dominators, global, { share: 0.33 }).map((s) => s.edge)).toEqual(['', 'requestLog', '(table)']);
   });
 
+  it('has no fixed depth: it reaches a collection twelve steps below the entry (express-session: server → … → store → sessions)', () => {
+    const deep = new GraphBuilder();
+    const top = deep.node('synthetic', '', 0);
+    let holder = deep.node('object', 'Server', 20);
+    deep.edge(top, 'shortcut', 'server', holder);
+    const server = holder;
+    for (let depth = 1; depth < 12; depth++) {
+      const next = deep.node('object', `Level${depth}`, 20);
+      deep.edge(holder, 'property', `level${depth}`, next);
+      holder = next;
+    }
+    const sessions = deep.node('object', 'Object', 40);
+    deep.edge(holder, 'property', 'sessions', sessions);
+    for (let i = 0; i < 5; i++) deep.edge(sessions, 'property', `sid${i}`, deep.node('string', `session ${i}`, 200));
+    const built = load(deep);
+    const path = growthPath(built.snapshot, built.dominators, server);
+    expect(path).toHaveLength(13);
+    expect(path.at(-1)).toMatchObject({ edge: 'sessions', name: 'Object', length: 5 });
+  });
+
   it('names a Map value by its key', () => {
     const path = growthPath(snapshot, dominators, map, { share: 0.25 });
     expect(path.map((s) => s.edge)).toEqual(['', '(table)', 'get("k0")']);

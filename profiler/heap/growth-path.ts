@@ -17,13 +17,20 @@ import type { Dominators } from './dominators.js';
 import type { HeapSnapshot } from './snapshot.js';
 
 export interface GrowthPathOptions {
-  /** Steps below the entry at most. */
+  /**
+   * Steps below the entry at most. The walk goes down the dominator tree for as long as
+   * one child holds the share, so that it does not stop short of the growing collection
+   * (express-session's store sits ten steps below an app's `server`; a cap of 8 stopped
+   * at the store, one step above its `sessions`). The default bound only matters for
+   * chains, where every link holds all the rest (a linked list): their path would be as
+   * long as the list.
+   */
   maxDepth?: number;
   /** The heaviest child must hold at least this share of its parent's retained size. */
   share?: number;
 }
 
-const DEFAULT_MAX_DEPTH = 8;
+const DEFAULT_MAX_DEPTH = 256;
 const DEFAULT_SHARE = 0.5;
 
 type DominatorTree = Pick<Dominators, 'dominator' | 'retained' | 'selfSize' | 'essential' | 'firstEdge'>;
@@ -55,6 +62,8 @@ class StepReader {
   private readonly nfc: number;
   private readonly efc: number;
   private readonly scale: number;
+  /** The string index of `__proto__` (-1 when absent): compared by index, not decoded per edge. */
+  private readonly protoName: number;
 
   constructor(
     private readonly snapshot: HeapSnapshot,
@@ -63,6 +72,7 @@ class StepReader {
     this.nfc = snapshot.layout.nodeFieldCount;
     this.efc = snapshot.layout.edgeFieldCount;
     this.scale = 1 / this.nfc;
+    this.protoName = snapshot.stringTable.indexOf('__proto__');
   }
 
   /** The dominated child with the largest retained size and the (first counted) edge to it. */
@@ -210,7 +220,7 @@ class StepReader {
     let count = 0;
     for (let e = start; e < end; e += this.efc) {
       const type = edges[e + layout.edgeTypeOffset]!;
-      if (type === element || (type === property && this.snapshot.stringTable.get(edges[e + layout.edgeNameOffset]!) !== '__proto__')) count++;
+      if (type === element || (type === property && edges[e + layout.edgeNameOffset] !== this.protoName)) count++;
     }
     return count;
   }
@@ -240,11 +250,13 @@ class StepReader {
 
   /** The number a slot's edge name spells (`"17"` → 17), or -1 (cheaper than Number()). */
   private slotNumber(name: number): number {
-    const text = this.snapshot.stringTable.get(name);
-    if (text.length === 0 || text.length > 9) return -1;
+    // Read in place: a large Map's table has a slot name per entry, none worth decoding.
+    const strings = this.snapshot.stringTable;
+    const length = strings.lengthOf(name);
+    if (length === 0 || length > 9) return -1;
     let slot = 0;
-    for (let i = 0; i < text.length; i++) {
-      const digit = text.charCodeAt(i) - 48;
+    for (let i = 0; i < length; i++) {
+      const digit = strings.charCodeAt(name, i) - 48;
       if (digit < 0 || digit > 9) return -1;
       slot = slot * 10 + digit;
     }
