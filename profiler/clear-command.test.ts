@@ -24,7 +24,7 @@ async function storeWith(path: string, count: number): Promise<void> {
       entries: [],
     });
   }
-  await store.flush();
+  await store.close();
 }
 
 const records = (path: string): unknown[] => (JSON.parse(readFileSync(path, 'utf8')) as { records: unknown[] }).records;

@@ -62,15 +62,20 @@ export async function runClearCommand(argv: string[], io: ClearIo = terminalIo()
     return 0;
   }
   const store = await RecordStore.open(path);
-  if (store.size === 0) {
-    io.out(`apptrace-profiler: ${path} holds no records: nothing to clear.\n`);
+  try {
+    if (store.size === 0) {
+      io.out(`apptrace-profiler: ${path} holds no records: nothing to clear.\n`);
+      return 0;
+    }
+    const question = `Delete all ${store.size} record${store.size === 1 ? '' : 's'} (#1–#${store.lastIndex}) from ${path}?`;
+    if (!(await confirm(io, yes, question))) return declined(io);
+    const cleared = await store.clear();
+    io.out(`apptrace-profiler: deleted ${cleared} record${cleared === 1 ? '' : 's'} from ${path}.\n`);
     return 0;
+  } finally {
+    // Releases the store's lock: a profiler may start on it right after.
+    await store.close();
   }
-  const question = `Delete all ${store.size} record${store.size === 1 ? '' : 's'} (#1–#${store.lastIndex}) from ${path}?`;
-  if (!(await confirm(io, yes, question))) return declined(io);
-  const cleared = await store.clear();
-  io.out(`apptrace-profiler: deleted ${cleared} record${cleared === 1 ? '' : 's'} from ${path}.\n`);
-  return 0;
 }
 
 async function confirm(io: ClearIo, yes: boolean, question: string): Promise<boolean> {

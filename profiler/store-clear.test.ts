@@ -40,6 +40,7 @@ describe('RecordStore.clear', () => {
     const { record: next, written } = store.append(record(400));
     await written;
     expect(next.index).toBe(1);
+    await store.close();
     const reopened = await RecordStore.open(path);
     expect(reopened.since(0).map((r) => [r.index, r.entries[0]!.dominated_size])).toEqual([[1, 400]]);
   });
