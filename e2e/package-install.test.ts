@@ -142,9 +142,9 @@ describe('the npm package', () => {
     const paths = packed!.files.map((f) => f.path);
     expect(paths.length).toBeGreaterThan(20);
     expect(paths.length).toBeLessThan(250);
-    expect(paths).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/proxy/cli.js', 'dist/profiler/cli.js', 'ui/client/overview.js']));
+    expect(paths).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/proxy/cli.js', 'dist/profiler/cli.js', 'dist/contract/record.js', 'dist/browser/ui/client/overview.js', 'ui/client/style.css']));
     const unwanted = paths.filter(
-      (p) => /\.test\.|test-|\.ts$|\.map$|fixtures\//.test(p) || /^(dist\/)?(bench|e2e|demo|\.ci)\//.test(p) || /Dockerfile|tsconfig|vitest/.test(p),
+      (p) => /\.test\.|test-|\.ts$|\.map$|fixtures\//.test(p) || /^(dist\/)?(bench|e2e|demo|test|\.ci)\//.test(p) || /Dockerfile|tsconfig|vitest/.test(p),
     );
     expect(unwanted).toEqual([]);
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/MIT License[\s\S]*2026 apptrace contributors/);
