@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { AppError } from '../common/errors.js';
 import type { HeapRecord } from '../profiler/record.js';
 import type { ProfilerStatus } from '../ui/deps.js';
-import { type CheckConfig, checkHelp, parseCheckConfig } from './check-config.js';
-import { type CheckReport, type ServedSuspect, formatReport, judgeSuspects } from './check-verdict.js';
+import { type CheckConfig, checkHelp, fillRound, parseCheckConfig } from './check-config.js';
+import { type CheckReport, type ServedSuspect, formatReport, splitSuspects } from './check-verdict.js';
 import { createProxyServer } from './server.js';
 import { type Sidecar, startSidecar } from './sidecar.js';
 import { SignalSender } from './signal.js';
@@ -132,8 +132,12 @@ class CheckRun {
     let lastSeen = baseline.index;
     let records = 0;
     for (let round = 1; round <= config.rounds; round++) {
-      for (const { method, path } of config.requests) {
-        const res = await fetch(`${base}${path}`, { method }).catch((error: unknown) => {
+      for (const request of config.requests) {
+        const method = request.method;
+        const path = fillRound(request.path, round);
+        const headers = config.headers.map(([name, value]): [string, string] => [name, fillRound(value, round)]);
+        const body = config.body !== undefined && method !== 'GET' && method !== 'HEAD' ? fillRound(config.body, round) : undefined;
+        const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) }).catch((error: unknown) => {
           throw new CheckSetupError(`${method} ${path} failed through the proxy: ${(error as Error).message}`);
         });
         await res.arrayBuffer();
@@ -163,7 +167,7 @@ class CheckRun {
     }
 
     const suspects = await getJSON<ServedSuspect[]>(`${profiler}/api/suspects`);
-    const leaks = judgeSuspects(suspects, config.threshold, config.requests.length);
+    const { leaks, belowThreshold } = splitSuspects(suspects, config.threshold, config.requests.length);
     return {
       passed: leaks.length === 0,
       threshold: config.threshold,
@@ -172,6 +176,7 @@ class CheckRun {
       watched: suspects.length,
       plateaued: suspects.filter((s) => s.verdict === 'plateaued').map((s) => s.name),
       suspects: leaks,
+      below_threshold: belowThreshold,
     };
   }
 
