@@ -55,9 +55,11 @@ export async function startStack(options: {
   cwd?: string;
   /** More flags for apptrace-proxy. */
   proxyArgs?: string[];
+  /** Node flags for the target, e.g. ['--import', 'tsx']. */
+  nodeArgs?: string[];
 }): Promise<Stack> {
   const cwd = options.cwd ?? dirname(options.app);
-  const target = startProcess('target', process.execPath, ['--inspect=127.0.0.1:0', options.app], { cwd, env: { PORT: '0' } });
+  const target = startProcess('target', process.execPath, [...(options.nodeArgs ?? []), '--inspect=127.0.0.1:0', options.app], { cwd, env: { PORT: '0' } });
   let proxy: RunningProcess | undefined;
   try {
     const [, appPort] = await target.waitFor(/listening on (\d+)/);

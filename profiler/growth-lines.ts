@@ -106,30 +106,54 @@ export async function sourceGrowthLines(
       : await moduleSource(from).catch(() => undefined);
   if (!generated?.url) return [];
   const map = scriptSourceMap(generated.url, generated.source);
-  const found = map === undefined ? undefined : growthLinesIn(generated.source, target);
+  const found = map === undefined ? undefined : growthMarksIn(generated.source, target);
   if (!map || !found) return [];
-  const byLine = new Map<number, MarkedLine>();
+  // By line and column: a loader may write the whole module on one line (tsx).
+  const mapped: RawMark[] = [];
   for (const mark of found) {
-    const original = map.originalLine(mark.line);
+    const original = map.originalPosition(mark.line, mark.column) ?? map.originalLine(mark.line);
     if (!original || (shown.url !== undefined && original.url !== shown.url)) continue;
-    const seen = byLine.get(original.line);
-    byLine.set(original.line, seen ? { ...seen, reason: `${seen.reason}; ${mark.reason}` } : { ...mark, line: original.line });
+    mapped.push({ ...mark, line: original.line });
   }
-  return [...byLine.values()].sort((a, b) => a.line - b.line);
+  return byLine(mapped);
+}
+
+/** One place that adds to the target: 1-based line, 0-based column. */
+interface RawMark {
+  line: number;
+  column: number;
+  reason: string;
+}
+
+/** Marks on the same line become one, their reasons joined; sorted by line. */
+function byLine(marks: readonly RawMark[]): MarkedLine[] {
+  const reasons = new Map<number, string[]>();
+  for (const { line, reason } of marks) {
+    const list = reasons.get(line) ?? [];
+    if (!list.includes(reason)) list.push(reason);
+    reasons.set(line, list);
+  }
+  return [...reasons]
+    .sort((a, b) => a[0] - b[0])
+    .map(([line, list]) => ({ line, reason: list.join('; '), kind: 'reference' as const }));
 }
 
 /** The lines, or undefined when the source does not parse as JavaScript. */
 function growthLinesIn(source: string, target: GrowthTarget): MarkedLine[] | undefined {
+  const marks = growthMarksIn(source, target);
+  return marks === undefined ? undefined : byLine(marks);
+}
+
+/** The places, or undefined when the source does not parse as JavaScript. */
+function growthMarksIn(source: string, target: GrowthTarget): RawMark[] | undefined {
   const program = parseProgram(source, 'module');
   if (!program) return undefined;
   const label = [target.name, ...target.properties].join('.');
-  const reasons = new Map<number, string[]>();
+  const marks: RawMark[] = [];
   const mark = (node: Node, reason: string) => {
-    const line = node.loc?.start.line;
-    if (line === undefined) return;
-    const list = reasons.get(line) ?? [];
-    if (!list.includes(reason)) list.push(reason);
-    reasons.set(line, list);
+    const start = node.loc?.start;
+    if (start === undefined) return;
+    marks.push({ line: start.line, column: start.column, reason });
   };
   const isTarget = (node: Node | null | undefined): boolean => refersTo(node, target.name, target.properties);
   // Growth inside an object this source does not reach into (a library's `_cacheMap`, a
@@ -166,9 +190,7 @@ function growthLinesIn(source: string, target: GrowthTarget): MarkedLine[] | und
       }
     }
   });
-  return [...reasons]
-    .sort((a, b) => a[0] - b[0])
-    .map(([line, list]) => ({ line, reason: list.join('; '), kind: 'reference' as const }));
+  return marks;
 }
 
 /**
