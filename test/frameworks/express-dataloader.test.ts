@@ -10,16 +10,17 @@
  * match it within 10%.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, type RunningProcess } from '../../e2e/processes.js';
 import { projectRoot, startStack, type Stack } from '../../e2e/stack.js';
-import type { Entry } from '../../profiler/record.js';
+import type { Entry, Suspect } from '../../profiler/record.js';
+import { runCheck } from './check-run.js';
 import { ensureInstalled } from './ensure-installed.js';
 
-const REQUESTS = 40;
+const REQUESTS = 16;
 
 let dir: string;
 let work: string;
@@ -38,16 +39,16 @@ afterAll(async () => {
 });
 
 describe('Express + DataLoader', () => {
-  it("records the loader's retained size as a self-written snapshot without an inspector sees it (within 10%)", async () => {
+  it("records the loader's retained size as a self-written snapshot without an inspector sees it (within 10%)", { timeout: 180_000 }, async () => {
     stack = await startStack({ app: join(dir, 'server.js'), db: join(work, 'db.json') });
     await stack.waitForRecords(1);
+    // One snapshot per request, so that the verdict has its points.
     for (let i = 1; i <= REQUESTS; i++) {
       const res = await fetch(`${stack.proxyUrl}/users/${i}`);
       expect(res.status).toBe(200);
       await res.text();
+      await stack.waitForRecordOf(`/users/${i}`);
     }
-    const last = await stack.waitForRecordOf(`/users/${REQUESTS}`);
-    await stack.waitForRecords(last.index);
     const records = await stack.records();
     const live = loaderOf(records[records.length - 1]!.entries);
 
@@ -70,7 +71,28 @@ describe('Express + DataLoader', () => {
     expect(Math.abs(live.dominated_size - offline.dominated_size) / offline.dominated_size).toBeLessThan(0.1);
     expect(live.filename).toBe('server.js');
   });
+
+  it('names the loader as the first growing suspect, at its line, with the line that hands it the keys; check fails', { timeout: 180_000 }, async () => {
+    const js = readFileSync(join(dir, 'server.js'), 'utf8');
+    const suspects = (await (await fetch(`${stack!.proxyUrl}/_ah/apptrace/api/suspects`)).json()) as Suspect[];
+    const first = suspects[0]!;
+    expect(first).toMatchObject({ name: 'users', verdict: 'growing', filename: 'server.js', obj_type: 'DataLoader' });
+    expect(Math.abs(first.lineno - lineOf(js, 'const users'))).toBeLessThanOrEqual(3);
+    expect(first.growth_path?.summary).toMatch(/^users\._cacheMap → Map: \+1 entry/);
+    expect(first.marked_lines?.map((m) => m.line)).toContain(lineOf(js, 'users.load('));
+
+    await stack!.proxy.stop();
+    const run = await runCheck(stack!, ['--request', 'GET /users/c{i}', '--requests', '8']);
+    expect(run.code, run.stdout + run.stderr).toBe(1);
+    expect(run.stdout).toContain(`users (DataLoader) at server.js:${first.lineno}`);
+  });
 });
+
+function lineOf(text: string, needle: string): number {
+  const index = text.split('\n').findIndex((line) => line.includes(needle));
+  if (index < 0) throw new Error(`no line has ${needle}`);
+  return index + 1;
+}
 
 function loaderOf(entries: Entry[]): Entry {
   const found = entries.find((e) => e.name === 'users');
