@@ -12,7 +12,11 @@
  * - `T[k] = …`, `T.k = …`, `Object.assign(T, …)`;
  * - `T = T.concat(…)`, `T = [...T, …]`, `T += …` (a new, longer value);
  * - for an EventEmitter whose listeners grow (`_events` on the path): `E.on(…)`,
- *   `addListener`, `prependListener`, `once`, `prependOnceListener`.
+ *   `addListener`, `prependListener`, `once`, `prependOnceListener`;
+ * - when the growth is below a property this source never names (DataLoader's
+ *   `_cacheMap` inside `loader`, a store's `sessions` filled by its own methods): a method
+ *   call with arguments on the object above it (`loader.load(key)`, `this.store.set(…)`),
+ *   other than the ones that only read or remove (`get`, `has`, `delete`, …).
  * A TypeScript module is read in the JavaScript the target runs, and the lines are mapped
  * back to the `.ts` through its source map.
  */
@@ -33,6 +37,11 @@ export interface GrowthTarget {
 
 const MUTATORS = new Set(['push', 'unshift', 'splice', 'set', 'add']);
 const LISTENER_METHODS = new Set(['on', 'addListener', 'prependListener', 'once', 'prependOnceListener']);
+/** Methods that read: calling them hands nothing to keep. */
+const READERS = new Set([
+  'get', 'has', 'includes', 'indexOf', 'find', 'findIndex', 'forEach', 'map', 'filter', 'some', 'every', 'reduce',
+  'slice', 'keys', 'values', 'entries', 'at', 'toString', 'toJSON', 'emit', 'delete', 'clear', 'clearAll', 'remove',
+]);
 
 /** The growth target of a suspect: its name and the property names of its growth path. */
 export function growthTarget(name: string, path: GrowthPath | null | undefined): GrowthTarget {
@@ -68,6 +77,8 @@ export interface ShownSource {
   source: string;
   /** When `source` is an original from a source map: the module name of the script it was found through. */
   generatedFrom?: string;
+  /** That script's loaded text when it has the module's own name (tsx: the `.ts` URL runs JavaScript). */
+  generatedSource?: string;
 }
 
 /**
@@ -85,36 +96,72 @@ export async function sourceGrowthLines(
   const direct = growthLinesIn(shown.source, target);
   if (direct !== undefined) return direct;
   const from = shown.generatedFrom;
-  if (from === undefined || from === moduleName) return [];
-  const generated = await moduleSource(from).catch(() => undefined);
+  if (from === undefined) return [];
+  // Under tsx the script has the original's own name: its JavaScript comes along.
+  const generated =
+    from === moduleName
+      ? shown.generatedSource === undefined || shown.url === undefined
+        ? undefined
+        : { url: shown.url, source: shown.generatedSource }
+      : await moduleSource(from).catch(() => undefined);
   if (!generated?.url) return [];
   const map = scriptSourceMap(generated.url, generated.source);
-  const found = map === undefined ? undefined : growthLinesIn(generated.source, target);
+  const found = map === undefined ? undefined : growthMarksIn(generated.source, target);
   if (!map || !found) return [];
-  const byLine = new Map<number, MarkedLine>();
+  // By line and column: a loader may write the whole module on one line (tsx).
+  const mapped: RawMark[] = [];
   for (const mark of found) {
-    const original = map.originalLine(mark.line);
+    const original = map.originalPosition(mark.line, mark.column) ?? map.originalLine(mark.line);
     if (!original || (shown.url !== undefined && original.url !== shown.url)) continue;
-    const seen = byLine.get(original.line);
-    byLine.set(original.line, seen ? { ...seen, reason: `${seen.reason}; ${mark.reason}` } : { ...mark, line: original.line });
+    mapped.push({ ...mark, line: original.line });
   }
-  return [...byLine.values()].sort((a, b) => a.line - b.line);
+  return byLine(mapped);
+}
+
+/** One place that adds to the target: 1-based line, 0-based column. */
+interface RawMark {
+  line: number;
+  column: number;
+  reason: string;
+}
+
+/** Marks on the same line become one, their reasons joined; sorted by line. */
+function byLine(marks: readonly RawMark[]): MarkedLine[] {
+  const reasons = new Map<number, string[]>();
+  for (const { line, reason } of marks) {
+    const list = reasons.get(line) ?? [];
+    if (!list.includes(reason)) list.push(reason);
+    reasons.set(line, list);
+  }
+  return [...reasons]
+    .sort((a, b) => a[0] - b[0])
+    .map(([line, list]) => ({ line, reason: list.join('; '), kind: 'reference' as const }));
 }
 
 /** The lines, or undefined when the source does not parse as JavaScript. */
 function growthLinesIn(source: string, target: GrowthTarget): MarkedLine[] | undefined {
+  const marks = growthMarksIn(source, target);
+  return marks === undefined ? undefined : byLine(marks);
+}
+
+/** The places, or undefined when the source does not parse as JavaScript. */
+function growthMarksIn(source: string, target: GrowthTarget): RawMark[] | undefined {
   const program = parseProgram(source, 'module');
   if (!program) return undefined;
   const label = [target.name, ...target.properties].join('.');
-  const reasons = new Map<number, string[]>();
+  const marks: RawMark[] = [];
   const mark = (node: Node, reason: string) => {
-    const line = node.loc?.start.line;
-    if (line === undefined) return;
-    const list = reasons.get(line) ?? [];
-    if (!list.includes(reason)) list.push(reason);
-    reasons.set(line, list);
+    const start = node.loc?.start;
+    if (start === undefined) return;
+    marks.push({ line: start.line, column: start.column, reason });
   };
   const isTarget = (node: Node | null | undefined): boolean => refersTo(node, target.name, target.properties);
+  // Growth inside an object this source does not reach into (a library's `_cacheMap`, a
+  // class's field set elsewhere): the calls that hand that object data are the lines.
+  const hidden = target.emitter ? -1 : firstUnmentioned(program, target.properties);
+  const holder = hidden < 0 ? [] : target.properties.slice(0, hidden);
+  const holderLabel = [target.name, ...holder].join('.');
+  const isHolder = (node: Node | null | undefined): boolean => refersTo(node, target.name, holder);
 
   visit(program, (node) => {
     if (node.type === 'CallExpression') {
@@ -127,6 +174,9 @@ function growthLinesIn(source: string, target: GrowthTarget): MarkedLine[] | und
         return;
       }
       if (MUTATORS.has(method) && isTarget(callee.object)) mark(node, `adds to ${label} (${method})`);
+      else if (hidden >= 0 && call.arguments.length > 0 && !READERS.has(method) && isHolder(callee.object)) {
+        mark(node, `hands data to ${holderLabel}.${method}(…), which keeps it in ${label}`);
+      }
       if (method === 'assign' && isIdentifier(callee.object, 'Object') && isTarget(call.arguments[0])) {
         mark(node, `adds to ${label} (Object.assign)`);
       }
@@ -140,9 +190,28 @@ function growthLinesIn(source: string, target: GrowthTarget): MarkedLine[] | und
       }
     }
   });
-  return [...reasons]
-    .sort((a, b) => a[0] - b[0])
-    .map(([line, list]) => ({ line, reason: list.join('; '), kind: 'reference' as const }));
+  return marks;
+}
+
+/**
+ * The index of the first of `properties` that `program` never names (as `x.p`, `x['p']`,
+ * a key or a class field), or -1 when it names them all: the growth below that property
+ * happens in code elsewhere.
+ */
+function firstUnmentioned(program: Node, properties: readonly string[]): number {
+  if (properties.length === 0) return -1;
+  const named = new Set<string>();
+  visit(program, (node) => {
+    if (node.type === 'MemberExpression') {
+      const name = propertyName(node);
+      if (name !== undefined) named.add(name);
+    } else if (node.type === 'Property' || node.type === 'PropertyDefinition' || node.type === 'MethodDefinition') {
+      const key = (node as Node & { key: Node }).key;
+      if (key.type === 'Identifier') named.add((key as Node & { name: string }).name);
+      else if (key.type === 'Literal') named.add(String((key as Node & { value: unknown }).value));
+    }
+  });
+  return properties.findIndex((p) => !named.has(p));
 }
 
 /**

@@ -84,7 +84,9 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
     const code = entry.obj_type === 'function' || entry.obj_type === 'class';
     // `fitted`: how many of the latest points the rate was fitted over; the growth path
     // and the allocation marks use the same records, so every figure of one object agrees.
-    const { verdict, slope, fitted } = judge(recent, code ? functionFlatBytes : flatBytes, options.recent);
+    const { verdict, slope, fitted } = code
+      ? judgeCode(recent, flatBytes, functionFlatBytes, options.recent)
+      : judge(recent, flatBytes, options.recent);
     suspects.push({
       module_name: entry.module_name,
       name: entry.name,
@@ -198,6 +200,37 @@ function judge(
   if (recent !== null) return { verdict: 'growing', slope: recent, fitted: tail.length };
   return { verdict: 'plateaued', slope, fitted: all };
 }
+
+/**
+ * A function or class: its compiled code grows in its first calls and when it is
+ * optimised (a few steps, up to `functionFlatBytes`), so below that it is flat, unless it
+ * grew at every one of the last STEADY_STEPS steps that served requests and by more than
+ * `flatBytes` over them: code settles, a leak through the closure (300 B per request into
+ * an array only the function holds) does not, and must not wait for 8 KB to show.
+ */
+function judgeCode(
+  points: readonly { requests: number; size: number }[],
+  flatBytes: number,
+  functionFlatBytes: number,
+  recentRecords?: number,
+): { verdict: Verdict; slope: number; fitted: number } {
+  const asCode = judge(points, functionFlatBytes, recentRecords);
+  if (asCode.verdict !== 'flat') return asCode;
+  let steps = 0;
+  let last = points.length - 1;
+  for (let i = points.length - 1; i > 0 && steps < STEADY_STEPS; i--) {
+    if (points[i]!.requests === points[i - 1]!.requests) continue;
+    if (!(points[i]!.size > points[i - 1]!.size)) return asCode;
+    steps++;
+    last = i - 1;
+  }
+  if (steps < STEADY_STEPS || points[points.length - 1]!.size - points[last]!.size < flatBytes) return asCode;
+  const asData = judge(points, flatBytes, recentRecords);
+  return asData.verdict === 'growing' ? asData : asCode;
+}
+
+/** Steps in a row a function must grow at to count as growing below functionFlatBytes. */
+const STEADY_STEPS = 6;
 
 /**
  * The slope of `tail` when it shows that the entry still grows, else null. Still growing:

@@ -37,6 +37,11 @@ export interface ModuleSource {
   source: string;
   /** When `source` is an original from a source map: the script it was found through (`dist/store.js`). */
   generatedFrom?: string;
+  /**
+   * The loaded text of that script when it has the module's own name: under tsx (or
+   * another loader) the script's URL is the `.ts` file and its text the JavaScript.
+   */
+  generatedSource?: string;
 }
 
 export type AppEvent = { type: 'record'; record: HeapRecord } | { type: 'status'; status: ProfilerStatus };

@@ -381,7 +381,7 @@ export class Capture extends EventEmitter {
       analysis.abort();
       throw new AppError('SNAPSHOT_ABORTED', 'the target went away while the snapshot streamed; nothing was recorded');
     }
-    await session.sourcesReady();
+    await session.refreshScripts();
     const { root, patterns } = this.#options.modules();
     const result = await analysis.finish({
       root,

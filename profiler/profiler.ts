@@ -242,7 +242,11 @@ export class Profiler implements AppDeps {
     const found = await moduleSourceOf(moduleName, scripts, (url) => this.session.scriptSource(url), modules.root);
     if (found === undefined) return undefined;
     const { generated, ...shown } = found;
-    return generated === undefined ? shown : { ...shown, generatedFrom: generated.moduleName ?? modules.filename(generated.url) };
+    if (generated === undefined) return shown;
+    const generatedFrom = generated.moduleName ?? modules.filename(generated.url);
+    // tsx: the script is named after its .ts original; growth-lines needs its JavaScript.
+    const generatedSource = generatedFrom === moduleName ? await this.session.scriptSource(generated.url) : undefined;
+    return generatedSource === undefined ? { ...shown, generatedFrom } : { ...shown, generatedFrom, generatedSource };
   }
 
   async #beforeAttach(client: CDP.Client): Promise<void> {

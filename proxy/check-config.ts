@@ -30,6 +30,10 @@ export interface CheckConfig {
   /** How many times the list of requests is sent. */
   rounds: number;
   traceModules: string[];
+  /** Sent with every request that may have a body (not GET nor HEAD); `{i}` is the round. */
+  body: string | undefined;
+  /** Headers sent with every request; `{i}` in a value is the round. */
+  headers: [string, string][];
   /** Bytes per request. */
   threshold: number;
   /** A store to keep; undefined: a temporary one, removed at the end. */
@@ -54,6 +58,30 @@ export function parseRequest(value: string): CheckRequest {
   const m = /^(?:([A-Za-z]+)\s+)?(\/\S*)$/.exec(value.trim());
   if (!m) throw new Error('expected a path such as /items or a method and a path such as "POST /items"');
   return { method: (m[1] ?? 'GET').toUpperCase(), path: m[2]! };
+}
+
+/**
+ * `{i}` in a request's path, body or header values becomes the round's number (1, 2, …),
+ * so that each round asks for a new key (`GET /users/{i}`): per-key caches then grow.
+ */
+export function fillRound(template: string, round: number): string {
+  return template.replaceAll('{i}', String(round));
+}
+
+/** `Name: value`. */
+export function parseHeader(value: string): [string, string] {
+  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):\s*(.*)$/.exec(value);
+  if (!m) throw new Error('expected a header such as "x-user: {i}" (a name, a colon, a value)');
+  const name = m[1]!.toLowerCase();
+  if (name === 'host' || name === 'content-length' || name === 'transfer-encoding' || name === 'connection') {
+    throw new Error(`${m[1]} is set by check itself`);
+  }
+  return [name, m[2]!];
+}
+
+function checkHeader(value: string): string {
+  parseHeader(value);
+  return value;
 }
 
 function checkCount(value: string): string {
@@ -89,9 +117,11 @@ export const CHECK_OPTIONS: readonly OptionSpec[] = [
     name: 'request',
     kind: 'list',
     value: '[METHOD] PATH',
-    help: 'a request to send each round, e.g. /items or "POST /items"; repeatable (required)',
+    help: 'a request to send each round, e.g. /items or "POST /items"; repeatable (required). {i} in it is the round\'s number: "GET /users/{i}" asks for a new key each round',
     check: checkRequest,
   },
+  { name: 'body', kind: 'string', value: 'TEXT', help: 'the body of each request that is not GET or HEAD; {i} is the round\'s number' },
+  { name: 'header', kind: 'list', value: '"NAME: VALUE"', help: 'a header of every request, e.g. "x-user: {i}"; repeatable; {i} is the round\'s number', check: checkHeader },
   { name: 'requests', kind: 'string', value: 'N', help: 'how many rounds of the requests to send, 4 or more', default: String(DEFAULT_ROUNDS), check: checkCount },
   { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "the modules whose objects are watched; repeatable (default: the app's own scripts)", check: checkModulePattern },
   {
@@ -128,6 +158,7 @@ export function checkHelp(): string {
       'Example (CI):',
       '  node --inspect=127.0.0.1:9229 server.js &',
       '  apptrace-proxy check --target 127.0.0.1:3000 --request /items --request "POST /items" --requests 20',
+      '  apptrace-proxy check --target 127.0.0.1:3000 --request "GET /users/{i}"   # a per-key cache',
     ].join('\n'),
   );
 }
@@ -148,6 +179,8 @@ export function parseCheckConfig(argv: readonly string[], context: { env?: NodeJ
     requests: [],
     rounds: DEFAULT_ROUNDS,
     traceModules: [],
+    body: undefined,
+    headers: [],
     threshold: DEFAULT_THRESHOLD,
     db: undefined,
     json: false,
@@ -174,6 +207,8 @@ export function parseCheckConfig(argv: readonly string[], context: { env?: NodeJ
     requests,
     rounds: Number(values['requests']),
     traceModules: (values['trace-module'] as string[] | undefined) ?? [],
+    body: values['body'] as string | undefined,
+    headers: ((values['header'] as string[] | undefined) ?? []).map(parseHeader),
     threshold: Number(values['threshold']),
     db: values['db'] as string | undefined,
     json: values['json'] === true,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Suspect } from '../contract/record.js';
-import { formatReport, judgeSuspects, recentGrowth } from './check-verdict.js';
+import { formatReport, judgeSuspects, splitSuspects, recentGrowth } from './check-verdict.js';
 
 function suspect(name: string, sizes: number[], verdict: Suspect['verdict'], extra: Partial<Suspect> = {}): Suspect {
   return {
@@ -67,11 +67,34 @@ describe('the check verdict', () => {
       watched: 3,
       plateaued: [],
       suspects: judgeSuspects([leak], 512),
+      below_threshold: [],
     };
     const text = formatReport(report);
     expect(text).toMatch(/^apptrace check: FAILED — 1 object kept growing by more than 512 B\/request over 6 × GET \/leak \(6 requests\)/);
     expect(text).toContain('messages (Array) at app.mjs:3');
     expect(text).toContain('+2.0 KB/request after warm-up, growing in 2 of its last 2 rounds');
     expect(formatReport({ ...report, passed: true, suspects: [], plateaued: ['cache'] })).toMatch(/passed — none of 3 objects .*grew then levelled off: cache/);
+  });
+
+  it('lists what grows below the threshold instead of a bare "passed"', () => {
+    // 200 B per request in every round: growing, but under a 256 B threshold; the last
+    // half of the 8 records (4 points, 3 rounds) is judged.
+    const slow = suspect('users', [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 200 * k), 'growing');
+    const { leaks, belowThreshold } = splitSuspects([slow], 256);
+    expect(leaks).toEqual([]);
+    expect(belowThreshold.map((s) => [s.name, s.growth_per_request])).toEqual([['users', 200]]);
+    const text = formatReport({
+      passed: true,
+      threshold: 256,
+      requests: { rounds: 8, sent: 8, each: [{ method: 'GET', path: '/users/{i}' }] },
+      records: 8,
+      watched: 1,
+      plateaued: [],
+      suspects: leaks,
+      below_threshold: belowThreshold,
+    });
+    expect(text).toMatch(/^apptrace check: passed/);
+    expect(text).toContain('still growing, below the threshold or in too few rounds (1):');
+    expect(text).toContain('users (Array) at app.mjs:3: +200 B/request after warm-up, growing in 3 of its last 3 rounds');
   });
 });

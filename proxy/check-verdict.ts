@@ -39,6 +39,11 @@ export interface CheckReport {
   /** Objects that grew and then stopped (bounded caches): they pass. */
   plateaued: string[];
   suspects: Leak[];
+  /**
+   * Objects that still grow but pass: slower than the threshold, or not in enough rounds
+   * of the second half. Listed so that a slow leak is seen, not hidden by "passed".
+   */
+  below_threshold: Leak[];
 }
 
 /**
@@ -69,12 +74,25 @@ export function recentGrowth(
  *   would otherwise show as a rate when they fall in the second half.
  */
 export function judgeSuspects(suspects: readonly ServedSuspect[], threshold: number, perRound = 1): Leak[] {
+  return splitSuspects(suspects, threshold, perRound).leaks;
+}
+
+/**
+ * judgeSuspects, and besides the leaks the entries the profiler calls growing that pass
+ * (below the threshold, or growing in too few rounds), slowest last.
+ */
+export function splitSuspects(
+  suspects: readonly ServedSuspect[],
+  threshold: number,
+  perRound = 1,
+): { leaks: Leak[]; belowThreshold: Leak[] } {
   const leaks: Leak[] = [];
+  const belowThreshold: Leak[] = [];
   for (const s of suspects) {
     if (s.verdict !== 'growing') continue;
     const { rate, grewIn, rounds } = recentGrowth(s.history, perRound);
-    if (!(rate > threshold) || grewIn * 3 < rounds * 2) continue;
-    leaks.push({
+    const fails = rate > threshold && grewIn * 3 >= rounds * 2;
+    (fails ? leaks : belowThreshold).push({
       module_name: s.module_name,
       name: s.name,
       obj_type: s.obj_type,
@@ -90,7 +108,8 @@ export function judgeSuspects(suspects: readonly ServedSuspect[], threshold: num
       marked_lines: (s.marked_lines ?? []).map((m) => `${m.module_name ?? s.filename}:${m.line} (${m.reason})`),
     });
   }
-  return leaks.sort((a, b) => b.growth_per_request - a.growth_per_request);
+  const bySpeed = (a: Leak, b: Leak) => b.growth_per_request - a.growth_per_request;
+  return { leaks: leaks.sort(bySpeed), belowThreshold: belowThreshold.sort(bySpeed) };
 }
 
 
@@ -108,6 +127,7 @@ export function formatReport(report: CheckReport): string {
     lines.push(
       `apptrace check: passed — none of ${report.watched} objects kept growing by more than ${limit} over ${describeRequests(report)}${caches}`,
     );
+    describeBelow(report, lines);
     return lines.join('\n') + '\n';
   }
   const n = report.suspects.length;
@@ -122,5 +142,19 @@ export function formatReport(report: CheckReport): string {
     if (leak.growth_path) lines.push(`    growth path: ${leak.growth_path}`);
     for (const line of leak.marked_lines) lines.push(`    grows at ${line}`);
   }
+  describeBelow(report, lines);
   return lines.join('\n') + '\n';
+}
+
+/** The objects that grow without failing the check, one line each. */
+function describeBelow(report: CheckReport, lines: string[]): void {
+  const below = report.below_threshold ?? [];
+  if (below.length === 0) return;
+  lines.push('');
+  lines.push(`  still growing, below the threshold or in too few rounds (${below.length}):`);
+  for (const s of below) {
+    lines.push(
+      `    ${s.name} (${s.obj_type}) at ${s.filename}:${s.lineno}: +${formatBytes(s.growth_per_request)}/request after warm-up, growing in ${s.grew_in} of its last ${s.rounds_judged} rounds`,
+    );
+  }
 }

@@ -13,8 +13,8 @@ import { AppError, isAppError } from '../contract/errors.js';
 import { formatHostPort } from '../common/options.js';
 import type { HeapRecord } from '../contract/record.js';
 import type { ProfilerStatus } from '../contract/app-deps.js';
-import { type CheckConfig, checkHelp, parseCheckConfig } from './check-config.js';
-import { type CheckReport, type ServedSuspect, formatReport, judgeSuspects } from './check-verdict.js';
+import { type CheckConfig, checkHelp, fillRound, parseCheckConfig } from './check-config.js';
+import { type CheckReport, type ServedSuspect, formatReport, splitSuspects } from './check-verdict.js';
 import { createProxyServer } from './server.js';
 import { type Sidecar, startSidecar } from './sidecar.js';
 import { SignalSender } from './signal.js';
@@ -141,8 +141,12 @@ class CheckRun {
     let lastSeen = baseline.index;
     let records = 0;
     for (let round = 1; round <= config.rounds; round++) {
-      for (const { method, path } of config.requests) {
-        const res = await fetch(`${base}${path}`, { method }).catch((error: unknown) => {
+      for (const request of config.requests) {
+        const method = request.method;
+        const path = fillRound(request.path, round);
+        const headers = config.headers.map(([name, value]): [string, string] => [name, fillRound(value, round)]);
+        const body = config.body !== undefined && method !== 'GET' && method !== 'HEAD' ? fillRound(config.body, round) : undefined;
+        const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) }).catch((error: unknown) => {
           throw checkNotRun(`${method} ${path} failed through the proxy: ${(error as Error).message}`);
         });
         await res.arrayBuffer();
@@ -172,7 +176,7 @@ class CheckRun {
     }
 
     const suspects = await getJSON<ServedSuspect[]>(`${profiler}/api/suspects`);
-    const leaks = judgeSuspects(suspects, config.threshold, config.requests.length);
+    const { leaks, belowThreshold } = splitSuspects(suspects, config.threshold, config.requests.length);
     return {
       passed: leaks.length === 0,
       threshold: config.threshold,
@@ -181,6 +185,7 @@ class CheckRun {
       watched: suspects.length,
       plateaued: suspects.filter((s) => s.verdict === 'plateaued').map((s) => s.name),
       suspects: leaks,
+      below_threshold: belowThreshold,
     };
   }
 

@@ -14,13 +14,18 @@ import { checkInspectedProcess } from './target-check.js';
  * session retries with backoff and, once attached again, starts a new session id, so the
  * capture knows that the next snapshot is a baseline and that node ids changed.
  *
- * Debugger is enabled for one reason: `Debugger.scriptParsed` maps the script ids found in
+ * Debugger is needed for one reason: `Debugger.scriptParsed` maps the script ids found in
  * a heap snapshot to URLs. Sources of traced scripts (and of the app's scripts that name
- * a source map) are prefetched, so the entry analysis can read them synchronously. All
- * pauses are skipped: a `debugger;` statement in the target must not freeze it because
- * we attached. Runtime is deliberately *not* enabled: with Runtime on, the inspector
- * keeps every console message's arguments alive in the target, which would look like a
- * leak of the app.
+ * a source map) are prefetched, so the entry analysis can read them synchronously. It is
+ * on only while the scripts are read (at attach, after each snapshot, for a code page's
+ * source) and off again at once: while V8's debugger is active, every `await` links the
+ * awaited promise to the async function waiting on it (V8's promise_handled_by /
+ * awaited_by symbols), so a cached promise would retain its whole request and the app's
+ * numbers would be the profiler's doing. `Debugger.enable` reports every script already
+ * parsed, so nothing is missed while it is off. All pauses are skipped while it is on: a
+ * `debugger;` statement in the target must not freeze it because we attached. Runtime is
+ * deliberately *not* enabled: with Runtime on, the inspector keeps every console
+ * message's arguments alive in the target, which would look like a leak of the app.
  *
  * @example
  *   const session = new InspectorSession({ host: '127.0.0.1', port: 9229, moduleName: (url) => ... });
@@ -72,11 +77,14 @@ export class InspectorSession extends EventEmitter {
   #ids = new Map<string, number>();
   /** URL → source of traced scripts and of the app's source-mapped scripts (prefetched). */
   #sources = new Map<string, string>();
-  #pendingSources = new Set<Promise<void>>();
   #stopped = false;
   #timer: NodeJS.Timeout | null = null;
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
+  /** Wanted scripts (URL → script id) whose source is still to be read. */
+  #unread = new Map<string, string>();
+  /** The Debugger windows, one after the other (see #debuggerWindow). */
+  #windows: Promise<void> = Promise.resolve();
   /** Set when an attached process turned out not to serve the target: why it was let go. */
   #refused: string | null = null;
 
@@ -118,9 +126,51 @@ export class InspectorSession extends EventEmitter {
     return this.#sources.get(url);
   }
 
-  /** Resolves when every source prefetch started so far has settled. */
-  async sourcesReady(): Promise<void> {
-    while (this.#pendingSources.size > 0) await Promise.allSettled([...this.#pendingSources]);
+  /**
+   * Brings the script list (and the prefetched sources) up to date with the target: the
+   * Debugger domain is turned on (V8 then reports every script parsed so far) and off
+   * again, then once more to read the sources of new scripts that are wanted. Called after
+   * each snapshot, before its analysis: the scripts of that heap are all parsed by then.
+   * Never rejects (a target that went away keeps what is known).
+   */
+  async refreshScripts(): Promise<void> {
+    const client = this.current?.client;
+    if (!client) return;
+    await this.#debuggerWindow(client, () => []).catch(() => undefined);
+    const wanted = [...this.#unread].filter(([url]) => !this.#sources.has(url));
+    this.#unread.clear();
+    if (wanted.length === 0) return;
+    const sources = this.#sources;
+    await this.#debuggerWindow(client, () =>
+      wanted.map(([url, scriptId]) =>
+        client.Debugger.getScriptSource({ scriptId }).then(
+          ({ scriptSource }) => void sources.set(url, scriptSource),
+          () => undefined,
+        ),
+      ),
+    ).catch(() => undefined);
+  }
+
+  /**
+   * Turns the Debugger domain on, sends the commands `during` makes, and turns it off, all
+   * without waiting in between: the target's main thread handles the messages back to
+   * back, so (short of an inspector interrupt landing between two of them) none of the
+   * app's code runs while V8's debugger is active. Windows never overlap: one session's
+   * disable must not cut another's commands off.
+   */
+  #debuggerWindow(client: CDP.Client, during: () => Promise<unknown>[]): Promise<void> {
+    const run = async () => {
+      const sent = [client.Debugger.enable({}), client.Debugger.setSkipAllPauses({ skip: true }), ...during()];
+      const off = client.Debugger.disable();
+      try {
+        await Promise.all(sent);
+      } finally {
+        await off.catch(() => undefined);
+      }
+    };
+    const window = this.#windows.then(run, run);
+    this.#windows = window.catch(() => undefined);
+    return window;
   }
 
   /**
@@ -134,8 +184,11 @@ export class InspectorSession extends EventEmitter {
     const scriptId = this.#ids.get(url);
     const client = this.current?.client;
     if (scriptId === undefined || !client) return undefined;
-    const { scriptSource } = await client.Debugger.getScriptSource({ scriptId: String(scriptId) });
-    return scriptSource;
+    let source: string | undefined;
+    await this.#debuggerWindow(client, () => [
+      client.Debugger.getScriptSource({ scriptId: String(scriptId) }).then(({ scriptSource }) => void (source = scriptSource)),
+    ]);
+    return source;
   }
 
   /**
@@ -265,11 +318,11 @@ export class InspectorSession extends EventEmitter {
     this.#scripts = new Map();
     this.#ids = new Map();
     this.#sources = new Map();
-    this.#pendingSources = new Set();
+    this.#unread = new Map();
     const scripts = this.#scripts;
     const ids = this.#ids;
     const sources = this.#sources;
-    const pending = this.#pendingSources;
+    const unread = this.#unread;
     client.Debugger.scriptParsed(({ scriptId, url, sourceMapURL }) => {
       if (!url || scripts !== this.#scripts) return;
       scripts.set(Number(scriptId), url);
@@ -277,22 +330,14 @@ export class InspectorSession extends EventEmitter {
       // The app's source-mapped scripts too: a pattern may name their original source
       // (`src/store.ts` for `dist/store.js`), found through the map in the script's text;
       // in compose the profiler cannot read the target's files, so the inspector's copy.
+      // Read once the Debugger window that reported them has closed (refreshScripts).
       const wanted = this.#options.moduleName(url) !== undefined || (Boolean(sourceMapURL) && isOwnFileScript(url));
-      if (!wanted || sources.has(url)) return;
-      const fetch: Promise<void> = client.Debugger.getScriptSource({ scriptId }).then(
-        ({ scriptSource }) => {
-          sources.set(url, scriptSource);
-        },
-        () => undefined,
-      );
-      pending.add(fetch);
-      void fetch.finally(() => pending.delete(fetch));
+      if (wanted && !sources.has(url)) unread.set(url, scriptId);
     });
     this.current = { client, id };
     await this.#checkTarget(client);
     await this.#options.beforeAttach?.(client);
-    await client.Debugger.enable({});
-    await client.Debugger.setSkipAllPauses({ skip: true });
+    await this.refreshScripts();
     await client.HeapProfiler.enable();
     // Node only (not in the bundled browser protocol, hence send): ask to be told when the
     // target waits for us to disconnect before exiting. Another runtime may not know it.

@@ -159,6 +159,21 @@ function isUseStrict(statement: Statement | ModuleDeclaration | undefined): bool
   );
 }
 
+/**
+ * The body and parameter names of the one function a Function-constructor script holds
+ * (`(function anonymous(a, b\n) {\n…\n})`, also async and generator), else undefined.
+ */
+function functionConstructorBody(program: Program): { body: Statement[]; parameters: string[] } | undefined {
+  if (program.body.length !== 1) return undefined;
+  const only = program.body[0]!;
+  if (only.type !== 'ExpressionStatement' || only.expression.type !== 'FunctionExpression') return undefined;
+  const fn = only.expression;
+  if (fn.id?.name !== 'anonymous') return undefined;
+  const parameters: string[] = [];
+  for (const param of fn.params) if (param.type === 'Identifier') parameters.push(param.name);
+  return { body: fn.body.body, parameters };
+}
+
 function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined {
   const program = parseProgram(source, kind);
   if (program === undefined) return undefined;
@@ -269,7 +284,15 @@ function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined
     }
   };
 
-  for (const statement of program.body) {
+  // A module run by a loader inside a Function-constructor function (Vite's module runner:
+  // `new AsyncFunction('__vite_ssr_exports__', …, code)`, whose script V8 shows as
+  // `(async function anonymous(…) {\n…\n})`): the function's body is the module's top
+  // level, its parameters are bound there like CommonJS's wrapper's.
+  const wrapper = functionConstructorBody(program);
+  const topLevel = wrapper?.body ?? program.body;
+  for (const name of wrapper?.parameters ?? []) declare(name, 1);
+
+  for (const statement of topLevel) {
     switch (statement.type) {
       case 'VariableDeclaration':
       case 'FunctionDeclaration':

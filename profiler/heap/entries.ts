@@ -213,15 +213,36 @@ class EntryFinder {
     }
   }
 
-  /** Where a declaration (known by its generated 1-based line) is in the original source. */
-  private mapLine(module: TracedModule, line: number | undefined): { filename: string; lineno: number } | undefined {
+  /**
+   * Where a declaration (known by its generated 1-based line) is in the original source.
+   * A loader that writes a module on one line (tsx, esbuild's minified whitespace) maps
+   * every original line from that one: the column of `name`'s declaration on it decides.
+   */
+  private mapLine(module: TracedModule, line: number | undefined, name?: string): { filename: string; lineno: number } | undefined {
     if (line === undefined) return undefined;
-    const original = this.sourceMapOf(module.url, module.script)?.originalLine(line);
+    const map = this.sourceMapOf(module.url, module.script);
+    if (map === undefined) return undefined;
+    const column = name === undefined ? -1 : declarationColumn(this.sourceOf(module.url, module.script), line, name);
+    const original = (column >= 0 ? map.originalPosition(line, column) : undefined) ?? map.originalLine(line);
     return original === undefined ? undefined : this.place(original);
   }
 
   private place(original: OriginalPosition): { filename: string; lineno: number } {
     return { filename: this.filenameOf(original.url), lineno: original.line };
+  }
+
+  /**
+   * For a module made by a loader or bundler from one original source (tsx, esbuild,
+   * webpack, Vite): true for the names the tool added, which the original never mentions
+   * (esbuild's `__defProp`, `__name`, `__export`; webpack's `__webpack_require__`). They
+   * are the tool's, not the user's.
+   */
+  private bundlerHelpers(module: TracedModule): (name: string) => boolean {
+    const map = this.sourceMapOf(module.url, module.script);
+    const original = map === undefined ? undefined : singleOriginalSource(map);
+    const text = original === undefined ? undefined : map!.sourceText(original);
+    if (text === undefined) return () => false;
+    return (name) => /^[A-Za-z_$][\w$]*$/.test(name) && !new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`).test(text);
   }
 
   // ---- the bindings of one module ----
@@ -232,8 +253,10 @@ class EntryFinder {
     // One object bound twice (`module.exports = { cache }` with `cache` captured) is one entry.
     const seen = new Set<number>();
     const declarations = this.declarations(module);
+    const bundlerOwn = this.bundlerHelpers(module);
     const add = (name: string, value: number, line: number | undefined) => {
       if (byName.has(name) || seen.has(value) || !this.isEntryValue(value)) return;
+      if (bundlerOwn(name)) return;
       if (this.belongsElsewhere(value, module.moduleName)) return;
       seen.add(value);
       const entry = this.entry(module, name, value, line);
@@ -394,9 +417,9 @@ class EntryFinder {
       id: view.id(value),
     };
     if (view.type(value) === view.t.closure) {
-      return { ...base, ...this.closureDefinition(value, module, declaredLine) };
+      return { ...base, ...this.closureDefinition(value, module, declaredLine, name) };
     }
-    const mapped = this.mapLine(module, declaredLine);
+    const mapped = this.mapLine(module, declaredLine, name);
     return {
       ...base,
       obj_type: this.objectType(value),
@@ -411,6 +434,7 @@ class EntryFinder {
     closure: number,
     module: TracedModule,
     declaredLine: number | undefined,
+    name: string,
   ): Pick<Entry, 'obj_type' | 'filename' | 'lineno'> {
     const view = this.view;
     const script = view.closureScript(closure);
@@ -425,7 +449,7 @@ class EntryFinder {
     }
     const row = view.locations.find(closure);
     if (row < 0) {
-      const mapped = this.mapLine(module, declaredLine);
+      const mapped = this.mapLine(module, declaredLine, name);
       return { obj_type: isClass ? 'class' : 'function', filename: mapped?.filename ?? filename, lineno: mapped?.lineno ?? declaredLine ?? 1 };
     }
     const line = view.locations.line(row);
@@ -463,4 +487,24 @@ class EntryFinder {
     const name = this.view.name(node);
     return name === '' ? 'Object' : name;
   }
+}
+
+/**
+ * The 0-based column where `name` is declared on a 1-based line of `source` (after
+ * `const`/`let`/`var`/`function`/`class`, else where it is assigned), or -1.
+ */
+export function declarationColumn(source: string | undefined, line: number, name: string): number {
+  if (source === undefined || !/^[A-Za-z_$][\w$]*$/.test(name)) return -1;
+  let start = 0;
+  for (let l = 1; l < line; l++) {
+    start = source.indexOf('\n', start) + 1;
+    if (start === 0) return -1;
+  }
+  const end = source.indexOf('\n', start);
+  const text = source.slice(start, end < 0 ? undefined : end);
+  const escaped = name.replace(/\$/g, '\\$');
+  const found =
+    new RegExp(`(?:^|[^\\w$.])(?:const|let|var|function\\*?|class)\\s+(${escaped})(?![\\w$])`, 'd').exec(text) ??
+    new RegExp(`(?:^|[^\\w$.])(${escaped})\\s*=(?!=)`, 'd').exec(text);
+  return found?.indices?.[1]?.[0] ?? -1;
 }

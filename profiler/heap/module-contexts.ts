@@ -282,9 +282,10 @@ function namedFunctionScopeInfos(view: HeapView, script: number): Set<number> {
     if (view.type(list) === view.t.string) continue;
     for (let inner = view.edgesStart(list), innerEnd = view.edgesEnd(list); inner < innerEnd; inner += view.edgeFieldCount) {
       const shared = view.to(inner);
-      if (view.type(shared) !== view.t.code || view.nameTag(shared) === Tag.NAnonymousShared || view.name(shared) === '') {
-        continue;
-      }
+      // `anonymous` is the function a Function constructor makes: for a module run that way
+      // (Vite's module runner) its scope is the module's own.
+      const name = view.type(shared) === view.t.code ? view.name(shared) : '';
+      if (view.nameTag(shared) === Tag.NAnonymousShared || name === '' || name === 'anonymous') continue;
       const scopeInfo = view.follow(shared, Tag.ENameOrScopeInfo);
       if (scopeInfo >= 0 && view.nameTag(scopeInfo) === Tag.NScopeInfo) result.add(scopeInfo);
     }

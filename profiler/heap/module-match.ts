@@ -14,7 +14,8 @@
  * - an absolute pattern (`/app/lib/**`, `file:///app/lib/**`) is matched against the
  *   absolute path instead, and `node:…` patterns against Node's internal script names.
  * Without patterns, the app's own scripts are traced: files under the root that are
- * not inside a `node_modules` folder (never `node:` internals nor `eval` code).
+ * not inside a `node_modules` folder nor a framework's build output (`.next/`), never
+ * `node:` internals nor `eval` code.
  *
  * A source-mapped script also matches a pattern that names one of its original sources:
  * `--trace-module src/store.ts` traces `dist/store.js` built from it with `tsc --sourceMap`
@@ -188,16 +189,25 @@ function compileModulePattern(pattern: string): PatternTest {
   return (rel) => matches(rel);
 }
 
-/** The default: the app's own files, under the root and outside `node_modules`. */
+/**
+ * The default: the app's own files, under the root and outside `node_modules`, and not a
+ * framework's build output: `next dev` runs its runtime and the app's modules from
+ * chunks under `.next/` (`[turbopack]_runtime.js`, webpack's `webpack-runtime.js`), whose
+ * top-level bindings are the bundler's, not the user's.
+ */
 function isOwnScript(relativeName: string | undefined): boolean {
   return (
     relativeName !== undefined &&
     relativeName !== '' &&
     !relativeName.startsWith('../') &&
     relativeName !== '..' &&
-    !/(^|\/)node_modules\//.test(relativeName)
+    !/(^|\/)node_modules\//.test(relativeName) &&
+    !FRAMEWORK_OUTPUT.test(relativeName)
   );
 }
+
+/** Build output folders of dev servers: Next.js's `.next/`. */
+const FRAMEWORK_OUTPUT = /(^|\/)\.next\//;
 
 /**
  * Builds the `traced` test for `findEntries` (and a `filename` for scripts that are not

@@ -83,11 +83,18 @@ const cache = new Map<string, CacheEntry>();
  */
 export function sourceMappingUrl(source: string): string | undefined {
   let end = source.length;
+  // A Function constructor closes the body it was given with `\n})`: a module run that
+  // way (Vite's module runner) has its comment just before.
+  let closing = /^\(\s*(?:async\s+)?function\s*\*?\s*anonymous\(/.test(source);
   while (end > 0) {
     const start = source.lastIndexOf('\n', end - 1) + 1;
     const line = source.slice(start, end);
     end = start - 1;
     if (/^\s*$/.test(line)) continue;
+    if (closing && line === '})') {
+      closing = false;
+      continue;
+    }
     const found = /^\s*(?:\/\/[#@]\s*sourceMappingURL=(\S+)|\/\*[#@]\s*sourceMappingURL=(\S+?)\s*\*\/)\s*$/.exec(line);
     if (found) return found[1] ?? found[2];
     if (!/^\s*\/\//.test(line)) return undefined;
