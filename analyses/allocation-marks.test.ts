@@ -4,7 +4,14 @@ import type { EntrySample } from './growth-compare.js';
 import type { AllocationSite, Entry } from '../contract/record.js';
 
 function sample(index: number, requests: number, allocations: AllocationSite[] | undefined): EntrySample {
-  const entry: Entry = { obj_type: 'Array', name: 'history', dominated_size: 1000 * index, filename: 'src/app.js', lineno: 3, module_name: 'src/app.js' };
+  const entry: Entry = {
+    obj_type: 'Array',
+    name: 'history',
+    dominated_size: 1000 * index,
+    filename: 'src/app.js',
+    lineno: 3,
+    module_name: 'src/app.js',
+  };
   if (allocations) entry.allocations = allocations;
   return { index, requests, entry };
 }
@@ -40,7 +47,12 @@ describe('allocationMarks', () => {
     const marks = allocationMarks(samples, 'src/app.js');
     expect(marks).toEqual([
       { line: 12, kind: 'allocation', reason: 'allocates 2 objects (+200 B) per request in remember()' },
-      { line: 40, kind: 'allocation', reason: 'allocates 1 object (+150 B) per request in handle()', module_name: 'src/routes.js' },
+      {
+        line: 40,
+        kind: 'allocation',
+        reason: 'allocates 1 object (+150 B) per request in handle()',
+        module_name: 'src/routes.js',
+      },
     ]);
   });
 

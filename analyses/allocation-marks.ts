@@ -76,5 +76,3 @@ const MAX_MARKS = 3;
 function perRequest(n: number): string {
   return Number.isInteger(n) || n >= 10 ? String(Math.round(n)) : n.toFixed(1);
 }
-
-

@@ -55,10 +55,12 @@ describe('growth path of a suspect', () => {
     expect(path.to_index).toBe(8);
     expect(path.requests).toBe(5);
     expect(suspect!.growth_per_request).toBe(ITEM);
-    expect(path.summary).toBe(`MainPage.history → Array: +1 element, +${Math.round((ITEM / 1024) * 10) / 10} KB per request`);
+    expect(path.summary).toBe(
+      `MainPage.history → Array: +1 element, +${Math.round((ITEM / 1024) * 10) / 10} KB per request`,
+    );
   });
 
-  it('rates over the same records as the suspect: whole elements, the entry\'s bytes per request', () => {
+  it("rates over the same records as the suspect: whole elements, the entry's bytes per request", () => {
     // Requests per record vary and one record in four gains no element: 0.75 elements per
     // request over the window, shown as 1; the entry's bytes follow the same fit.
     const records = Array.from({ length: 12 }, (_, i) => record(i + 1, i - Math.floor(i / 4)));

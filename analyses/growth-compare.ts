@@ -53,15 +53,27 @@ export function compareGrowthPaths(samples: readonly EntrySample[]): GrowthPath 
       name: step.name,
       retained_size: step.retained_size,
       length: step.length,
-      bytes_per_request: round(slope(held, (s) => s.retained_size), 1),
-      elements_per_request: round(slope(held, (s) => s.length), 2),
+      bytes_per_request: round(
+        slope(held, (s) => s.retained_size),
+        1,
+      ),
+      elements_per_request: round(
+        slope(held, (s) => s.length),
+        2,
+      ),
     };
   });
   const end = steps[site]!;
   const from = matches[site]!.sample;
   const expression = expressionOf(last.entry.name, steps);
   // The byte figure is the entry's own (the suspect's growth_per_request over these records).
-  const entryRate = round(slope(samples.map((s) => ({ requests: s.requests, step: { retained_size: s.entry.dominated_size, length: 0 } })), (s) => s.retained_size), 1);
+  const entryRate = round(
+    slope(
+      samples.map((s) => ({ requests: s.requests, step: { retained_size: s.entry.dominated_size, length: 0 } })),
+      (s) => s.retained_size,
+    ),
+    1,
+  );
   return {
     steps,
     summary: `${expression} → ${typeName(end)}: ${perRequest(end, entryRate)}`,
@@ -89,7 +101,10 @@ function earliestMatch(
 }
 
 /** The samples whose path holds the object `id`, with that step. */
-function heldOver(samples: readonly EntrySample[], id: number): { requests: number; step: Pick<PathStep, 'retained_size' | 'length'> }[] {
+function heldOver(
+  samples: readonly EntrySample[],
+  id: number,
+): { requests: number; step: Pick<PathStep, 'retained_size' | 'length'> }[] {
   const out: { requests: number; step: PathStep }[] = [];
   for (const sample of samples) {
     const step = sample.entry.path?.find((s) => s.id === id);
@@ -166,14 +181,16 @@ function perRequest(step: GrowthStep, bytesPerRequest: number): string {
 }
 
 function unit(step: Pick<PathStep, 'type' | 'name'>): [string, string] {
-  if (step.type === 'object' && (step.name === 'Map' || step.name === 'Set' || step.name === 'WeakMap' || step.name === 'WeakSet')) {
+  if (
+    step.type === 'object' &&
+    (step.name === 'Map' || step.name === 'Set' || step.name === 'WeakMap' || step.name === 'WeakSet')
+  ) {
     return ['entry', 'entries'];
   }
   if (step.type === 'object' && step.name !== 'Array') return ['property', 'properties'];
   if (step.type === 'closure') return ['property', 'properties'];
   return ['element', 'elements'];
 }
-
 
 function round(n: number, digits: number): number {
   const f = 10 ** digits;

@@ -40,6 +40,8 @@ describe('lines that hand data to a collection the app does not name', () => {
 
   it('when the source names the growing property itself, only what adds to it is marked', () => {
     const source = `const users = { byId: new Map() };\nexport function add(u) {\n  users.byId.set(u.id, u);\n  users.touch(u);\n}\n`;
-    expect(findGrowthLines(source, { name: 'users', properties: ['byId'], emitter: false }).map((m) => m.line)).toEqual([3]);
+    expect(findGrowthLines(source, { name: 'users', properties: ['byId'], emitter: false }).map((m) => m.line)).toEqual(
+      [3],
+    );
   });
 });

@@ -35,15 +35,33 @@ describe('lines that make a TypeScript entry grow', () => {
     mkdirSync(join(dir, 'src'));
     copyFileSync(join(fixture, 'src/store.ts'), join(dir, 'src/store.ts'));
     // In the app's folder, so that tsc does not pick up the repository's tsconfig.json.
-    await promisify(execFile)(tsc, ['--sourceMap', '--module', 'commonjs', '--target', 'es2022', '--outDir', 'dist', '--rootDir', 'src', 'src/store.ts'], {
-      cwd: dir,
-      timeout: 60_000,
-    });
+    await promisify(execFile)(
+      tsc,
+      [
+        '--sourceMap',
+        '--module',
+        'commonjs',
+        '--target',
+        'es2022',
+        '--outDir',
+        'dist',
+        '--rootDir',
+        'src',
+        'src/store.ts',
+      ],
+      {
+        cwd: dir,
+        timeout: 60_000,
+      },
+    );
     tsText = readFileSync(join(dir, 'src/store.ts'), 'utf8');
     jsText = readFileSync(join(dir, 'dist/store.js'), 'utf8');
     // What the profiler's moduleSource gives: the .ts original for its name, the script for the script's.
     sources = new Map([
-      ['src/store.ts', { url: pathToFileURL(join(dir, 'src/store.ts')).href, source: tsText, generatedFrom: 'dist/store.js' }],
+      [
+        'src/store.ts',
+        { url: pathToFileURL(join(dir, 'src/store.ts')).href, source: tsText, generatedFrom: 'dist/store.js' },
+      ],
       ['dist/store.js', { url: pathToFileURL(join(dir, 'dist/store.js')).href, source: jsText }],
     ]);
   }, 90_000);
@@ -55,16 +73,20 @@ describe('lines that make a TypeScript entry grow', () => {
     // The TypeScript itself is not JavaScript; the lines differ between the two texts.
     expect(findGrowthLines(tsText, { name: 'Store', properties: ['items'], emitter: false })).toEqual([]);
     expect(lineOf(jsText, 'Store.items.push(')).not.toBe(lineOf(tsText, 'Store.items.push('));
-    expect(await sourceGrowthLines('src/store.ts', { name: 'Store', properties: ['items'], emitter: false }, read)).toEqual([
-      { line: lineOf(tsText, 'Store.items.push('), reason: 'adds to Store.items (push)', kind: 'reference' },
-    ]);
-    expect((await sourceGrowthLines('src/store.ts', { name: 'cache', properties: [], emitter: false }, read)).map((m) => m.line)).toEqual([
-      lineOf(tsText, 'cache.set('),
-    ]);
+    expect(
+      await sourceGrowthLines('src/store.ts', { name: 'Store', properties: ['items'], emitter: false }, read),
+    ).toEqual([{ line: lineOf(tsText, 'Store.items.push('), reason: 'adds to Store.items (push)', kind: 'reference' }]);
+    expect(
+      (await sourceGrowthLines('src/store.ts', { name: 'cache', properties: [], emitter: false }, read)).map(
+        (m) => m.line,
+      ),
+    ).toEqual([lineOf(tsText, 'cache.set(')]);
   });
 
   it('marks nothing when the built script cannot be read', async () => {
     const onlyTs = async (m: string) => (m === 'src/store.ts' ? sources.get(m) : undefined);
-    expect(await sourceGrowthLines('src/store.ts', { name: 'cache', properties: [], emitter: false }, onlyTs)).toEqual([]);
+    expect(await sourceGrowthLines('src/store.ts', { name: 'cache', properties: [], emitter: false }, onlyTs)).toEqual(
+      [],
+    );
   });
 });

@@ -69,12 +69,27 @@ describe('findGrowthLines', () => {
   });
 
   it('gives nothing for a source that is not JavaScript', () => {
-    expect(findGrowthLines('const x: Map<string, number> = new Map();\nx.set("a", 1);\n', { name: 'x', properties: [], emitter: false })).toEqual([]);
+    expect(
+      findGrowthLines('const x: Map<string, number> = new Map();\nx.set("a", 1);\n', {
+        name: 'x',
+        properties: [],
+        emitter: false,
+      }),
+    ).toEqual([]);
   });
 });
 
 describe('growthTarget and markGrowthLines', () => {
-  const step = (edge: string) => ({ id: 1, edge, type: 'object', name: 'Object', retained_size: 0, length: 0, bytes_per_request: 0, elements_per_request: 0 });
+  const step = (edge: string) => ({
+    id: 1,
+    edge,
+    type: 'object',
+    name: 'Object',
+    retained_size: 0,
+    length: 0,
+    bytes_per_request: 0,
+    elements_per_request: 0,
+  });
   const path = (...edges: string[]): GrowthPath => ({
     steps: edges.map(step),
     summary: '',
@@ -86,10 +101,18 @@ describe('growthTarget and markGrowthLines', () => {
     requests: 1,
   });
 
-  it('takes the property names of the path, up to an emitter\'s _events or an internal slot', () => {
-    expect(growthTarget('MainPage', path('', 'history'))).toEqual({ name: 'MainPage', properties: ['history'], emitter: false });
+  it("takes the property names of the path, up to an emitter's _events or an internal slot", () => {
+    expect(growthTarget('MainPage', path('', 'history'))).toEqual({
+      name: 'MainPage',
+      properties: ['history'],
+      emitter: false,
+    });
     expect(growthTarget('bus', path('', '_events', 'request'))).toEqual({ name: 'bus', properties: [], emitter: true });
-    expect(growthTarget('log', path('', '(table)', 'get("a")'))).toEqual({ name: 'log', properties: [], emitter: false });
+    expect(growthTarget('log', path('', '(table)', 'get("a")'))).toEqual({
+      name: 'log',
+      properties: [],
+      emitter: false,
+    });
     expect(growthTarget('log', null)).toEqual({ name: 'log', properties: [], emitter: false });
   });
 
@@ -119,7 +142,9 @@ describe('growthTarget and markGrowthLines', () => {
       ['allocation', 9],
       ...linesWith(MAP_SOURCE, '// ADDS').map((line) => ['reference', line]),
     ]);
-    expect(suspects[1]!.marked_lines!.filter((m) => m.kind === 'reference').map((m) => m.line)).toEqual(linesWith(MAP_SOURCE, 'seen.add('));
+    expect(suspects[1]!.marked_lines!.filter((m) => m.kind === 'reference').map((m) => m.line)).toEqual(
+      linesWith(MAP_SOURCE, 'seen.add('),
+    );
     expect(suspects[2]!.marked_lines).toEqual([{ line: 9, reason: 'allocates', kind: 'allocation' }]);
   });
 });

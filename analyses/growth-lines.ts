@@ -39,8 +39,30 @@ const MUTATORS = new Set(['push', 'unshift', 'splice', 'set', 'add']);
 const LISTENER_METHODS = new Set(['on', 'addListener', 'prependListener', 'once', 'prependOnceListener']);
 /** Methods that read: calling them hands nothing to keep. */
 const READERS = new Set([
-  'get', 'has', 'includes', 'indexOf', 'find', 'findIndex', 'forEach', 'map', 'filter', 'some', 'every', 'reduce',
-  'slice', 'keys', 'values', 'entries', 'at', 'toString', 'toJSON', 'emit', 'delete', 'clear', 'clearAll', 'remove',
+  'get',
+  'has',
+  'includes',
+  'indexOf',
+  'find',
+  'findIndex',
+  'forEach',
+  'map',
+  'filter',
+  'some',
+  'every',
+  'reduce',
+  'slice',
+  'keys',
+  'values',
+  'entries',
+  'at',
+  'toString',
+  'toJSON',
+  'emit',
+  'delete',
+  'clear',
+  'clearAll',
+  'remove',
 ]);
 
 /** The growth target of a suspect: its name and the property names of its growth path. */
@@ -170,7 +192,8 @@ function growthMarksIn(source: string, target: GrowthTarget): RawMark[] | undefi
       const method = callee.type === 'MemberExpression' ? propertyName(callee) : undefined;
       if (method === undefined) return;
       if (target.emitter) {
-        if (LISTENER_METHODS.has(method) && isTarget(callee.object)) mark(node, `adds a listener to ${label} (${method})`);
+        if (LISTENER_METHODS.has(method) && isTarget(callee.object))
+          mark(node, `adds a listener to ${label} (${method})`);
         return;
       }
       if (MUTATORS.has(method) && isTarget(callee.object)) mark(node, `adds to ${label} (${method})`);
@@ -253,8 +276,17 @@ function refersTo(node: Node | null | undefined, name: string, properties: reado
   if (propertyName(member) !== properties[properties.length - 1]) return false;
   const object = unwrap(member.object);
   if (object.type === 'ThisExpression') return true;
-  if (properties.length > 1 && object.type === 'MemberExpression' && propertyName(object) === properties[properties.length - 2]) return true;
-  if (object.type === 'MemberExpression' && propertyName(object) === 'constructor' && unwrap((object as Node & { object: Node }).object).type === 'ThisExpression') {
+  if (
+    properties.length > 1 &&
+    object.type === 'MemberExpression' &&
+    propertyName(object) === properties[properties.length - 2]
+  )
+    return true;
+  if (
+    object.type === 'MemberExpression' &&
+    propertyName(object) === 'constructor' &&
+    unwrap((object as Node & { object: Node }).object).type === 'ThisExpression'
+  ) {
     return true;
   }
   return rootName(object) === name;

@@ -13,7 +13,16 @@ function recordsOf(sizes: number[]): HeapRecord[] {
     session: 's',
     heap: { total_size: 1e6, node_count: 1, edge_count: 1 },
     timings: { capture_ms: 1, analysis_ms: 1 },
-    entries: [{ obj_type: 'function', name: 'remember', dominated_size: size, filename: 'server.mjs', lineno: 12, module_name: 'server.mjs' }],
+    entries: [
+      {
+        obj_type: 'function',
+        name: 'remember',
+        dominated_size: size,
+        filename: 'server.mjs',
+        lineno: 12,
+        module_name: 'server.mjs',
+      },
+    ],
   }));
 }
 
@@ -29,7 +38,9 @@ describe('functions below the code allowance', () => {
 
   it('a function whose code grew in its first calls and once more when optimised stays flat', () => {
     // Feedback in the first four calls, a 4 KB step when TurboFan compiles it, then nothing.
-    const sizes = [5000, 5200, 5400, 5500, 5550, 5550, 5550, 9550, 9550, 9550, 9550, 9550, 9550, 9550, 9550, 9550, 9550];
+    const sizes = [
+      5000, 5200, 5400, 5500, 5550, 5550, 5550, 9550, 9550, 9550, 9550, 9550, 9550, 9550, 9550, 9550, 9550,
+    ];
     expect(verdictOf(sizes)).toBe('flat');
   });
 

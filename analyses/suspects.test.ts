@@ -116,9 +116,26 @@ describe('rankSuspects', () => {
 
 describe('slopePerRequest', () => {
   it('fits a line by least squares and is 0 when requests do not vary', () => {
-    expect(slopePerRequest([{ requests: 1, size: 10 }, { requests: 2, size: 20 }, { requests: 3, size: 30 }])).toBeCloseTo(10);
-    expect(slopePerRequest([{ requests: 0, size: 10 }, { requests: 2, size: 10 }, { requests: 4, size: 40 }])).toBeCloseTo(7.5);
-    expect(slopePerRequest([{ requests: 3, size: 10 }, { requests: 3, size: 90 }])).toBe(0);
+    expect(
+      slopePerRequest([
+        { requests: 1, size: 10 },
+        { requests: 2, size: 20 },
+        { requests: 3, size: 30 },
+      ]),
+    ).toBeCloseTo(10);
+    expect(
+      slopePerRequest([
+        { requests: 0, size: 10 },
+        { requests: 2, size: 10 },
+        { requests: 4, size: 40 },
+      ]),
+    ).toBeCloseTo(7.5);
+    expect(
+      slopePerRequest([
+        { requests: 3, size: 10 },
+        { requests: 3, size: 90 },
+      ]),
+    ).toBe(0);
   });
 });
 
@@ -140,7 +157,8 @@ describe('rankSuspects verdicts look at the recent records', () => {
       return (x / 2 ** 31) * 2 - 1;
     });
   }
-  const verdicts = (ranked: ReturnType<typeof rankSuspects>) => Object.fromEntries(ranked.map((s) => [s.name, s.verdict]));
+  const verdicts = (ranked: ReturnType<typeof rankSuspects>) =>
+    Object.fromEntries(ranked.map((s) => [s.name, s.verdict]));
 
   it('calls an LRU of 16 that filled up in 17 records and stayed flat for 11 plateaued, not growing', () => {
     // Baseline, then one request per record: it grows in each of the first 17 records
@@ -216,8 +234,24 @@ describe('rankSuspects with heap-wide growers', () => {
     const out = records({ server: linear(50_000, perRequest + 60, n) });
     out.forEach((record, i) => {
       record.entries[0]!.path = [
-        { id: 5, edge: '', type: 'object', name: 'Server', self_size: 100, retained_size: record.entries[0]!.dominated_size, length: 3 },
-        { id: 77, edge: 'sessions', type: 'object', name: 'Object', self_size: 100, retained_size: 1_000 + perRequest * i, length: i },
+        {
+          id: 5,
+          edge: '',
+          type: 'object',
+          name: 'Server',
+          self_size: 100,
+          retained_size: record.entries[0]!.dominated_size,
+          length: 3,
+        },
+        {
+          id: 77,
+          edge: 'sessions',
+          type: 'object',
+          name: 'Object',
+          self_size: 100,
+          retained_size: 1_000 + perRequest * i,
+          length: i,
+        },
       ];
       // Found from the fourth record on (three snapshots compared).
       if (i < 3) return;
@@ -230,7 +264,17 @@ describe('rankSuspects with heap-wide growers', () => {
           lineno: 10,
           module_name: 'app.js',
           id: 77,
-          path: [{ id: 77, edge: '', type: 'object', name: 'Object', self_size: 100, retained_size: 1_000 + perRequest * i, length: i }],
+          path: [
+            {
+              id: 77,
+              edge: '',
+              type: 'object',
+              name: 'Object',
+              self_size: 100,
+              retained_size: 1_000 + perRequest * i,
+              length: i,
+            },
+          ],
           length: i,
           owner: { kind: 'call', name: 'session(…) from express-session' },
           retainers: [{ id: 1, edge: '', type: 'synthetic', name: '' }],
@@ -247,7 +291,12 @@ describe('rankSuspects with heap-wide growers', () => {
       ['server', 'growing'],
     ]);
     const grower = ranked[0]!;
-    expect(grower).toMatchObject({ module_name: 'app.js', filename: 'app.js', lineno: 10, owner: { kind: 'call', name: 'session(…) from express-session' } });
+    expect(grower).toMatchObject({
+      module_name: 'app.js',
+      filename: 'app.js',
+      lineno: 10,
+      owner: { kind: 'call', name: 'session(…) from express-session' },
+    });
     // Its history starts where it was found; its growth is its own.
     expect(grower.history.map((h) => h.index)).toEqual(linear(4, 1, 13));
     expect(grower.growth_per_request).toBe(250);

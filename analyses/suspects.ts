@@ -110,7 +110,9 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
   // of it: the grower, which names the collection and its owner, goes first.
   const growingGrowers = new Set<number>();
   for (const grower of latest.growers ?? []) {
-    const suspect = suspects.find((s) => s.owner !== undefined && s.name === grower.name && s.module_name === grower.module_name);
+    const suspect = suspects.find(
+      (s) => s.owner !== undefined && s.name === grower.name && s.module_name === grower.module_name,
+    );
     if (suspect?.verdict === 'growing' && grower.id !== undefined) growingGrowers.add(grower.id);
   }
   const covered = new Set<Suspect>();
@@ -125,7 +127,10 @@ export function rankSuspects(records: readonly HeapRecord[], options: SuspectOpt
   const rank = (s: Suspect) => (covered.has(s) ? 1 : 0);
   return suspects.sort(
     (a, b) =>
-      ORDER[a.verdict] - ORDER[b.verdict] || rank(a) - rank(b) || b.growth_per_request - a.growth_per_request || a.name.localeCompare(b.name),
+      ORDER[a.verdict] - ORDER[b.verdict] ||
+      rank(a) - rank(b) ||
+      b.growth_per_request - a.growth_per_request ||
+      a.name.localeCompare(b.name),
   );
 }
 
@@ -281,7 +286,10 @@ function tStatistic(points: readonly { requests: number; size: number }[], slope
  * The entry that changed most since the previous record of the same session, for the
  * terminal's one line per record: `{ entry, delta }`, or undefined when nothing moved.
  */
-export function biggestMover(previous: HeapRecord | undefined, record: HeapRecord): { entry: Entry; delta: number } | undefined {
+export function biggestMover(
+  previous: HeapRecord | undefined,
+  record: HeapRecord,
+): { entry: Entry; delta: number } | undefined {
   if (!previous || previous.session !== record.session) return undefined;
   const before = largestByKey(previous.entries);
   let best: { entry: Entry; delta: number } | undefined;

@@ -51,7 +51,8 @@ export function isLoopbackName(name: string): boolean {
 /** Normalises a name the user allows (`--allowed-host`), so that `Profiler:9300` and `[::1]` work. */
 export function normaliseAllowedHost(value: string): string {
   const name = hostName(value);
-  if (name === undefined) throw new Error('expected a host name such as profiler or apptrace.test (no scheme, no path)');
+  if (name === undefined)
+    throw new Error('expected a host name such as profiler or apptrace.test (no scheme, no path)');
   return name;
 }
 

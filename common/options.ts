@@ -197,7 +197,8 @@ export function parseHostPort(value: string, defaultHost = '127.0.0.1'): { host:
     throw new Error(`expected [host:]port such as 127.0.0.1:8080 or 8080`);
   }
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port ${portText} is not between 0 and 65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`port ${portText} is not between 0 and 65535`);
   return { host, port };
 }
 

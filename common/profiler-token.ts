@@ -24,7 +24,8 @@ export function tokenMatches(presented: string | undefined, expected: string | u
 
 /** Checks a token given as a flag or in the environment. */
 export function checkProfilerToken(value: string): string {
-  if (value.length < 16) throw new Error('a profiler token must be at least 16 characters (e.g. `openssl rand -hex 24`)');
+  if (value.length < 16)
+    throw new Error('a profiler token must be at least 16 characters (e.g. `openssl rand -hex 24`)');
   if (!/^[\x21-\x7e]+$/.test(value)) throw new Error('a profiler token is printable ASCII without spaces');
   return value;
 }

@@ -66,7 +66,8 @@ describe('demo guestbook', () => {
   });
 
   it('counts every request except health checks in its footer', async () => {
-    const count = async (): Promise<number> => Number(/(\d+) requests served/.exec(await (await fetch(`${base}/`)).text())![1]);
+    const count = async (): Promise<number> =>
+      Number(/(\d+) requests served/.exec(await (await fetch(`${base}/`)).text())![1]);
     const before = await count();
     await (await fetch(`${base}/healthz`)).text();
     await (await fetch(`${base}/nowhere`)).text();

@@ -30,7 +30,11 @@ let records: HeapRecord[] = [];
 
 /** The 1-based line of the first line of `file` that contains `text`. */
 function lineOf(file: string, text: string): number {
-  return readFileSync(join(APP, file), 'utf8').split('\n').findIndex((l) => l.includes(text)) + 1;
+  return (
+    readFileSync(join(APP, file), 'utf8')
+      .split('\n')
+      .findIndex((l) => l.includes(text)) + 1
+  );
 }
 
 function entry(record: HeapRecord, module: string, name: string): Entry | undefined {
@@ -43,12 +47,18 @@ function sizes(list: HeapRecord[], module: string, name: string): number[] {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'apptrace-demo-leak-'));
-  const demo = startProcess('demo', process.execPath, [join(ROOT, 'dist/demo/run.js'), '--db', join(dir, 'db.json'), '--max-pause-share', '1'], {
-    cwd: ROOT,
-    env: { DEMO_PORT: '0', DEMO_INSPECT_PORT: '0', DEMO_PROXY_PORT: '0' },
-  });
+  const demo = startProcess(
+    'demo',
+    process.execPath,
+    [join(ROOT, 'dist/demo/run.js'), '--db', join(dir, 'db.json'), '--max-pause-share', '1'],
+    {
+      cwd: ROOT,
+      env: { DEMO_PORT: '0', DEMO_INSPECT_PORT: '0', DEMO_PROXY_PORT: '0' },
+    },
+  );
   [, base] = (await demo.waitFor(/through apptrace: +(http:\/\/127\.0\.0\.1:\d+)\//, 30_000)) as [string, string];
-  const list = async (): Promise<HeapRecord[]> => (await fetch(`${base}/_ah/apptrace/api/records`)).json() as Promise<HeapRecord[]>;
+  const list = async (): Promise<HeapRecord[]> =>
+    (await fetch(`${base}/_ah/apptrace/api/records`)).json() as Promise<HeapRecord[]>;
   for (let i = 1; i <= REQUESTS; i++) {
     const res = await fetch(`${base}/`);
     expect(res.status).toBe(200);
@@ -86,7 +96,10 @@ describe('the demo leak, as apptrace records it', () => {
       expect(found!.filename.endsWith(module), `${module} ${name} filename ${found!.filename}`).toBe(true);
       // V8 (and so DevTools) places a class that has a constructor at the constructor;
       // docs/design.md asks for the line that defines it. Either is a line of the class.
-      const lines = objType === 'class' ? [lineOf(module, declaration), lineOf(module, 'constructor(')] : [lineOf(module, declaration)];
+      const lines =
+        objType === 'class'
+          ? [lineOf(module, declaration), lineOf(module, 'constructor(')]
+          : [lineOf(module, declaration)];
       expect(lines, `${module} ${name} at line ${found!.lineno}`).toContain(found!.lineno);
     }
   });
@@ -96,7 +109,8 @@ describe('the demo leak, as apptrace records it', () => {
     expect(tracked.length).toBeGreaterThanOrEqual(REQUESTS - 1);
     const log = sizes(tracked, 'analytics.cjs', 'requestLog');
     const table = tracked.map((r, i) => `#${r.index} requests ${r.requests} requestLog ${log[i]}`).join('\n');
-    for (let i = 1; i < log.length; i++) expect(log[i], `record ${tracked[i]!.index} of\n${table}`).toBeGreaterThan(log[i - 1]!);
+    for (let i = 1; i < log.length; i++)
+      expect(log[i], `record ${tracked[i]!.index} of\n${table}`).toBeGreaterThan(log[i - 1]!);
   });
 
   it('shows the visitor cache flat once full, and config and the guestbook flat throughout', () => {

@@ -37,7 +37,11 @@ export interface PickedPort {
  * `preferred` when it is free on `host`, else any free port (`preferred` 0 means any).
  * `taken` are ports already handed out in this run, so two picks never collide.
  */
-export async function pickPort(preferred: number, host = '127.0.0.1', taken: readonly number[] = []): Promise<PickedPort> {
+export async function pickPort(
+  preferred: number,
+  host = '127.0.0.1',
+  taken: readonly number[] = [],
+): Promise<PickedPort> {
   if (preferred !== 0 && !taken.includes(preferred) && (await isPortFree(preferred, host))) {
     return { port: preferred, moved: false };
   }

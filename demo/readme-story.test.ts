@@ -30,15 +30,25 @@ beforeAll(async () => {
   let cookie = '';
   let requests = 0;
   const covered = async () =>
-    ((await (await fetch(`${base}/_ah/apptrace/api/records`)).json()) as { requests: number }[]).reduce((n, r) => n + r.requests, 0);
+    ((await (await fetch(`${base}/_ah/apptrace/api/records`)).json()) as { requests: number }[]).reduce(
+      (n, r) => n + r.requests,
+      0,
+    );
   // One request at a time, each waiting for its record, as a person clicking would.
   const send = async (path: string, init: RequestInit = {}) => {
-    const res = await fetch(`${base}${path}`, { ...init, redirect: 'manual', headers: { ...(cookie ? { cookie } : {}), ...(init.headers ?? {}) } });
+    const res = await fetch(`${base}${path}`, {
+      ...init,
+      redirect: 'manual',
+      headers: { ...(cookie ? { cookie } : {}), ...(init.headers ?? {}) },
+    });
     const set = res.headers.get('set-cookie');
     if (set) cookie = set.split(';')[0]!;
     await res.text();
     requests++;
-    await eventually(async () => ((await covered()) >= requests ? true : undefined), `the record of request ${requests}\n${demo.output()}`);
+    await eventually(
+      async () => ((await covered()) >= requests ? true : undefined),
+      `the record of request ${requests}\n${demo.output()}`,
+    );
   };
   for (let i = 0; i < 4; i++) await send('/');
   for (let i = 1; i <= SIGNATURES; i++) {
@@ -78,6 +88,9 @@ describe('the demo, as the README tells it', () => {
     expect(verdict('guestbook'), table).toBe('plateaued');
     expect(verdict('visitors'), table).toBe('flat');
     const others = suspects.filter((s) => !['requestLog', 'guestbook'].includes(s.name));
-    expect(others.filter((s) => s.verdict !== 'flat').map((s) => s.name), table).toEqual([]);
+    expect(
+      others.filter((s) => s.verdict !== 'flat').map((s) => s.name),
+      table,
+    ).toEqual([]);
   });
 });

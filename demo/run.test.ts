@@ -76,7 +76,9 @@ describe('npm run demo', () => {
         cwd: ROOT,
         env: { DEMO_PORT: String(blocker.port), DEMO_INSPECT_PORT: '0', DEMO_PROXY_PORT: '0' },
       });
-      const [, moved] = await demo.waitFor(new RegExp(`port ${blocker.port} \\(the guestbook\\) is busy; using (\\d+) instead`));
+      const [, moved] = await demo.waitFor(
+        new RegExp(`port ${blocker.port} \\(the guestbook\\) is busy; using (\\d+) instead`),
+      );
       const [, appUrl] = await demo.waitFor(/through apptrace: +(http:\/\/127\.0\.0\.1:\d+)\//, 30_000);
       const [, uiUrl] = await demo.waitFor(/request by request: +(http:\/\/127\.0\.0\.1:\d+\/_ah\/apptrace)\n/);
       expect(demo.output()).toContain('apptrace demo is running.');
@@ -102,10 +104,15 @@ describe('npm run demo', () => {
   });
 
   it('stops the app too when apptrace-proxy refuses its flags, and exits with its status', async () => {
-    const demo = startProcess('demo-bad-flag', process.execPath, [RUN, '--url-pattern', '(unclosed', '--db', join(dir, 'bad.json')], {
-      cwd: ROOT,
-      env: { DEMO_PORT: '0', DEMO_INSPECT_PORT: '0', DEMO_PROXY_PORT: '0' },
-    });
+    const demo = startProcess(
+      'demo-bad-flag',
+      process.execPath,
+      [RUN, '--url-pattern', '(unclosed', '--db', join(dir, 'bad.json')],
+      {
+        cwd: ROOT,
+        env: { DEMO_PORT: '0', DEMO_INSPECT_PORT: '0', DEMO_PROXY_PORT: '0' },
+      },
+    );
     // Every process run.js started, however briefly it lived.
     const seen = new Set<number>();
     const watch = setInterval(() => {

@@ -108,7 +108,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       [
         '',
-        ready ? 'apptrace demo is running.' : 'apptrace demo: still starting (see the lines above); try these in a moment.',
+        ready
+          ? 'apptrace demo is running.'
+          : 'apptrace demo: still starting (see the lines above); try these in a moment.',
         `  1. the guestbook, through apptrace:  ${base}/`,
         `  2. its memory, request by request:   ${base}/_ah/apptrace`,
         `  (the app itself: http://${HOST}:${appPort}/, its inspector ${HOST}:${inspectPort} — never expose that one)`,

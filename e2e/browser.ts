@@ -61,7 +61,8 @@ export async function openBrowser(options: { width?: number; height?: number } =
   const watch = (page: Page): void => {
     page.on('console', (message) => {
       // For "Failed to load resource" the location is the resource, which says more than the page.
-      if (message.type() === 'error') problems.push(`console: ${message.text()} (${message.location().url || page.url()})`);
+      if (message.type() === 'error')
+        problems.push(`console: ${message.text()} (${message.location().url || page.url()})`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message} (${page.url()})`));
     page.on('requestfailed', (request) => {

@@ -90,7 +90,9 @@ describe('docker-compose.yml', () => {
 
   it('uses the package bins for the commands it runs', () => {
     const bins = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin as Record<string, string>;
-    expect(Object.keys(bins)).toEqual(expect.arrayContaining([commandWords(profiler!.command)[0], commandWords(proxy!.command)[0]]));
+    expect(Object.keys(bins)).toEqual(
+      expect.arrayContaining([commandWords(profiler!.command)[0], commandWords(proxy!.command)[0]]),
+    );
   });
 
   it('has a health check in each service, made with node (slim images have no curl)', () => {
@@ -159,7 +161,14 @@ describe('the compose topology as local processes', () => {
 
   it('keeps every flag of every service, with only those replacements', () => {
     const bins = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin as Record<string, string>;
-    const services = localTopology(config, { root: ROOT, ports, mounts, bins, image: imageRuntime(DOCKERFILE), baseEnv: {} });
+    const services = localTopology(config, {
+      root: ROOT,
+      ports,
+      mounts,
+      bins,
+      image: imageRuntime(DOCKERFILE),
+      baseEnv: {},
+    });
     const byName = Object.fromEntries(services.map((s) => [s.name, s]));
     expect(byName.app!.spec.args).toEqual(['--inspect=127.0.0.1:41001', 'demo/app/server.mjs']);
     expect(byName.app!.spec.env).toMatchObject({ HOST: '127.0.0.1', PORT: '41000', NODE_ENV: 'production' });
@@ -184,6 +193,9 @@ describe('the compose topology as local processes', () => {
       '--listen',
       '127.0.0.1:41003',
     ]);
-    expect(byName.proxy!.healthcheck).toMatchObject({ command: '/bin/sh', args: ['-c', expect.stringContaining("fetch('http://127.0.0.1:41003/_ah/apptrace/api/status')")] });
+    expect(byName.proxy!.healthcheck).toMatchObject({
+      command: '/bin/sh',
+      args: ['-c', expect.stringContaining("fetch('http://127.0.0.1:41003/_ah/apptrace/api/status')")],
+    });
   });
 });

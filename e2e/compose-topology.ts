@@ -74,7 +74,9 @@ export function runComposeConfig(file: string, args: readonly string[] = []): st
   const [command, ...pre] = composeCommand();
   const result = spawnSync(command!, [...pre, '-f', file, 'config', ...args], { encoding: 'utf8' });
   if (result.status !== 0) {
-    throw new Error(`${[command, ...pre].join(' ')} -f ${file} config ${args.join(' ')} failed:\n${result.stderr}${result.stdout}`);
+    throw new Error(
+      `${[command, ...pre].join(' ')} -f ${file} config ${args.join(' ')} failed:\n${result.stderr}${result.stdout}`,
+    );
   }
   return result.stdout;
 }
@@ -87,18 +89,27 @@ export function runComposeConfig(file: string, args: readonly string[] = []): st
 export function loadComposeConfig(file: string): ComposeConfig {
   if (composeCommand()[0] === 'docker') return normalise(JSON.parse(runComposeConfig(file, ['--format', 'json'])));
   const yaml = runComposeConfig(file);
-  const json = execFileSync('python3', ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], {
-    input: yaml,
-    encoding: 'utf8',
-  });
+  const json = execFileSync(
+    'python3',
+    ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'],
+    {
+      input: yaml,
+      encoding: 'utf8',
+    },
+  );
   return normalise(JSON.parse(json));
 }
 
 /** v1 prints ports as "127.0.0.1:8080:8080/tcp" and volumes as "name:/path:rw"; use v2's long form for both. */
-function normalise(raw: { services: Record<string, Record<string, unknown>>; volumes?: Record<string, unknown> }): ComposeConfig {
+function normalise(raw: {
+  services: Record<string, Record<string, unknown>>;
+  volumes?: Record<string, unknown>;
+}): ComposeConfig {
   const services: Record<string, ComposeService> = {};
   for (const [name, service] of Object.entries(raw.services)) {
-    const ports = (service.ports as unknown[] | undefined)?.map((p) => (typeof p === 'string' ? parsePortString(p) : (p as ComposePort)));
+    const ports = (service.ports as unknown[] | undefined)?.map((p) =>
+      typeof p === 'string' ? parsePortString(p) : (p as ComposePort),
+    );
     const volumes = (service.volumes as unknown[] | undefined)?.map((v) =>
       typeof v === 'string' ? parseVolumeString(v) : (v as ComposeVolumeMount),
     );
@@ -133,7 +144,10 @@ export function commandWords(command: string[] | string | undefined): string[] {
 
 /** Container ports a service listens on: `expose` and the container side of `ports`. */
 export function containerPorts(service: ComposeService): number[] {
-  const ports = [...(service.expose ?? []).map((p) => Number(String(p).split('/')[0])), ...(service.ports ?? []).map((p) => Number(p.target))];
+  const ports = [
+    ...(service.expose ?? []).map((p) => Number(String(p).split('/')[0])),
+    ...(service.ports ?? []).map((p) => Number(p.target)),
+  ];
   return [...new Set(ports)];
 }
 
@@ -177,7 +191,8 @@ export function imageRuntime(dockerfile: string): ImageRuntime {
         runtime.user = rest.trim();
         break;
       case 'ENV':
-        for (const [, key, value] of rest.matchAll(/(\w+)=("[^"]*"|\S+)/g)) runtime.env[key!] = value!.replace(/^"|"$/g, '');
+        for (const [, key, value] of rest.matchAll(/(\w+)=("[^"]*"|\S+)/g))
+          runtime.env[key!] = value!.replace(/^"|"$/g, '');
         break;
     }
   }
@@ -224,14 +239,27 @@ function durationMs(text: string | undefined, fallback: number): number {
  * inside compose: `0.0.0.0` → `127.0.0.1`; `service:port` → `localhost:localport`;
  * `:port` and a bare `port` → the local port; a volume path → the local folder.
  */
-export function localiseWord(word: string, serviceNames: readonly string[], options: Pick<LocalTopologyOptions, 'ports' | 'mounts'>): string {
+export function localiseWord(
+  word: string,
+  serviceNames: readonly string[],
+  options: Pick<LocalTopologyOptions, 'ports' | 'mounts'>,
+): string {
   if (/^\d+$/.test(word) && options.ports.has(Number(word))) return String(options.ports.get(Number(word)));
   let out = word.replace(/\b0\.0\.0\.0\b/g, '127.0.0.1');
   const names = serviceNames.map((n) => n.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|');
-  if (names) out = out.replace(new RegExp(`(^|[/@=\\s])(?:${names}):(\\d+)`, 'g'), (_m, lead: string, port: string) => `${lead}localhost:${port}`);
-  out = out.replace(/:(\d+)(?!\d)/g, (match, port: string) => (options.ports.has(Number(port)) ? `:${options.ports.get(Number(port))}` : match));
+  if (names)
+    out = out.replace(
+      new RegExp(`(^|[/@=\\s])(?:${names}):(\\d+)`, 'g'),
+      (_m, lead: string, port: string) => `${lead}localhost:${port}`,
+    );
+  out = out.replace(/:(\d+)(?!\d)/g, (match, port: string) =>
+    options.ports.has(Number(port)) ? `:${options.ports.get(Number(port))}` : match,
+  );
   for (const [containerPath, localPath] of options.mounts) {
-    out = out.replace(new RegExp(`(^|[=\\s:])${containerPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=/|$)`, 'g'), `$1${localPath}`);
+    out = out.replace(
+      new RegExp(`(^|[=\\s:])${containerPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=/|$)`, 'g'),
+      `$1${localPath}`,
+    );
   }
   return out;
 }
@@ -241,10 +269,16 @@ function localExecutable(word: string, options: LocalTopologyOptions): string[] 
   if (word === 'node') return [process.execPath];
   const bin = options.bins[word];
   if (bin) return [process.execPath, join(options.root, bin)];
-  throw new Error(`compose-topology: no local equivalent for the command ${JSON.stringify(word)}; add it to localExecutable.`);
+  throw new Error(
+    `compose-topology: no local equivalent for the command ${JSON.stringify(word)}; add it to localExecutable.`,
+  );
 }
 
-function localCommand(words: readonly string[], serviceNames: readonly string[], options: LocalTopologyOptions): { command: string; args: string[] } {
+function localCommand(
+  words: readonly string[],
+  serviceNames: readonly string[],
+  options: LocalTopologyOptions,
+): { command: string; args: string[] } {
   const [first, ...rest] = words;
   if (!first) throw new Error('compose-topology: empty command');
   const [command, ...prefix] = localExecutable(first, options);
@@ -254,12 +288,17 @@ function localCommand(words: readonly string[], serviceNames: readonly string[],
 /** The compose file's services as local processes (see the file comment). */
 export function localTopology(config: ComposeConfig, options: LocalTopologyOptions): LocalService[] {
   const names = Object.keys(config.services);
-  const baseEnv = Object.fromEntries(Object.entries(options.baseEnv ?? process.env).filter(([k]) => !k.startsWith('APPTRACE_')));
+  const baseEnv = Object.fromEntries(
+    Object.entries(options.baseEnv ?? process.env).filter(([k]) => !k.startsWith('APPTRACE_')),
+  );
   return startOrder(config).map((name) => {
     const service = config.services[name]!;
-    if (service.entrypoint !== undefined) throw new Error(`compose-topology: ${name} sets an entrypoint; not supported here`);
+    if (service.entrypoint !== undefined)
+      throw new Error(`compose-topology: ${name} sets an entrypoint; not supported here`);
     if (service.working_dir && service.working_dir !== options.image.workdir) {
-      throw new Error(`compose-topology: ${name} has working_dir ${service.working_dir}; only the image's ${options.image.workdir} maps to the repository`);
+      throw new Error(
+        `compose-topology: ${name} has working_dir ${service.working_dir}; only the image's ${options.image.workdir} maps to the repository`,
+      );
     }
     const { command, args } = localCommand(commandWords(service.command), names, options);
     const env: NodeJS.ProcessEnv = { ...baseEnv };
@@ -298,7 +337,8 @@ export function allContainerPorts(config: ComposeConfig): number[] {
   for (const [name, service] of Object.entries(config.services)) {
     for (const port of containerPorts(service)) {
       const other = owner.get(port);
-      if (other && other !== name) throw new Error(`compose-topology: ${name} and ${other} both use port ${port}; cannot run both on one host`);
+      if (other && other !== name)
+        throw new Error(`compose-topology: ${name} and ${other} both use port ${port}; cannot run both on one host`);
       owner.set(port, name);
     }
   }

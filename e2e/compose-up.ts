@@ -22,7 +22,12 @@ export interface UpEvent {
 }
 
 /** Runs a health check command once: true when it exits 0 within `timeoutMs`. */
-export function checkOnce(check: NonNullable<LocalService['healthcheck']>, env: NodeJS.ProcessEnv | undefined, cwd?: string, timeoutMs = 5000): Promise<boolean> {
+export function checkOnce(
+  check: NonNullable<LocalService['healthcheck']>,
+  env: NodeJS.ProcessEnv | undefined,
+  cwd?: string,
+  timeoutMs = 5000,
+): Promise<boolean> {
   return new Promise((resolve) => {
     execFile(check.command, check.args, { env, cwd, timeout: timeoutMs }, (error) => resolve(!error));
   });
@@ -91,7 +96,11 @@ export const STOP_GRACE_MS = 10_000;
  * `docker compose stop <service>`: SIGTERM, then SIGKILL once the grace period is over.
  * Resolves with how the service ended and whether it needed the SIGKILL.
  */
-export async function composeStop(supervisor: Supervisor, service: RunningService, graceMs = STOP_GRACE_MS): Promise<{ killed: boolean }> {
+export async function composeStop(
+  supervisor: Supervisor,
+  service: RunningService,
+  graceMs = STOP_GRACE_MS,
+): Promise<{ killed: boolean }> {
   supervisor.signal(service, 'SIGTERM');
   const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
   const killed = (await Promise.race([service.exited, timer])) === 'timeout';

@@ -10,7 +10,13 @@ import { Supervisor } from '../demo/supervisor.js';
 import type { HeapRecord } from '../contract/record.js';
 import type { ProfilerStatus } from '../contract/app-deps.js';
 import { openBrowser } from './browser.js';
-import { allContainerPorts, imageRuntime, loadComposeConfig, localTopology, type LocalService } from './compose-topology.js';
+import {
+  allContainerPorts,
+  imageRuntime,
+  loadComposeConfig,
+  localTopology,
+  type LocalService,
+} from './compose-topology.js';
 import { checkOnce, composeStop, composeUp, type UpEvent, type UpService } from './compose-up.js';
 import { eventually } from '../test/processes.js';
 
@@ -38,7 +44,11 @@ async function getJson<T>(path: string): Promise<T> {
 }
 
 async function healthyAgain(local: LocalService): Promise<void> {
-  await eventually(async () => ((await checkOnce(local.healthcheck!, local.spec.env, local.spec.cwd)) ? true : undefined), `${local.name} healthy`, 30_000);
+  await eventually(
+    async () => ((await checkOnce(local.healthcheck!, local.spec.env, local.spec.cwd)) ? true : undefined),
+    `${local.name} healthy`,
+    30_000,
+  );
 }
 
 function outputs(): string {
@@ -83,7 +93,8 @@ afterAll(async () => {
 
 describe('the compose topology as processes', () => {
   it('starts in compose order: the profiler once the app is healthy, the proxy once the profiler is healthy', () => {
-    const at = (service: string, what: UpEvent['what']): number => events.find((e) => e.service === service && e.what === what)!.at;
+    const at = (service: string, what: UpEvent['what']): number =>
+      events.find((e) => e.service === service && e.what === what)!.at;
     expect(events.filter((e) => e.what === 'started').map((e) => e.service)).toEqual(['app', 'profiler', 'proxy']);
     expect(at('profiler', 'started')).toBeGreaterThanOrEqual(at('app', 'healthy'));
     expect(at('proxy', 'started')).toBeGreaterThanOrEqual(at('profiler', 'healthy'));
@@ -112,10 +123,14 @@ describe('the compose topology as processes', () => {
       expect(res.status).toBe(303);
     }
     // Seven matching requests: the records account for all of them (some snapshots may cover several).
-    const records = await eventually(async () => {
-      const list = await getJson<HeapRecord[]>('/_ah/apptrace/api/records');
-      return list.reduce((sum, r) => sum + r.requests, 0) >= 7 ? list : undefined;
-    }, `records covering 7 requests\n${outputs()}`, 45_000);
+    const records = await eventually(
+      async () => {
+        const list = await getJson<HeapRecord[]>('/_ah/apptrace/api/records');
+        return list.reduce((sum, r) => sum + r.requests, 0) >= 7 ? list : undefined;
+      },
+      `records covering 7 requests\n${outputs()}`,
+      45_000,
+    );
     expect(records.reduce((sum, r) => sum + r.requests, 0)).toBe(7);
     const last = records.at(-1)!;
     const leak = last.entries.find((e) => e.name === 'requestLog');
@@ -148,7 +163,9 @@ describe('the compose topology as processes', () => {
     up.set('profiler', { ...profiler, running: again });
     await healthyAgain(profiler.local);
     const after = await getJson<HeapRecord[]>('/_ah/apptrace/api/records');
-    expect(after.slice(0, before.length).map((r) => [r.index, r.requests, r.at])).toEqual(before.map((r) => [r.index, r.requests, r.at]));
+    expect(after.slice(0, before.length).map((r) => [r.index, r.requests, r.at])).toEqual(
+      before.map((r) => [r.index, r.requests, r.at]),
+    );
   });
 
   it('answers a clear 502 naming the target while the app is down, and recovers when it is back', async () => {
@@ -170,12 +187,20 @@ describe('the compose topology as processes', () => {
 });
 
 /** GET or POST with exactly the Host given (as a container on the compose network, or a rebound page, sends it). */
-function withHost(port: number, path: string, host: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<number> {
+function withHost(
+  port: number,
+  path: string,
+  host: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<number> {
   return new Promise((resolveStatus, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: { host, ...init.headers } }, (res) => {
-      res.resume();
-      res.on('end', () => resolveStatus(res.statusCode ?? 0));
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: { host, ...init.headers } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolveStatus(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end(init.body);
   });
@@ -193,10 +218,14 @@ describe('the compose topology is locked (issue #11)', () => {
       expect(await withHost(port, '/_ah/apptrace/api/records', 'app:3000')).toBe(403);
     }
     // Quiet first: what the earlier tests' requests asked for is recorded.
-    const before = await eventually(async () => {
-      const s = await getJson<ProfilerStatus>('/_ah/apptrace/api/status');
-      return s.snapshot.pendingSignals === 0 && !s.snapshot.running ? s : undefined;
-    }, `the profiler idle\n${outputs()}`, 30_000);
+    const before = await eventually(
+      async () => {
+        const s = await getJson<ProfilerStatus>('/_ah/apptrace/api/status');
+        return s.snapshot.pendingSignals === 0 && !s.snapshot.running ? s : undefined;
+      },
+      `the profiler idle\n${outputs()}`,
+      30_000,
+    );
     const forged = JSON.stringify({ requests: [{ method: 'GET', url: '/forged', status: 200 }] });
     for (const port of [proxyPort, profilerPort]) {
       const status = await withHost(port, '/_ah/apptrace/api/signal', 'profiler:9300', {

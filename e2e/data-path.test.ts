@@ -93,7 +93,9 @@ describe('the data path through apptrace-proxy', () => {
     // One snapshot at a time.
     const all = spans(await stack.records(0));
     for (let i = 1; i < all.length; i++) {
-      expect(all[i]!.start, `record ${all[i]!.index} starts after ${all[i - 1]!.index} ended`).toBeGreaterThanOrEqual(all[i - 1]!.end);
+      expect(all[i]!.start, `record ${all[i]!.index} starts after ${all[i - 1]!.index} ended`).toBeGreaterThanOrEqual(
+        all[i - 1]!.end,
+      );
     }
     // The lowdb file on disk holds the same records (written atomically, valid JSON).
     const stored = await eventually(async () => {

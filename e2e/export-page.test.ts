@@ -52,13 +52,18 @@ describe('overview downloads in Chromium', () => {
     await page.waitForFunction(() => document.querySelectorAll('#kept-list a').length === 3);
     expect(await links()).toEqual(['#4.heapsnapshot', '#3.heapsnapshot', '#2.heapsnapshot']);
 
-    const [snapshot] = await Promise.all([page.waitForEvent('download'), page.click('#kept-list a >> text=#3.heapsnapshot')]);
+    const [snapshot] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#kept-list a >> text=#3.heapsnapshot'),
+    ]);
     expect(snapshot.suggestedFilename()).toBe('apptrace-3.heapsnapshot');
     expect(readFileSync((await snapshot.path())!, 'utf8')).toBe('{"snapshot of":3}');
 
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
     expect(csv.suggestedFilename()).toBe('apptrace-records.csv');
-    const rows = readFileSync((await csv.path())!, 'utf8').trimEnd().split('\r\n');
+    const rows = readFileSync((await csv.path())!, 'utf8')
+      .trimEnd()
+      .split('\r\n');
     expect(rows[0]).toMatch(/^index,at,requests,/);
     expect(rows.length).toBe(1 + [r1!, r2!, r3!, r4!].reduce((n, r) => n + r.entries.length, 0));
     expect(browser.problems).toEqual([]);

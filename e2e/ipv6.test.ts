@@ -28,28 +28,49 @@ describe('IPv6 literals for --listen, --target, --inspect and --profiler', () =>
 
   it('profiles a target on [::1] through a proxy and a profiler on [::1]', async () => {
     dir = await mkdtemp(join(tmpdir(), 'apptrace-ipv6-'));
-    const target = startProcess('target', process.execPath, ['--inspect=[::1]:0', APP], { env: { PORT: '0', HOST: '::1' } });
+    const target = startProcess('target', process.execPath, ['--inspect=[::1]:0', APP], {
+      env: { PORT: '0', HOST: '::1' },
+    });
     const [, inspectPort] = await target.waitFor(/Debugger listening on ws:\/\/\[::1\]:(\d+)\//);
     const [, appPort] = await target.waitFor(/listening on (\d+)/);
     const env = { APPTRACE_PROFILER_TOKEN: TOKEN };
     const profiler = startProcess(
       'apptrace-profiler',
       process.execPath,
-      [join(projectRoot(), 'dist', 'profiler', 'cli.js'), 'serve', '--listen', '[::1]:0', '--inspect', `[::1]:${inspectPort}`, '--db', join(dir, 'db.json')],
+      [
+        join(projectRoot(), 'dist', 'profiler', 'cli.js'),
+        'serve',
+        '--listen',
+        '[::1]:0',
+        '--inspect',
+        `[::1]:${inspectPort}`,
+        '--db',
+        join(dir, 'db.json'),
+      ],
       { env, cwd: join(projectRoot(), 'e2e', 'fixtures') },
     );
     const [, profilerUrl] = await profiler.waitFor(/listening on (http:\/\/\[::1\]:\d+)\/_ah\/apptrace/, 30_000);
     const proxy = startProcess(
       'apptrace-proxy',
       process.execPath,
-      [join(projectRoot(), 'dist', 'proxy', 'cli.js'), '--listen', '[::1]:0', '--target', `[::1]:${appPort}`, '--profiler', profilerUrl!],
+      [
+        join(projectRoot(), 'dist', 'proxy', 'cli.js'),
+        '--listen',
+        '[::1]:0',
+        '--target',
+        `[::1]:${appPort}`,
+        '--profiler',
+        profilerUrl!,
+      ],
       { env },
     );
     const [, proxyUrl] = await proxy.waitFor(/apptrace-proxy: listening on (http:\/\/\[::1\]:\d+)/, 30_000);
     expect(proxy.output()).not.toMatch(/at .*\.js:\d+:\d+/); // no stack trace
     await eventually(
       async () => {
-        const status = (await (await fetch(`${proxyUrl}/_ah/apptrace/api/status`)).json()) as { inspector: { state: string; address: string } };
+        const status = (await (await fetch(`${proxyUrl}/_ah/apptrace/api/status`)).json()) as {
+          inspector: { state: string; address: string };
+        };
         return status.inspector.state === 'connected' ? status : undefined;
       },
       () => `the profiler to attach over [::1]\n${profiler.output()}`,
@@ -61,12 +82,17 @@ describe('IPv6 literals for --listen, --target, --inspect and --profiler', () =>
     expect(await page.text()).toContain('leak app');
     // The proxy's signal reached the profiler over [::1], with the token: a record of that request.
     const record = await eventually(
-      async () => ((await (await fetch(`${proxyUrl}/_ah/apptrace/api/records`)).json()) as HeapRecord[]).find((r) => r.request?.url === '/v6-request'),
+      async () =>
+        ((await (await fetch(`${proxyUrl}/_ah/apptrace/api/records`)).json()) as HeapRecord[]).find(
+          (r) => r.request?.url === '/v6-request',
+        ),
       () => `a record of /v6-request\n${proxy.output()}\n${profiler.output()}`,
       30_000,
     );
     expect(record.entries.some((e) => e.name === 'requestLog')).toBe(true);
-    const status = (await (await fetch(`${profilerUrl}/_ah/apptrace/api/status`)).json()) as { inspector: { address: string } };
+    const status = (await (await fetch(`${profilerUrl}/_ah/apptrace/api/status`)).json()) as {
+      inspector: { address: string };
+    };
     expect(status.inspector.address).toBe(`[::1]:${inspectPort}`);
   }, 90_000);
 });

@@ -18,7 +18,8 @@ export const OTHER_NODE_MAJORS = [22, 24, 26] as const;
 export function nodeBinary(major: number): string {
   const fromEnv = process.env[`APPTRACE_NODE_${major}`];
   if (fromEnv) {
-    if (!existsSync(fromEnv)) throw new Error(`APPTRACE_NODE_${major}=${fromEnv} does not exist; run .ci/node-versions.sh ${major}`);
+    if (!existsSync(fromEnv))
+      throw new Error(`APPTRACE_NODE_${major}=${fromEnv} does not exist; run .ci/node-versions.sh ${major}`);
     return fromEnv;
   }
   const cache = process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
@@ -30,7 +31,9 @@ export function nodeBinary(major: number): string {
         `.ci/run installs it (eval "$(.ci/node-versions.sh ${OTHER_NODE_MAJORS.join(' ')})").`,
     );
   }
-  execFileSync(join(projectRoot(), '.ci', 'node-versions.sh'), [String(major)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(join(projectRoot(), '.ci', 'node-versions.sh'), [String(major)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return cached;
 }
 

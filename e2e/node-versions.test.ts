@@ -45,7 +45,12 @@ describe.each(OTHER_NODE_MAJORS)('Node %i', (major) => {
   it('a target on it, apptrace on it too: records appear, the leak reads growing, no DeprecationWarning', async () => {
     const node = nodeBinary(major);
     expect(nodeMajor(node)).toBe(major);
-    const stack = await startStack({ app: LEAK_APP, db: join(dir, `db-${major}.json`), targetNode: node, proxyNode: node });
+    const stack = await startStack({
+      app: LEAK_APP,
+      db: join(dir, `db-${major}.json`),
+      targetNode: node,
+      proxyNode: node,
+    });
     try {
       // One request at a time, each with its own record (the first after attach is the baseline).
       for (let i = 1; i <= 12; i++) {
@@ -55,7 +60,9 @@ describe.each(OTHER_NODE_MAJORS)('Node %i', (major) => {
         await stack.waitForRecordOf(`/page-${i}`);
       }
       const records = await stack.records();
-      const sizes = records.filter((r) => !r.baseline).map((r) => r.entries.find((e) => e.name === 'requestLog')?.dominated_size ?? 0);
+      const sizes = records
+        .filter((r) => !r.baseline)
+        .map((r) => r.entries.find((e) => e.name === 'requestLog')?.dominated_size ?? 0);
       expect(sizes.length).toBeGreaterThanOrEqual(10);
       expect(sizes.at(-1)!).toBeGreaterThan(sizes[0]! + 5 * 512);
       const suspects = (await (await fetch(`${stack.proxyUrl}/_ah/apptrace/api/suspects`)).json()) as Suspect[];
@@ -83,7 +90,9 @@ describe.each(OTHER_NODE_MAJORS)('Node %i', (major) => {
     let total = 0;
     for (let i = selfSize; i < snapshot.nodes.length; i += fields.length) total += snapshot.nodes[i]!;
 
-    const run = spawnSync(process.execPath, [PROFILER_CLI, 'analyze', file, '--root', dir, '--json'], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [PROFILER_CLI, 'analyze', file, '--root', dir, '--json'], {
+      encoding: 'utf8',
+    });
     expect(run.status, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as {
       node_count: number;
@@ -120,7 +129,10 @@ describe('apptrace-proxy check on Node 24', () => {
     ]);
     const code = await eventually(
       async () => {
-        const exited = await Promise.race([check.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200))]);
+        const exited = await Promise.race([
+          check.exited,
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200)),
+        ]);
         return exited;
       },
       () => `check to finish:\n${check.output()}`,

@@ -58,7 +58,12 @@ const groups = new Set<ChildProcess>();
 
 /** Runs one README line in a shell, as a user types it, in the scratch app. */
 function run(line: string, env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync('sh', ['-c', line], { cwd: app, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 180_000 });
+  const result = spawnSync('sh', ['-c', line], {
+    cwd: app,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -108,7 +113,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'apptrace-package-'));
   // A fresh clone: the files git tracks or would track, no dist/, the dependencies linked.
   const source = join(dir, 'source');
-  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+  const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  })
     .split('\0')
     .filter((f) => f !== '' && existsSync(join(ROOT, f)));
   for (const file of files) {
@@ -117,13 +125,20 @@ beforeAll(async () => {
   }
   symlinkSync(join(ROOT, 'node_modules'), join(source, 'node_modules'));
   expect(existsSync(join(source, 'dist'))).toBe(false);
-  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: source, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
+    cwd: source,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   packed = (JSON.parse(out) as { filename: string; files: { path: string }[] }[])[0]!;
   tarball = join(dir, packed.filename);
 
   app = join(dir, 'app');
   mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'scratch-app', version: '1.0.0', private: true }, null, 2));
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({ name: 'scratch-app', version: '1.0.0', private: true }, null, 2),
+  );
   writeFileSync(join(app, 'server.js'), SERVER_JS);
   // The README's install line, as written (the other cases use what it installs).
   const fromTarball = readmeCommands('## Install').find((l) => l.endsWith('.tgz'));
@@ -142,9 +157,23 @@ describe('the npm package', () => {
     const paths = packed!.files.map((f) => f.path);
     expect(paths.length).toBeGreaterThan(20);
     expect(paths.length).toBeLessThan(250);
-    expect(paths).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/proxy/cli.js', 'dist/profiler/cli.js', 'dist/contract/record.js', 'dist/browser/ui/client/overview.js', 'ui/client/style.css']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'package.json',
+        'dist/proxy/cli.js',
+        'dist/profiler/cli.js',
+        'dist/contract/record.js',
+        'dist/browser/ui/client/overview.js',
+        'ui/client/style.css',
+      ]),
+    );
     const unwanted = paths.filter(
-      (p) => /\.test\.|test-|\.ts$|\.map$|fixtures\//.test(p) || /^(dist\/)?(bench|e2e|demo|test|\.ci)\//.test(p) || /Dockerfile|tsconfig|vitest/.test(p),
+      (p) =>
+        /\.test\.|test-|\.ts$|\.map$|fixtures\//.test(p) ||
+        /^(dist\/)?(bench|e2e|demo|test|\.ci)\//.test(p) ||
+        /Dockerfile|tsconfig|vitest/.test(p),
     );
     expect(unwanted).toEqual([]);
     expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/MIT License[\s\S]*2026 apptrace contributors/);
@@ -159,7 +188,11 @@ describe('the npm package', () => {
     expect(existsSync(join(app, 'node_modules', '.bin', 'apptrace-proxy'))).toBe(true);
 
     const npxLines = lines.filter((l) => l.startsWith('npx '));
-    expect(npxLines).toEqual(['npx apptrace-proxy --version', 'npx apptrace-proxy --help', 'npx apptrace-profiler --help']);
+    expect(npxLines).toEqual([
+      'npx apptrace-proxy --version',
+      'npx apptrace-proxy --help',
+      'npx apptrace-profiler --help',
+    ]);
     const version = run(npxLines[0]!);
     expect(version.status, version.stderr).toBe(0);
     expect(version.stdout.trim()).toBe(`apptrace-proxy ${VERSION}`);
@@ -185,16 +218,26 @@ describe('the npm package', () => {
     git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'commit', '-q', '-m', 'fresh clone');
     const gitApp = join(dir, 'git-app');
     mkdirSync(gitApp);
-    writeFileSync(join(gitApp, 'package.json'), JSON.stringify({ name: 'git-app', version: '1.0.0', private: true }, null, 2));
-    const result = spawnSync('sh', ['-c', `${line!.replace('/path/to/apptrace', source)} --no-audit --no-fund --prefer-offline`], {
-      cwd: gitApp,
-      // @memlab/heap-analysis, a devDependency npm installs to build, must not fetch a browser.
-      env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1' },
-      encoding: 'utf8',
-      timeout: 300_000,
-    });
+    writeFileSync(
+      join(gitApp, 'package.json'),
+      JSON.stringify({ name: 'git-app', version: '1.0.0', private: true }, null, 2),
+    );
+    const result = spawnSync(
+      'sh',
+      ['-c', `${line!.replace('/path/to/apptrace', source)} --no-audit --no-fund --prefer-offline`],
+      {
+        cwd: gitApp,
+        // @memlab/heap-analysis, a devDependency npm installs to build, must not fetch a browser.
+        env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1' },
+        encoding: 'utf8',
+        timeout: 300_000,
+      },
+    );
     expect(result.status, result.stderr).toBe(0);
-    const version = spawnSync('sh', ['-c', 'npx apptrace-proxy --version && npx apptrace-profiler --version'], { cwd: gitApp, encoding: 'utf8' });
+    const version = spawnSync('sh', ['-c', 'npx apptrace-proxy --version && npx apptrace-profiler --version'], {
+      cwd: gitApp,
+      encoding: 'utf8',
+    });
     expect(version.stdout).toBe(`apptrace-proxy ${VERSION}\napptrace-profiler ${VERSION}\n`);
     expect(existsSync(join(gitApp, 'node_modules', 'apptrace', 'dist', 'proxy', 'cli.js'))).toBe(true);
     expect(existsSync(join(gitApp, 'node_modules', 'apptrace', 'profiler'))).toBe(false);
@@ -206,12 +249,21 @@ describe('the npm package', () => {
     expect(startApp).toBe('node --inspect server.js');
     expect(startProxy).toMatch(/^npx apptrace-proxy --target localhost:3000 --listen 8080$/);
     const ports = { '3000': await freePort(), '8080': await freePort(), '9229': await freePort() };
-    const target = startLine(withPorts(startApp!, ports), { PORT: String(ports['3000']), NODE_OPTIONS: `--inspect-port=127.0.0.1:${ports['9229']}` });
-    await eventually(() => (/listening on \d+/.test(target.output()) ? true : undefined), () => `the app to start:\n${target.output()}`);
+    const target = startLine(withPorts(startApp!, ports), {
+      PORT: String(ports['3000']),
+      NODE_OPTIONS: `--inspect-port=127.0.0.1:${ports['9229']}`,
+    });
+    await eventually(
+      () => (/listening on \d+/.test(target.output()) ? true : undefined),
+      () => `the app to start:\n${target.output()}`,
+    );
     const proxy = startLine(withPorts(startProxy!, ports), { APPTRACE_INSPECT: `127.0.0.1:${ports['9229']}` });
     const base = `http://127.0.0.1:${ports['8080']}`;
     try {
-      await waitForHttp(`${base}/_ah/apptrace/api/status`, { timeoutMs: 30_000, ready: (res) => res.status === 200 }).catch((error: Error) => {
+      await waitForHttp(`${base}/_ah/apptrace/api/status`, {
+        timeoutMs: 30_000,
+        ready: (res) => res.status === 200,
+      }).catch((error: Error) => {
         throw new Error(`${error.message}\n${proxy.output()}`);
       });
       // One request at a time: requests that come faster than snapshots share a record.
@@ -228,7 +280,9 @@ describe('the npm package', () => {
           30_000,
         );
       }
-      const sizes = records.map((r) => r.entries.find((e) => e.name === 'requestLog' && e.module_name === 'server.js')?.dominated_size ?? 0);
+      const sizes = records.map(
+        (r) => r.entries.find((e) => e.name === 'requestLog' && e.module_name === 'server.js')?.dominated_size ?? 0,
+      );
       expect(sizes.every((s) => s > 0)).toBe(true);
       expect(sizes.at(-1)!).toBeGreaterThan(sizes[0]!);
       const page = await fetch(`${base}/_ah/apptrace`);
@@ -247,7 +301,10 @@ describe('the npm package', () => {
     const ports = { '3000': await freePort(), '9229': await freePort() };
     const target = startLine(withPorts(startApp!, ports), { PORT: String(ports['3000']) });
     try {
-      await eventually(() => (/listening on \d+/.test(target.output()) ? true : undefined), () => `the app to start:\n${target.output()}`);
+      await eventually(
+        () => (/listening on \d+/.test(target.output()) ? true : undefined),
+        () => `the app to start:\n${target.output()}`,
+      );
       // The check's inspector defaults to 127.0.0.1:9229, here the free port standing in for it.
       const result = run(withPorts(check!, ports), { APPTRACE_INSPECT: `127.0.0.1:${ports['9229']}` });
       expect(result.status, result.stderr).toBe(1);

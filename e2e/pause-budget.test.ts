@@ -19,7 +19,12 @@ import { projectRoot, startStack, type Stack } from './stack.js';
 
 const APP = join(projectRoot(), 'e2e', 'fixtures', 'pause-app.cjs');
 /** Headers of a fetch() from a page, as Chromium sends them. */
-const FETCH_HEADERS = { accept: '*/*', 'sec-fetch-dest': 'empty', 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'same-origin' };
+const FETCH_HEADERS = {
+  accept: '*/*',
+  'sec-fetch-dest': 'empty',
+  'sec-fetch-mode': 'cors',
+  'sec-fetch-site': 'same-origin',
+};
 
 let dir = '';
 let stack: Stack | undefined;
@@ -71,7 +76,12 @@ async function settled(s: Stack, timeoutMs = 60_000): Promise<ProfilerStatus> {
 
 describe('the pause budget', () => {
   it('a ~20 MB heap browsed at 5 requests/s for 45 s with defaults: stalled ≤ 15%, snapshots as often as the budget allows (≥ 3 at 1–2 s each), the leak reads growing, every request counted', async () => {
-    stack = await startStack({ app: APP, db: join(dir, 'db-20.json'), defaultPauseBudget: true, targetEnv: { BALLAST_MB: '14' } });
+    stack = await startStack({
+      app: APP,
+      db: join(dir, 'db-20.json'),
+      defaultPauseBudget: true,
+      targetEnv: { BALLAST_MB: '14' },
+    });
     const s = stack;
     const direct = `http://127.0.0.1:${s.appPort}`;
     // The baseline, taken on attaching, is not part of the browsing; nor is the wait the
@@ -158,8 +168,14 @@ describe('the pause budget', () => {
     for (let k = 1; k < made.length; k++) {
       const allowed = pauseEndOf(made[k - 1]!) + made[k - 1]!.timings.pause_ms! * 9;
       const late = startOf(made[k]!) - Math.max(allowed, k === 1 ? start : 0);
-      expect(late, `record #${made[k]!.index} started ${late} ms after the budget allowed (${summary})`).toBeGreaterThanOrEqual(-250);
-      expect(late, `record #${made[k]!.index} started ${late} ms after the budget allowed (${summary})`).toBeLessThanOrEqual(2_500);
+      expect(
+        late,
+        `record #${made[k]!.index} started ${late} ms after the budget allowed (${summary})`,
+      ).toBeGreaterThanOrEqual(-250);
+      expect(
+        late,
+        `record #${made[k]!.index} started ${late} ms after the budget allowed (${summary})`,
+      ).toBeLessThanOrEqual(2_500);
     }
     // Requests folded into snapshots, several per record.
     expect(during.some((r) => r.requests > 1)).toBe(true);
@@ -173,7 +189,11 @@ describe('the pause budget', () => {
 
     // "Snapshot now" takes the rest at once: then every request is in exactly one record,
     // and each record's requests are exactly the items its heap holds.
-    const manual = await json<HeapRecord>(`${s.proxyUrl}/_ah/apptrace/api/snapshot`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const manual = await json<HeapRecord>(`${s.proxyUrl}/_ah/apptrace/api/snapshot`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(manual.index).toBeGreaterThan(during.at(-1)?.index ?? 0);
     await settled(s);
     const all = (await s.records(before)).filter((r) => !r.baseline);
@@ -202,14 +222,21 @@ describe('the pause budget', () => {
 
   it('20 concurrent GETs: each record counts exactly the requests whose work its heap holds', async () => {
     // One snapshot after another, so that they race with the requests.
-    stack = await startStack({ app: APP, db: join(dir, 'db-concurrent.json'), proxyArgs: ['--max-pause-share', '1'], targetEnv: { BALLAST_MB: '5' } });
+    stack = await startStack({
+      app: APP,
+      db: join(dir, 'db-concurrent.json'),
+      proxyArgs: ['--max-pause-share', '1'],
+      targetEnv: { BALLAST_MB: '5' },
+    });
     const s = stack;
     await s.waitForRecords(1, 60_000);
     await settled(s);
     const before = (await s.status()).lastIndex;
     // Spread over ~400 ms: some finish before the first snapshot begins, some during it, some after.
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => fetch(`${s.proxyUrl}/leak?delay=${i * 20}`, { headers: FETCH_HEADERS }).then((res) => res.json())),
+      Array.from({ length: 20 }, (_, i) =>
+        fetch(`${s.proxyUrl}/leak?delay=${i * 20}`, { headers: FETCH_HEADERS }).then((res) => res.json()),
+      ),
     );
     expect(answers).toHaveLength(20);
     await sleep(500);
@@ -237,7 +264,9 @@ describe('the pause budget', () => {
       const page = await browser.newPage();
       page.on('requestfinished', (request) => seen.push(new URL(request.url()).pathname));
       await page.goto(`${s.proxyUrl}/`);
-      await page.waitForFunction(() => document.getElementById('items')?.textContent === '3 items' && document.title.includes('hmr'));
+      await page.waitForFunction(
+        () => document.getElementById('items')?.textContent === '3 items' && document.title.includes('hmr'),
+      );
       // Whatever else the page asks for (a favicon) comes now.
       await sleep(1_000);
     } finally {
@@ -245,7 +274,11 @@ describe('the pause budget', () => {
     }
     // The browser did load the subresources through the proxy.
     for (const path of ['/', '/app.js', '/style.css', '/logo.png', '/api/items']) expect(seen).toContain(path);
-    await json<HeapRecord>(`${s.proxyUrl}/_ah/apptrace/api/snapshot`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await json<HeapRecord>(`${s.proxyUrl}/_ah/apptrace/api/snapshot`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     await settled(s);
     const records = await s.records(before);
     expect(records.reduce((n, r) => n + r.requests, 0)).toBe(2);

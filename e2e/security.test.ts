@@ -27,15 +27,27 @@ interface Answer {
 }
 
 /** One HTTP request with exactly the Host (and other headers) given, as a rebound page or curl would send. */
-function raw(base: string, path: string, options: { host?: string; method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+function raw(
+  base: string,
+  path: string,
+  options: { host?: string; method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: hostname, port, path, method: options.method ?? 'GET', headers: { ...(options.host ? { host: options.host } : {}), ...options.headers } },
+      {
+        host: hostname,
+        port,
+        path,
+        method: options.method ?? 'GET',
+        headers: { ...(options.host ? { host: options.host } : {}), ...options.headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
       },
     );
     req.on('error', reject);
@@ -64,7 +76,11 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'apptrace-security-'));
-    stack = await startStack({ app: APP, db: join(dir, 'db.json'), proxyArgs: ['--keep-snapshots', '3', '--url-pattern', '^/traced'] });
+    stack = await startStack({
+      app: APP,
+      db: join(dir, 'db.json'),
+      proxyArgs: ['--keep-snapshots', '3', '--url-pattern', '^/traced'],
+    });
     const [, url] = await stack.proxy.waitFor(/profiler\s+(http:\/\/127\.0\.0\.1:\d+) \(sidecar/);
     profilerUrl = url!;
     // The baseline snapshot (taken on attaching) is record 1, with its raw snapshot kept.
@@ -108,7 +124,12 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
     // A WebSocket upgrade under a foreign name is refused too (the proxy forwards upgrades to /_ah/apptrace).
     const upgrade = await raw(stack.proxyUrl, '/_ah/apptrace/events', {
       host: 'evil.example',
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
     });
     expect(upgrade.status).toBe(403);
     expect((await stack.status()).records).toBe(1);
@@ -129,7 +150,9 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
       join(dir, 'db.json'),
     ]);
     expect(await second.exited).toBe(1);
-    expect(second.output()).toContain(`the record store ${join(dir, 'db.json')} is in use by another apptrace profiler (pid ${holder}`);
+    expect(second.output()).toContain(
+      `the record store ${join(dir, 'db.json')} is in use by another apptrace profiler (pid ${holder}`,
+    );
     const after = await stack.status();
     expect(after.inspector.state).toBe('connected');
     expect(after.records).toBe(before.records);
@@ -153,19 +176,29 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
 
   it('sends nosniff and CORP same-origin on every apptrace answer, and never a CORS grant', async () => {
     for (const base of [stack.proxyUrl, profilerUrl]) {
-      for (const path of [...ROUTES, '/_ah/apptrace/nope', '/_ah/apptrace/api/records?since=x', '/_ah/apptrace/api/records/99/snapshot']) {
+      for (const path of [
+        ...ROUTES,
+        '/_ah/apptrace/nope',
+        '/_ah/apptrace/api/records?since=x',
+        '/_ah/apptrace/api/records/99/snapshot',
+      ]) {
         const res = await raw(base, path, { headers: { origin: 'http://evil.example' } });
         expect(res.status, path).toBeLessThan(500);
         expect(res.headers['x-content-type-options'], `${base}${path}`).toBe('nosniff');
         expect(res.headers['cross-origin-resource-policy'], `${base}${path}`).toBe('same-origin');
-        expect(Object.keys(res.headers).filter((name) => name.startsWith('access-control-')), path).toEqual([]);
+        expect(
+          Object.keys(res.headers).filter((name) => name.startsWith('access-control-')),
+          path,
+        ).toEqual([]);
       }
     }
   });
 
   it('refuses forged signals (no token, wrong token, not JSON) on the profiler and through the proxy', async () => {
     const before = await stack.status();
-    const body = JSON.stringify({ requests: Array.from({ length: 50 }, () => ({ method: 'GET', url: '/forged', status: 200 })) });
+    const body = JSON.stringify({
+      requests: Array.from({ length: 50 }, () => ({ method: 'GET', url: '/forged', status: 200 })),
+    });
     for (const base of [profilerUrl, stack.proxyUrl]) {
       const attempts: Record<string, string>[] = [
         { 'content-type': 'application/json' },
@@ -202,7 +235,13 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
             tries[name] = `blocked: ${(error as Error).name}`;
           }
         };
-        for (const path of ['/api/records', '/api/records.csv', '/api/records/1/snapshot', '/code?module=leak-app.cjs&name=requestLog', '/api/status']) {
+        for (const path of [
+          '/api/records',
+          '/api/records.csv',
+          '/api/records/1/snapshot',
+          '/code?module=leak-app.cjs&name=requestLog',
+          '/api/status',
+        ]) {
           await attempt(`read ${path}`, async () => `read ${(await (await fetch(target + path)).text()).length} bytes`);
           await attempt(`no-cors ${path}`, async () => {
             const res = await fetch(target + path, { mode: 'no-cors' });
@@ -212,11 +251,20 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
         for (const path of ['/api/snapshot', '/api/signal']) {
           const body = JSON.stringify({ requests: [{ method: 'GET', url: '/forged', status: 200 }] });
           await attempt(`text/plain POST ${path}`, async () => {
-            const res = await fetch(target + path, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body });
+            const res = await fetch(target + path, {
+              method: 'POST',
+              mode: 'no-cors',
+              headers: { 'content-type': 'text/plain' },
+              body,
+            });
             return `${res.type} ${res.status}`;
           });
           await attempt(`JSON POST ${path}`, async () => {
-            const res = await fetch(target + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+            const res = await fetch(target + path, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body,
+            });
             return `${res.status} ${await res.text()}`;
           });
           // A form posted into a hidden frame: a navigation, not a fetch.
@@ -239,16 +287,18 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
             form.submit();
           });
         }
-        await attempt('event stream', () =>
-          new Promise<string>((resolveEvents) => {
-            const events = new EventSource(target + '/events');
-            events.onmessage = () => resolveEvents('read an event');
-            events.addEventListener('status', () => resolveEvents('read a status event'));
-            events.onerror = () => {
-              events.close();
-              resolveEvents('blocked: error');
-            };
-          }),
+        await attempt(
+          'event stream',
+          () =>
+            new Promise<string>((resolveEvents) => {
+              const events = new EventSource(target + '/events');
+              events.onmessage = () => resolveEvents('read an event');
+              events.addEventListener('status', () => resolveEvents('read a status event'));
+              events.onerror = () => {
+                events.close();
+                resolveEvents('blocked: error');
+              };
+            }),
         );
         return tries;
       }, `${stack.proxyUrl}/_ah/apptrace`);
@@ -286,11 +336,20 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
       expect(await page.title()).toBe('leak app');
       const outcome = await page.evaluate(async () => {
         const out: Record<string, string> = {};
-        for (const path of ['/api/records', '/api/records.csv', '/api/records/1/snapshot', '/code?module=leak-app.cjs&name=requestLog']) {
+        for (const path of [
+          '/api/records',
+          '/api/records.csv',
+          '/api/records/1/snapshot',
+          '/code?module=leak-app.cjs&name=requestLog',
+        ]) {
           const res = await fetch('/_ah/apptrace' + path);
           out[path] = `${res.status} ${(await res.text()).slice(0, 1000)}`;
         }
-        const post = await fetch('/_ah/apptrace/api/snapshot', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        const post = await fetch('/_ah/apptrace/api/snapshot', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        });
         out['POST /api/snapshot'] = `${post.status} ${await post.text()}`;
         return out;
       });
@@ -303,9 +362,13 @@ describe('no web page can read or drive apptrace (real proxy, profiler, Chromium
       const own = await browser.newPage();
       await own.goto(`${stack.proxyUrl}/_ah/apptrace`);
       await own.click('#snapshot-now');
-      await own.waitForFunction((index) => document.getElementById('st-latest')?.textContent === `#${index} manual snapshot`, before.lastIndex + 1, {
-        timeout: 30_000,
-      });
+      await own.waitForFunction(
+        (index) => document.getElementById('st-latest')?.textContent === `#${index} manual snapshot`,
+        before.lastIndex + 1,
+        {
+          timeout: 30_000,
+        },
+      );
     } finally {
       await browser.close();
     }

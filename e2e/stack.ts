@@ -66,10 +66,15 @@ export async function startStack(options: {
   nodeArgs?: string[];
 }): Promise<Stack> {
   const cwd = options.cwd ?? dirname(options.app);
-  const target = startProcess('target', options.targetNode ?? process.execPath, [...(options.nodeArgs ?? []), '--inspect=127.0.0.1:0', options.app], {
-    cwd,
-    env: { PORT: '0', ...options.targetEnv },
-  });
+  const target = startProcess(
+    'target',
+    options.targetNode ?? process.execPath,
+    [...(options.nodeArgs ?? []), '--inspect=127.0.0.1:0', options.app],
+    {
+      cwd,
+      env: { PORT: '0', ...options.targetEnv },
+    },
+  );
   let proxy: RunningProcess | undefined;
   try {
     const [, appPort] = await target.waitFor(/listening on (\d+)/);

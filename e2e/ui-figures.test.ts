@@ -37,7 +37,8 @@ describe('UI figures, sessions and clearing, through the real proxy and profiler
   let page: Page;
   let sent = 0;
 
-  const api = async <T>(path: string): Promise<T> => (await (await fetch(`${base}/_ah/apptrace/api${path}`)).json()) as T;
+  const api = async <T>(path: string): Promise<T> =>
+    (await (await fetch(`${base}/_ah/apptrace/api${path}`)).json()) as T;
   const records = () => api<HeapRecord[]>('/records');
   const status = () => api<ProfilerStatus>('/status');
 
@@ -73,15 +74,31 @@ describe('UI figures, sessions and clearing, through the real proxy and profiler
       process.execPath,
       [
         join(projectRoot(), 'dist', 'proxy', 'cli.js'),
-        ...['--target', `127.0.0.1:${appPort}`, '--listen', '127.0.0.1:0', '--inspect', `127.0.0.1:${inspectPort}`, '--db', db],
+        ...[
+          '--target',
+          `127.0.0.1:${appPort}`,
+          '--listen',
+          '127.0.0.1:0',
+          '--inspect',
+          `127.0.0.1:${inspectPort}`,
+          '--db',
+          db,
+        ],
         // One snapshot per request: the figures are compared record by record (small heap).
         ...['--max-pause-share', '1'],
       ],
       // The app root (module names are relative to it) is the app's folder, as in e2e/stack.ts.
       { cwd: dirname(APP) },
     );
-    [, base] = (await proxy.waitFor(/apptrace-proxy: listening on (http:\/\/127\.0\.0\.1:\d+)/, 30_000)) as [string, string];
-    await eventually(async () => ((await status().catch(() => undefined))?.inspector.state === 'connected' ? true : undefined), 'the inspector', 30_000);
+    [, base] = (await proxy.waitFor(/apptrace-proxy: listening on (http:\/\/127\.0\.0\.1:\d+)/, 30_000)) as [
+      string,
+      string,
+    ];
+    await eventually(
+      async () => ((await status().catch(() => undefined))?.inspector.state === 'connected' ? true : undefined),
+      'the inspector',
+      30_000,
+    );
     browser = await openBrowser();
     page = await browser.newPage();
   }, 90_000);
@@ -131,7 +148,11 @@ describe('UI figures, sessions and clearing, through the real proxy and profiler
     expect(await code.textContent('#entry-growth')).toBe(rate);
     expect(await code.textContent('#growth-path code')).toBe(pathText);
     // The steps list sizes and counts, no second rate.
-    expect(await code.$$eval('.growth-steps li', (lis) => lis.map((li) => li.textContent ?? '').filter((t) => /\/req/.test(t)))).toEqual([]);
+    expect(
+      await code.$$eval('.growth-steps li', (lis) =>
+        lis.map((li) => li.textContent ?? '').filter((t) => /\/req/.test(t)),
+      ),
+    ).toEqual([]);
     await code.close();
     expect(browser.problems).toEqual([]);
   }, 120_000);
@@ -154,10 +175,14 @@ describe('UI figures, sessions and clearing, through the real proxy and profiler
     expect(last.session).toBe(second.session);
 
     // The open page followed live: it now shows the new session only.
-    await page.waitForFunction((index) => document.body.dataset.viewLast === String(index), last.index, { timeout: 15_000 });
+    await page.waitForFunction((index) => document.body.dataset.viewLast === String(index), last.index, {
+      timeout: 15_000,
+    });
     expect(await page.evaluate(() => document.body.dataset.viewFirst)).toBe(String(second.index));
     expect(await page.evaluate(() => document.body.dataset.sessions)).toBe('2');
-    const buttons = await page.$$eval('#sessions button', (bs) => bs.map((b) => [b.dataset.session, b.getAttribute('aria-pressed'), b.textContent]));
+    const buttons = await page.$$eval('#sessions button', (bs) =>
+      bs.map((b) => [b.dataset.session, b.getAttribute('aria-pressed'), b.textContent]),
+    );
     expect(buttons.map((b) => b[0])).toEqual(['1', '2', 'all']);
     expect(buttons[1]![1]).toBe('true');
     expect(buttons[1]![2]).toContain(`#${second.index}–#${last.index}`);
@@ -167,7 +192,9 @@ describe('UI figures, sessions and clearing, through the real proxy and profiler
     await page.click('#sessions button[data-session="all"]');
     await page.waitForSelector('#chart-entries .session-sep');
     expect(await page.evaluate(() => document.body.dataset.viewFirst)).toBe(String(all[0]!.index));
-    expect(await page.$eval('#chart-entries .session-sep', (el) => (el as HTMLElement).dataset.index)).toBe(String(second.index));
+    expect(await page.$eval('#chart-entries .session-sep', (el) => (el as HTMLElement).dataset.index)).toBe(
+      String(second.index),
+    );
     await page.screenshot({ path: await artefactPath('ui-figures-sessions.png'), fullPage: true });
 
     // And the earlier session on its own.
@@ -205,9 +232,13 @@ describe('UI figures, sessions and clearing, through the real proxy and profiler
     await request('/after-clear');
     const fresh = await records();
     expect(fresh[0]!.index).toBe(1);
-    await page.waitForFunction(() => /^#\d+ GET \/after-clear/.test(document.getElementById('st-latest')?.textContent ?? ''), undefined, {
-      timeout: 15_000,
-    });
+    await page.waitForFunction(
+      () => /^#\d+ GET \/after-clear/.test(document.getElementById('st-latest')?.textContent ?? ''),
+      undefined,
+      {
+        timeout: 15_000,
+      },
+    );
     expect(await page.isVisible('#empty')).toBe(false);
     await page.screenshot({ path: await artefactPath('ui-figures-cleared.png'), fullPage: true });
 
@@ -221,7 +252,9 @@ describe('UI figures, sessions and clearing, through the real proxy and profiler
     expect(await records()).toEqual([]);
     expect(JSON.parse(readFileSync(db, 'utf8')).records).toEqual([]);
     // The open page starts over by itself (the status event says the store is empty).
-    await page.waitForFunction(() => document.getElementById('empty')?.hidden === false, undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => document.getElementById('empty')?.hidden === false, undefined, {
+      timeout: 15_000,
+    });
     expect(browser.problems).toEqual([]);
   }, 120_000);
 });

@@ -28,7 +28,9 @@ describe('small flat series in the overview chart', () => {
   });
 
   const legend = (page: import('playwright-core').Page) =>
-    page.$$eval('#chart-entries .u-legend .u-series th', (ths) => ths.map((th) => th.textContent?.trim() ?? '').slice(1));
+    page.$$eval('#chart-entries .u-legend .u-series th', (ths) =>
+      ths.map((th) => th.textContent?.trim() ?? '').slice(1),
+    );
 
   it('draws them as one summed line, one click from the lines one by one, and keeps the climbing one apart', async () => {
     const page = await browser.newPage();

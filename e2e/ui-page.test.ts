@@ -115,7 +115,11 @@ describe('UI pages in Chromium (hand-built records)', () => {
     await page.waitForFunction(() => document.getElementById('st-latest')!.textContent === '#43 GET /live/43 → 200');
     expect(asked).toContain(`${url}${BASE_PATH}/api/records?since=41`);
     deps.setStatus({
-      inspector: { address: '127.0.0.1:9229', state: 'disconnected', hint: 'restart it: node --inspect=127.0.0.1:9229 app.js' },
+      inspector: {
+        address: '127.0.0.1:9229',
+        state: 'disconnected',
+        hint: 'restart it: node --inspect=127.0.0.1:9229 app.js',
+      },
       lastError: { at: new Date().toISOString(), message: '<b>target exited</b>' },
     });
     await page.waitForSelector('#no-inspector', { state: 'visible' });
@@ -162,9 +166,13 @@ describe('UI pages in Chromium (hand-built records)', () => {
     deps.add(sampleRecord(7, { url: () => '/while/away' }));
     const second = await serveApp(createApp(deps).fetch, first.port);
     servers.push(second);
-    await page.waitForFunction(() => document.getElementById('st-latest')!.textContent === '#7 GET /while/away → 200', undefined, {
-      timeout: 20_000,
-    });
+    await page.waitForFunction(
+      () => document.getElementById('st-latest')!.textContent === '#7 GET /while/away → 200',
+      undefined,
+      {
+        timeout: 20_000,
+      },
+    );
     expect(await page.textContent('#st-live')).toBe('live');
     // Only the refused reconnection attempts may have been logged.
     expect(browser.problems.slice(seen).filter((p) => !p.includes('/events'))).toEqual([]);

@@ -76,7 +76,10 @@ describe('apptrace UI through the real proxy and profiler', () => {
     await page.waitForFunction(() => document.body.dataset.loadMs !== undefined);
     await page.waitForSelector('#suspects tbody tr').catch(async (error: Error) => {
       await page.screenshot({ path: await artefactPath('ui-overview-failed.png') });
-      const state = await page.evaluate(() => ({ ...document.body.dataset, error: document.getElementById('st-error')!.textContent }));
+      const state = await page.evaluate(() => ({
+        ...document.body.dataset,
+        error: document.getElementById('st-error')!.textContent,
+      }));
       throw new Error(`${error.message}\npage: ${JSON.stringify(state)}\nproblems: ${browser.problems.join('\n')}`);
     });
 
@@ -92,7 +95,11 @@ describe('apptrace UI through the real proxy and profiler', () => {
       })),
     );
     expect(rows[0]).toEqual({ name: 'requestLog', module: MODULE, verdict: 'growing' });
-    expect(rows.find((r) => r.name === 'recentPages')).toEqual({ name: 'recentPages', module: MODULE, verdict: 'plateaued' });
+    expect(rows.find((r) => r.name === 'recentPages')).toEqual({
+      name: 'recentPages',
+      module: MODULE,
+      verdict: 'plateaued',
+    });
 
     // The injected URL is text on the page; nothing ran.
     expect(await page.textContent('#st-latest')).toContain(INJECTION);
@@ -149,7 +156,9 @@ describe('apptrace UI through the real proxy and profiler', () => {
     const page = await browser.newPage();
     const seen = browser.problems.length;
     for (const module of ['../../etc/passwd', '/etc/passwd', 'file:///etc/passwd', 'node:fs', 'package.json']) {
-      const res = await page.goto(`${stack.proxyUrl}/_ah/apptrace/code?${new URLSearchParams({ module, name: 'requestLog' })}`);
+      const res = await page.goto(
+        `${stack.proxyUrl}/_ah/apptrace/code?${new URLSearchParams({ module, name: 'requestLog' })}`,
+      );
       expect(res!.status()).toBe(404);
       const text = (await page.textContent('body')) ?? '';
       expect(text).not.toContain('root:x:0:0');

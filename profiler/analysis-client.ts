@@ -77,7 +77,8 @@ export class AnalysisWorker {
       if (!pending) return;
       this.#pending.delete(answer.id);
       if (answer.type === 'result') pending.resolve(answer.result);
-      else pending.reject(new AppError(answer.code as ErrorCode, `the snapshot could not be analysed: ${answer.message}`));
+      else
+        pending.reject(new AppError(answer.code as ErrorCode, `the snapshot could not be analysed: ${answer.message}`));
     });
     const gone = (why: string) => {
       if (this.#worker !== worker) return;

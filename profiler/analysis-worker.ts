@@ -90,7 +90,11 @@ export class ChunkedAnalysis {
     if (this.#error !== undefined) throw this.#error;
     const sources = new Map(context.sources);
     // A pattern may name a script's original source: its map is found in the inspector's copy.
-    const modules = createModuleMatcher({ root: context.root, patterns: context.patterns, source: (url) => sources.get(url) });
+    const modules = createModuleMatcher({
+      root: context.root,
+      patterns: context.patterns,
+      source: (url) => sources.get(url),
+    });
     const found: [Entry, number][] = [];
     Object.assign(this.#entries, {
       onEntry: (entry: Entry, node: number) => found.push([entry, node]),
@@ -101,7 +105,12 @@ export class ChunkedAnalysis {
     } satisfies EntryOptions);
     const result = this.#analysis.finish();
     addGrowthPaths(result, found);
-    const summary: AnalysisSummary = { total_size: result.total_size, node_count: result.node_count, edge_count: result.edge_count, entries: result.entries };
+    const summary: AnalysisSummary = {
+      total_size: result.total_size,
+      node_count: result.node_count,
+      edge_count: result.edge_count,
+      entries: result.entries,
+    };
     if (this.#tracker && context.session !== undefined) this.#addGrowers(summary, result, context, modules, sources);
     if (context.allocationSites) {
       const sites = findAllocationSites(result.snapshot, {
@@ -109,7 +118,11 @@ export class ChunkedAnalysis {
         selfSize: result.dominators.selfSize,
         entries: result.entries,
         scriptUrls: this.#entries.scriptUrls,
-        appFrame: appFrameResolver({ root: context.root, traced: (url) => modules.traced(url), source: (url) => sources.get(url) }),
+        appFrame: appFrameResolver({
+          root: context.root,
+          traced: (url) => modules.traced(url),
+          source: (url) => sources.get(url),
+        }),
       });
       for (const entry of result.entries) {
         const list = entry.id === undefined ? undefined : sites.byEntry.get(entry.id);
@@ -147,7 +160,10 @@ export class ChunkedAnalysis {
           ...(scriptUrls ? { scriptUrls, appUrls: [...new Set(scriptUrls.values())] } : {}),
         },
       });
-      tracker.remember(growth.table, growth.growers.map((g) => g.id!));
+      tracker.remember(
+        growth.table,
+        growth.growers.map((g) => g.id!),
+      );
       if (growth.growers.length > 0) summary.growers = growth.growers;
     } catch {
       // Odd data the walks did not expect: this record goes without growers.
@@ -187,13 +203,22 @@ if (parentPort) {
         break;
       case 'finish': {
         if (current?.id !== message.id) {
-          port.postMessage({ type: 'error', id: message.id, message: 'no such analysis', code: 'SNAPSHOT_ABORTED' } satisfies WorkerAnswer);
+          port.postMessage({
+            type: 'error',
+            id: message.id,
+            message: 'no such analysis',
+            code: 'SNAPSHOT_ABORTED',
+          } satisfies WorkerAnswer);
           break;
         }
         const { analysis } = current;
         current = null;
         try {
-          port.postMessage({ type: 'result', id: message.id, result: analysis.finish(message.context) } satisfies WorkerAnswer);
+          port.postMessage({
+            type: 'result',
+            id: message.id,
+            result: analysis.finish(message.context),
+          } satisfies WorkerAnswer);
         } catch (error) {
           port.postMessage({
             type: 'error',

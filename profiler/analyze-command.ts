@@ -23,8 +23,7 @@ const SPECS: OptionSpec[] = [
     kind: 'list',
     value: 'PATTERN',
     check: checkModulePattern,
-    help:
-      'which scripts\' top-level objects are entries: a glob over the script path relative to --root (`*` within a folder, `**` across folders; a plain path names a file or folder; absolute paths and node:… also work). A pattern may also name a script\'s original source: `src/store.ts` traces `dist/store.js` built from it with source maps. Default: the app\'s own scripts, not node_modules nor node: internals',
+    help: "which scripts' top-level objects are entries: a glob over the script path relative to --root (`*` within a folder, `**` across folders; a plain path names a file or folder; absolute paths and node:… also work). A pattern may also name a script's original source: `src/store.ts` traces `dist/store.js` built from it with source maps. Default: the app's own scripts, not node_modules nor node: internals",
   },
   {
     name: 'node',
@@ -42,7 +41,12 @@ const SPECS: OptionSpec[] = [
     kind: 'boolean',
     help: 'also list the collections holding the most anywhere in the heap (properties, elements, Map/Set entries), each named after its holder, with its owner in the app and its shortest retaining path: what the live profiler reports for objects that keep growing',
   },
-  { name: 'root', kind: 'string', value: 'DIR', help: 'the app\'s root: module names are relative to it (default: the current directory)' },
+  {
+    name: 'root',
+    kind: 'string',
+    value: 'DIR',
+    help: "the app's root: module names are relative to it (default: the current directory)",
+  },
   { name: 'json', kind: 'boolean', help: 'print one JSON object on stdout instead of a summary' },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
@@ -143,10 +147,17 @@ function appScriptUrls(result: AnalysisResult, root: string, traced: (url: strin
 }
 
 function formatCollections(output: HeapGrowthOutput): string {
-  const lines = ['', `Largest collections anywhere in the heap (${output.table.ids.length} objects compared, ${Math.round(output.ms)} ms):`];
+  const lines = [
+    '',
+    `Largest collections anywhere in the heap (${output.table.ids.length} objects compared, ${Math.round(output.ms)} ms):`,
+  ];
   for (const c of output.growers) {
-    lines.push(`  ${String(c.length).padStart(8)} held  ${bytes(c.dominated_size).padStart(10)}  @${String(c.id).padEnd(9)} ${c.name}  (${c.owner.kind} ${c.owner.name}, ${c.filename}:${c.lineno})`);
-    lines.push(`      path: ${c.retainers.map((r) => (r.edge === '' ? r.name || '(root)' : `${r.edge} → ${r.name}`)).join(' / ')}`);
+    lines.push(
+      `  ${String(c.length).padStart(8)} held  ${bytes(c.dominated_size).padStart(10)}  @${String(c.id).padEnd(9)} ${c.name}  (${c.owner.kind} ${c.owner.name}, ${c.filename}:${c.lineno})`,
+    );
+    lines.push(
+      `      path: ${c.retainers.map((r) => (r.edge === '' ? r.name || '(root)' : `${r.edge} → ${r.name}`)).join(' / ')}`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -154,14 +165,17 @@ function formatCollections(output: HeapGrowthOutput): string {
 function fileSize(file: string): number {
   try {
     const stat = statSync(file);
-    if (!stat.isFile()) throw new AppError('BAD_SNAPSHOT', `${file} is not a file; give the path of a .heapsnapshot file.`);
+    if (!stat.isFile())
+      throw new AppError('BAD_SNAPSHOT', `${file} is not a file; give the path of a .heapsnapshot file.`);
     return stat.size;
   } catch (error) {
     if (error instanceof AppError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new AppError(
       'BAD_SNAPSHOT',
-      code === 'ENOENT' ? `${file}: no such file; give the path of a .heapsnapshot file.` : `cannot read ${file}: ${(error as Error).message}`,
+      code === 'ENOENT'
+        ? `${file}: no such file; give the path of a .heapsnapshot file.`
+        : `cannot read ${file}: ${(error as Error).message}`,
       { cause: error },
     );
   }

@@ -167,7 +167,10 @@ export class Capture extends EventEmitter {
     if (!this.#options.session.current) {
       const { session } = this.#options;
       return Promise.reject(
-        new AppError('NO_INSPECTOR', `not connected to the target's inspector at ${session.address}: ${session.hint ?? session.state}`),
+        new AppError(
+          'NO_INSPECTOR',
+          `not connected to the target's inspector at ${session.address}: ${session.hint ?? session.state}`,
+        ),
       );
     }
     return new Promise((resolve, reject) => {
@@ -181,7 +184,8 @@ export class Capture extends EventEmitter {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(new AppError('SNAPSHOT_ABORTED', 'the profiler is stopping'));
+    for (const waiter of this.#waiters.splice(0))
+      waiter.reject(new AppError('SNAPSHOT_ABORTED', 'the profiler is stopping'));
     await this.#current?.catch(() => undefined);
   }
 
@@ -296,7 +300,9 @@ export class Capture extends EventEmitter {
       this.#kept = null;
       const appError = isAppError(error)
         ? error
-        : new AppError('SNAPSHOT_ABORTED', `snapshot failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+        : new AppError('SNAPSHOT_ABORTED', `snapshot failed: ${(error as Error)?.message ?? String(error)}`, {
+            cause: error,
+          });
       // The heap those requests changed is gone when the target went away, and a snapshot
       // the engine cannot read will not get better; otherwise the next one covers them.
       const targetGone = this.#options.session.current?.id !== target.id;
@@ -406,7 +412,11 @@ export class Capture extends EventEmitter {
       // chunks arrive); analysis: what is left once the stream has ended. Together they
       // span the snapshot: it began capture_ms + analysis_ms before `at`.
       // pause: how long the target was held (the budget's measure).
-      timings: { capture_ms: Math.round(streamed - started), analysis_ms: Math.round(finished - streamed), pause_ms: pauseMs },
+      timings: {
+        capture_ms: Math.round(streamed - started),
+        analysis_ms: Math.round(finished - streamed),
+        pause_ms: pauseMs,
+      },
       entries: result.entries,
       ...(result.growers ? { growers: result.growers } : {}),
     };

@@ -95,7 +95,9 @@ function clearUrl(profiler: string): string {
   try {
     url = new URL(profiler);
   } catch {
-    badFlag(`--profiler: ${JSON.stringify(profiler)} is not a URL; give the profiler's address, e.g. http://127.0.0.1:9300`);
+    badFlag(
+      `--profiler: ${JSON.stringify(profiler)} is not a URL; give the profiler's address, e.g. http://127.0.0.1:9300`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') badFlag(`--profiler: ${profiler} is not an http(s) URL`);
   return new URL(`${BASE_PATH}/api/clear`, url).toString();
@@ -110,9 +112,13 @@ async function clearThrough(url: string): Promise<number> {
       body: JSON.stringify({ confirm: true }),
     });
   } catch (error) {
-    throw new AppError('PROFILER_FAILED', `cannot reach the profiler at ${url}: ${(error as Error).message}; is it running?`, {
-      cause: error,
-    });
+    throw new AppError(
+      'PROFILER_FAILED',
+      `cannot reach the profiler at ${url}: ${(error as Error).message}; is it running?`,
+      {
+        cause: error,
+      },
+    );
   }
   const text = await res.text();
   let body: { cleared?: unknown; error?: unknown } = {};
@@ -123,7 +129,10 @@ async function clearThrough(url: string): Promise<number> {
   }
   if (!res.ok || typeof body.cleared !== 'number') {
     const why = typeof body.error === 'string' ? body.error : text.slice(0, 200);
-    throw new AppError('PROFILER_FAILED', `the profiler at ${url} did not clear the records: HTTP ${res.status} ${why}`);
+    throw new AppError(
+      'PROFILER_FAILED',
+      `the profiler at ${url} did not clear the records: HTTP ${res.status} ${why}`,
+    );
   }
   return body.cleared;
 }

@@ -15,7 +15,6 @@ import type { ProfilerProcess, Target } from '../test/profiler-processes.js';
 import { killAll, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
 import { growthPathText } from '../ui/growth-text.js';
 
-
 const APP_DIR = fileURLToPath(new URL('./fixtures/growth-app/', import.meta.url));
 /** What one GET /grow adds to each leak (the fixture: one push, one set, one `on`). */
 const PER_REQUEST = 1;
@@ -40,7 +39,14 @@ describe('growth paths over a live target', () => {
     dir = mkdtempSync(join(tmpdir(), 'apptrace-growth-live-'));
     target = await startTarget({ dir: APP_DIR });
     profiler = await startProfiler(
-      ['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', join(dir, 'db.json'), '--target', `127.0.0.1:${target.httpPort}`],
+      [
+        '--inspect',
+        `127.0.0.1:${target.inspectPort}`,
+        '--db',
+        join(dir, 'db.json'),
+        '--target',
+        `127.0.0.1:${target.httpPort}`,
+      ],
       { cwd: APP_DIR },
     );
     const count = async () => (await profiler.records()).length;
@@ -61,7 +67,8 @@ describe('growth paths over a live target', () => {
 
   function suspect(module: string, name: string): Suspect {
     const found = suspects.find((s) => s.module_name === module && s.name === name);
-    if (!found) throw new Error(`no suspect ${module} ${name}: ${suspects.map((s) => `${s.module_name} ${s.name}`).join(', ')}`);
+    if (!found)
+      throw new Error(`no suspect ${module} ${name}: ${suspects.map((s) => `${s.module_name} ${s.name}`).join(', ')}`);
     return found;
   }
 
@@ -83,7 +90,11 @@ describe('growth paths over a live target', () => {
     // Each element holds a 3000-character string: the growth is at least that per request.
     expect(path.bytes_per_request).toBeGreaterThan(3000);
     expect(path.summary).toMatch(/^MainPage\.history → Array: \+1 element, \+[\d.]+ KB per request$/);
-    expect(s.marked_lines).toContainEqual({ line: lineOf('page.mjs', 'MainPage.history.push('), reason: 'adds to MainPage.history (push)', kind: 'reference' });
+    expect(s.marked_lines).toContainEqual({
+      line: lineOf('page.mjs', 'MainPage.history.push('),
+      reason: 'adds to MainPage.history (push)',
+      kind: 'reference',
+    });
   });
 
   it('a CommonJS Map: requestLog, one entry per request', () => {
@@ -105,7 +116,11 @@ describe('growth paths over a live target', () => {
     expect(path.expression).toBe('bus._events.request');
     expect(path.steps.at(-1)!.name).toBe('Array');
     expect(path.elements_per_request).toBe(PER_REQUEST);
-    expect(s.marked_lines).toContainEqual({ line: lineOf('events.mjs', "bus.on('request'"), reason: 'adds a listener to bus (on)', kind: 'reference' });
+    expect(s.marked_lines).toContainEqual({
+      line: lineOf('events.mjs', "bus.on('request'"),
+      reason: 'adds a listener to bus (on)',
+      kind: 'reference',
+    });
   });
 
   it('the code browser shows the growth path and marks the definition and the line that adds', async () => {
@@ -136,7 +151,9 @@ describe('growth paths over a live target', () => {
       expect(row.growth).toBe(growthPathText(suspect('page.mjs', 'MainPage').growth_path));
       expect(row.growth).toMatch(/^MainPage\.history → Array: \+1 element/);
       const push = lineOf('page.mjs', 'MainPage.history.push(');
-      expect(row.lines).toEqual([[String(push), expect.stringMatching(new RegExp(`/code\\?module=page\\.mjs&name=MainPage#L${push}$`))]]);
+      expect(row.lines).toEqual([
+        [String(push), expect.stringMatching(new RegExp(`/code\\?module=page\\.mjs&name=MainPage#L${push}$`))],
+      ]);
       expect(rows.find((r) => r.name === 'requestLog')!.growth).toMatch(/^requestLog → Map: \+1 entry/);
       expect(browser.problems).toEqual([]);
     } finally {

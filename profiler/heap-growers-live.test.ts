@@ -29,7 +29,11 @@ const REQUESTS_PER_ROUND = 3;
 function prepareApp(name: string, build?: string[]): string {
   const dir = join(FRAMEWORKS, name);
   if (!existsSync(join(dir, 'node_modules'))) {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: dir, stdio: 'pipe', timeout: 240_000 });
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], {
+      cwd: dir,
+      stdio: 'pipe',
+      timeout: 240_000,
+    });
   }
   if (build) execFileSync(process.execPath, build, { cwd: dir, stdio: 'pipe', timeout: 120_000 });
   return dir;
@@ -53,7 +57,14 @@ interface Run {
 async function profile(dir: string, script: string, path: string, tmp: string): Promise<Run> {
   const target = await startTarget({ dir, script });
   const profiler = await startProfiler(
-    ['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', join(tmp, 'db.json'), '--target', `127.0.0.1:${target.httpPort}`],
+    [
+      '--inspect',
+      `127.0.0.1:${target.inspectPort}`,
+      '--db',
+      join(tmp, 'db.json'),
+      '--target',
+      `127.0.0.1:${target.httpPort}`,
+    ],
     { cwd: dir },
   );
   const count = async () => (await profiler.records()).length;

@@ -5,7 +5,6 @@ import type { HeapPoint } from '../contract/record.js';
 
 export type { HeapPoint };
 
-
 export interface HeapPointsOptions {
   session: InspectorSession;
   store: RecordStore;

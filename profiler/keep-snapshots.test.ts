@@ -14,13 +14,23 @@ const dir = mkdtempSync(join(tmpdir(), 'apptrace-keep-'));
 afterEach(killAll);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const sizes = (entries: Entry[]) => Object.fromEntries(entries.map((e) => [`${e.module_name}:${e.name}`, e.dominated_size]));
+const sizes = (entries: Entry[]) =>
+  Object.fromEntries(entries.map((e) => [`${e.module_name}:${e.name}`, e.dominated_size]));
 
 describe('--keep-snapshots', () => {
-  it('keeps the newest N raw snapshots, downloadable, and analyze on one gives the record', { timeout: 90_000 }, async () => {
+  it('keeps the newest N raw snapshots, downloadable, and analyze on one gives the record', {
+    timeout: 90_000,
+  }, async () => {
     const target = await startTarget();
     const db = join(dir, 'db.json');
-    const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', db, '--keep-snapshots', '2']);
+    const profiler = await startProfiler([
+      '--inspect',
+      `127.0.0.1:${target.inspectPort}`,
+      '--db',
+      db,
+      '--keep-snapshots',
+      '2',
+    ]);
     // The baseline, then three records, one at a time.
     await waitFor(async () => (await profiler.records()).length >= 1 || undefined, 'the baseline');
     for (let i = 2; i <= 4; i++) {
@@ -49,7 +59,12 @@ describe('--keep-snapshots', () => {
     // …and the offline analysis of it gives the same totals and entries as the record.
     const run = await runProfiler(['analyze', downloaded, '--json', '--root', FIXTURE_DIR], 60_000);
     expect(run.code, run.stderr).toBe(0);
-    const offline = JSON.parse(run.stdout) as { total_size: number; node_count: number; edge_count: number; entries: Entry[] };
+    const offline = JSON.parse(run.stdout) as {
+      total_size: number;
+      node_count: number;
+      edge_count: number;
+      entries: Entry[];
+    };
     const record = records[3]!;
     expect(offline.total_size).toBe(record.heap.total_size);
     expect(offline.node_count).toBe(record.heap.node_count);
@@ -67,17 +82,30 @@ describe('--keep-snapshots', () => {
     // A larger heap, so that the snapshot streams for a while.
     const target = await startTarget({ env: { BALLAST: '100000' } });
     const sub = mkdtempSync(join(dir, 'cut-'));
-    const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', join(sub, 'db.json'), '--keep-snapshots', '5']);
+    const profiler = await startProfiler([
+      '--inspect',
+      `127.0.0.1:${target.inspectPort}`,
+      '--db',
+      join(sub, 'db.json'),
+      '--keep-snapshots',
+      '5',
+    ]);
     await waitFor(async () => {
       const status = await profiler.status();
       return status.records >= 1 && !status.snapshot.running;
     }, 'the baseline');
     expect(await profiler.signal(1)).toBe(202);
     // Streaming has begun: V8 is done building and bytes have arrived.
-    await waitFor(async () => {
-      const { snapshot } = await profiler.status();
-      return snapshot.running && snapshot.progress !== null && snapshot.progress.total === 0 && snapshot.progress.done > 0;
-    }, 'the snapshot to stream', 40_000);
+    await waitFor(
+      async () => {
+        const { snapshot } = await profiler.status();
+        return (
+          snapshot.running && snapshot.progress !== null && snapshot.progress.total === 0 && snapshot.progress.done > 0
+        );
+      },
+      'the snapshot to stream',
+      40_000,
+    );
     target.child.kill('SIGKILL');
     await waitFor(async () => {
       const status = await profiler.status();
@@ -92,7 +120,12 @@ describe('--keep-snapshots', () => {
   it('without the flag keeps nothing', { timeout: 60_000 }, async () => {
     const target = await startTarget();
     const sub = mkdtempSync(join(dir, 'off-'));
-    const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', join(sub, 'db.json')]);
+    const profiler = await startProfiler([
+      '--inspect',
+      `127.0.0.1:${target.inspectPort}`,
+      '--db',
+      join(sub, 'db.json'),
+    ]);
     const record = await waitFor(async () => (await profiler.records())[0], 'the baseline');
     expect(record.snapshot).toBeUndefined();
     // (The store's own temporary file may be there while it writes.)

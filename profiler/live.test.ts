@@ -45,7 +45,10 @@ describe('apptrace-profiler serve against a live target', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(env?: Record<string, string>, options: { cwd?: string } = {}): Promise<{ target: Target; profiler: ProfilerProcess }> {
+  async function start(
+    env?: Record<string, string>,
+    options: { cwd?: string } = {},
+  ): Promise<{ target: Target; profiler: ProfilerProcess }> {
     const target = await startTarget(env ? { env } : {});
     const profiler = await startProfiler(
       ['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', db, '--target', `127.0.0.1:${target.httpPort}`],
@@ -54,7 +57,7 @@ describe('apptrace-profiler serve against a live target', () => {
     return { target, profiler };
   }
 
-  it('records the traced modules\' bindings; the leak grows after the baseline, the others stay flat', async () => {
+  it("records the traced modules' bindings; the leak grows after the baseline, the others stay flat", async () => {
     const { target, profiler } = await start();
     const [baseline] = await recordsAtLeast(profiler, 1);
     expect(baseline!.baseline).toBe(true);
@@ -137,7 +140,10 @@ describe('apptrace-profiler serve against a live target', () => {
     expect(records.length).toBeLessThan(count);
     expect(records.every((r) => r.request !== null && urls.includes(r.request.url))).toBe(true);
     // Each snapshot spans [at - capture_ms - analysis_ms, at]; rounding allows 2 ms.
-    const spans = records.map((r) => ({ start: Date.parse(r.at) - r.timings.capture_ms - r.timings.analysis_ms, end: Date.parse(r.at) }));
+    const spans = records.map((r) => ({
+      start: Date.parse(r.at) - r.timings.capture_ms - r.timings.analysis_ms,
+      end: Date.parse(r.at),
+    }));
     for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end - 2);
   });
 
@@ -169,7 +175,7 @@ describe('apptrace-profiler serve against a live target', () => {
     expect(total).toBeLessThan((count + 1) * 2048 + 1024);
   });
 
-  it('takes a snapshot on POST /api/snapshot; without --root, names modules relative to the target\'s own directory', async () => {
+  it("takes a snapshot on POST /api/snapshot; without --root, names modules relative to the target's own directory", async () => {
     // The profiler runs elsewhere (as in compose): the target's working directory is the root.
     const { profiler } = await start(undefined, { cwd: dir });
     await recordsAtLeast(profiler, 1);
@@ -228,10 +234,16 @@ describe('apptrace-profiler serve against a live target', () => {
     await settled(profiler);
     await profiler.signal(1);
     // Streaming has begun: V8 is done building and bytes have arrived.
-    await waitFor(async () => {
-      const { snapshot } = await profiler.status();
-      return snapshot.running && snapshot.progress !== null && snapshot.progress.total === 0 && snapshot.progress.done > 0;
-    }, 'the snapshot to stream', 40_000);
+    await waitFor(
+      async () => {
+        const { snapshot } = await profiler.status();
+        return (
+          snapshot.running && snapshot.progress !== null && snapshot.progress.total === 0 && snapshot.progress.done > 0
+        );
+      },
+      'the snapshot to stream',
+      40_000,
+    );
     await kill(target.child);
 
     const status = await waitFor(async () => {

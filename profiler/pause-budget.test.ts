@@ -28,7 +28,8 @@ describe('PauseBudget', () => {
   });
 
   it('refuses a share outside (0, 1]', () => {
-    for (const bad of ['0', '-0.1', '1.5', 'abc', '', 'NaN']) expect(() => checkPauseShare(bad)).toThrow(/between 0 and 1/);
+    for (const bad of ['0', '-0.1', '1.5', 'abc', '', 'NaN'])
+      expect(() => checkPauseShare(bad)).toThrow(/between 0 and 1/);
     expect(checkPauseShare('0.25')).toBe('0.25');
     expect(() => new PauseBudget(0)).toThrow(RangeError);
   });

@@ -198,7 +198,10 @@ export class Profiler implements AppDeps {
     const urls = this.session.scriptUrls;
     const key = `${id}:${urls.size}:${this.session.sources.size}:${this.#modules.root}`;
     if (key !== this.#unmatched.key) {
-      this.#unmatched = { key, message: unmatchedTraceModules(this.#options.patterns ?? [], urls.values(), this.#modules) };
+      this.#unmatched = {
+        key,
+        message: unmatchedTraceModules(this.#options.patterns ?? [], urls.values(), this.#modules),
+      };
     }
     return this.#unmatched.message;
   }
@@ -225,7 +228,8 @@ export class Profiler implements AppDeps {
   async clearRecords(): Promise<number> {
     const count = await this.#options.store.clear();
     const snapshots = this.#options.snapshots;
-    if (snapshots) for (const index of snapshots.indexes()) rmSync(join(snapshots.dir, snapshotFileName(index)), { force: true });
+    if (snapshots)
+      for (const index of snapshots.indexes()) rmSync(join(snapshots.dir, snapshotFileName(index)), { force: true });
     this.#emitStatus();
     return count;
   }
@@ -238,7 +242,10 @@ export class Profiler implements AppDeps {
    */
   async moduleSource(moduleName: string): Promise<ModuleSource | undefined> {
     const modules = this.#modules;
-    const scripts = [...new Set(this.session.scriptUrls.values())].map((url) => ({ url, moduleName: modules.traced(url) }));
+    const scripts = [...new Set(this.session.scriptUrls.values())].map((url) => ({
+      url,
+      moduleName: modules.traced(url),
+    }));
     const found = await moduleSourceOf(moduleName, scripts, (url) => this.session.scriptSource(url), modules.root);
     if (found === undefined) return undefined;
     const { generated, ...shown } = found;
@@ -258,7 +265,11 @@ export class Profiler implements AppDeps {
     // starts the inspector's 50 ms timer that updates V8's object ids (a full garbage
     // collection and a heap walk each time): about 8x slower against 60x in
     // bench/allocation-sites, so that is worth avoiding.
-    const { result } = await client.Runtime.evaluate({ expression: TRACKS_ALLOCATIONS, returnByValue: true, silent: true });
+    const { result } = await client.Runtime.evaluate({
+      expression: TRACKS_ALLOCATIONS,
+      returnByValue: true,
+      silent: true,
+    });
     if (result.value === true) return;
     // On every attach: a new inspector session starts without it. Only objects allocated
     // from now on carry a stack, which is all allocation-sites.ts looks at.
@@ -289,7 +300,11 @@ export class Profiler implements AppDeps {
 
   /** Names modules relative to the target's working directory, before its scripts are listed. */
   async #adoptTargetRoot(client: CDP.Client): Promise<void> {
-    const { result } = await client.Runtime.evaluate({ expression: 'process.cwd()', returnByValue: true, silent: true });
+    const { result } = await client.Runtime.evaluate({
+      expression: 'process.cwd()',
+      returnByValue: true,
+      silent: true,
+    });
     const cwd: unknown = result.value;
     this.#rootSettled = true;
     if (typeof cwd !== 'string' || !isAbsolute(cwd) || cwd === this.#modules.root) return;
@@ -302,7 +317,11 @@ export class Profiler implements AppDeps {
    * target's files are not on this machine).
    */
   #matcher(root: string): ModuleMatcher {
-    return createModuleMatcher({ root, patterns: this.#options.patterns ?? [], source: (url) => this.session?.source(url) });
+    return createModuleMatcher({
+      root,
+      patterns: this.#options.patterns ?? [],
+      source: (url) => this.session?.source(url),
+    });
   }
 
   #emit(event: AppEvent): void {

@@ -20,7 +20,12 @@ export function recordProblem(record: unknown): string | undefined {
     }
   }
   const heap = r['heap'];
-  if (!isObject(heap) || !isNumber(heap['total_size']) || !isNumber(heap['node_count']) || !isNumber(heap['edge_count'])) {
+  if (
+    !isObject(heap) ||
+    !isNumber(heap['total_size']) ||
+    !isNumber(heap['node_count']) ||
+    !isNumber(heap['edge_count'])
+  ) {
     return '"heap" needs "total_size", "node_count" and "edge_count" (numbers)';
   }
   const timings = r['timings'];
@@ -46,8 +51,12 @@ function entryProblem(entry: unknown): string | undefined {
   }
   if (!isNumber(entry['dominated_size'])) return 'has no "dominated_size" number';
   if (!isNumber(entry['lineno'])) return 'has no "lineno" number';
-  if (entry['path'] !== undefined && !(Array.isArray(entry['path']) && entry['path'].every(isObject))) return 'has a "path" that is not a list of steps';
-  if (entry['allocations'] !== undefined && !(Array.isArray(entry['allocations']) && entry['allocations'].every(isObject))) {
+  if (entry['path'] !== undefined && !(Array.isArray(entry['path']) && entry['path'].every(isObject)))
+    return 'has a "path" that is not a list of steps';
+  if (
+    entry['allocations'] !== undefined &&
+    !(Array.isArray(entry['allocations']) && entry['allocations'].every(isObject))
+  ) {
     return 'has "allocations" that are not a list of sites';
   }
   return undefined;

@@ -5,7 +5,16 @@ import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FIXTURE_DIR, PROFILER_CLI, kill, killAll, runProfiler, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
+import {
+  FIXTURE_DIR,
+  PROFILER_CLI,
+  kill,
+  killAll,
+  runProfiler,
+  startProfiler,
+  startTarget,
+  waitFor,
+} from '../test/profiler-processes.js';
 import { freePort } from '../test/processes.js';
 
 describe('apptrace-profiler serve: bad input and lifecycle', () => {
@@ -39,7 +48,14 @@ describe('apptrace-profiler serve: bad input and lifecycle', () => {
   });
 
   it('warns when it listens on a non-loopback address', async () => {
-    const profiler = await startProfiler(['--listen', '0.0.0.0:0', '--inspect', `127.0.0.1:${await freePort()}`, '--db', join(dir, 'db.json')]);
+    const profiler = await startProfiler([
+      '--listen',
+      '0.0.0.0:0',
+      '--inspect',
+      `127.0.0.1:${await freePort()}`,
+      '--db',
+      join(dir, 'db.json'),
+    ]);
     await waitFor(() => profiler.output.stderr.includes('warning: listening on 0.0.0.0, not loopback'), 'the warning');
     expect(profiler.base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/_ah\/apptrace$/);
   });
@@ -48,7 +64,15 @@ describe('apptrace-profiler serve: bad input and lifecycle', () => {
     const db = join(dir, 'db.json');
     const bytes = '{"version":1,"records":[{"index":1,';
     writeFileSync(db, bytes);
-    const result = await runProfiler(['serve', '--listen', '127.0.0.1:0', '--db', db, '--inspect', `127.0.0.1:${await freePort()}`]);
+    const result = await runProfiler([
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--db',
+      db,
+      '--inspect',
+      `127.0.0.1:${await freePort()}`,
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${db} is not an apptrace store`);
     expect(result.stderr).toContain('--db');
@@ -92,11 +116,15 @@ describe('apptrace-profiler serve: bad input and lifecycle', () => {
     expect(status.inspector.hint).toContain(`node --inspect=127.0.0.1:${target.httpPort}`);
   });
 
-  it('as the proxy\'s child: reports its URL over IPC and exits when the channel closes', async () => {
-    const child = fork(PROFILER_CLI, ['serve', '--listen', '127.0.0.1:0', '--inspect', `127.0.0.1:${await freePort()}`, '--db', join(dir, 'db.json')], {
-      cwd: FIXTURE_DIR,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
+  it("as the proxy's child: reports its URL over IPC and exits when the channel closes", async () => {
+    const child = fork(
+      PROFILER_CLI,
+      ['serve', '--listen', '127.0.0.1:0', '--inspect', `127.0.0.1:${await freePort()}`, '--db', join(dir, 'db.json')],
+      {
+        cwd: FIXTURE_DIR,
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      },
+    );
     try {
       const message = await new Promise<{ type: string; url: string }>((resolve, reject) => {
         child.once('message', (m) => resolve(m as { type: string; url: string }));

@@ -40,7 +40,13 @@ export const SERVE_OPTIONS: OptionSpec[] = [
       return formatHostPort(host, port);
     },
   },
-  { name: 'db', kind: 'string', value: 'PATH', default: '.apptrace/db.json', help: 'the record store (a lowdb JSON file)' },
+  {
+    name: 'db',
+    kind: 'string',
+    value: 'PATH',
+    default: '.apptrace/db.json',
+    help: 'the record store (a lowdb JSON file)',
+  },
   {
     name: 'trace-module',
     kind: 'list',
@@ -90,7 +96,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     name: 'profiler-token',
     kind: 'string',
     value: 'SECRET',
-    help: "the secret apptrace-proxy sends with its signals (APPTRACE_PROFILER_TOKEN; the proxy hands one to the profiler it starts); without it, signals are refused",
+    help: 'the secret apptrace-proxy sends with its signals (APPTRACE_PROFILER_TOKEN; the proxy hands one to the profiler it starts); without it, signals are refused',
     check: checkProfilerToken,
   },
   {
@@ -101,7 +107,12 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     help: 'at most this share of wall time the target spends paused by snapshots; signals meanwhile fold into the next one (1: a snapshot per request)',
     check: checkPauseShare,
   },
-  { name: 'root', kind: 'string', value: 'DIR', help: "the app's root: module names are relative to it (default: the target's working directory)" },
+  {
+    name: 'root',
+    kind: 'string',
+    value: 'DIR',
+    help: "the app's root: module names are relative to it (default: the target's working directory)",
+  },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
 
@@ -121,10 +132,22 @@ apptrace-profiler clear [--db PATH | --profiler URL] [--yes] deletes every recor
  * passes process.exit): for a second Ctrl-C, and for a stopped profiler that something
  * pending would keep alive.
  */
-export async function runServeCommand(argv: string[], { exit }: { exit: (code: number | string) => void }): Promise<number> {
-  const { values } = parseOptions(argv, SERVE_OPTIONS, { env: withAllowedHostsEnv(process.env), command: 'apptrace-profiler' });
+export async function runServeCommand(
+  argv: string[],
+  { exit }: { exit: (code: number | string) => void },
+): Promise<number> {
+  const { values } = parseOptions(argv, SERVE_OPTIONS, {
+    env: withAllowedHostsEnv(process.env),
+    command: 'apptrace-profiler',
+  });
   if (values.help) {
-    process.stdout.write(formatHelp(USAGE, SERVE_OPTIONS, 'Environment: APPTRACE_<FLAG> (e.g. APPTRACE_INSPECT); config: apptrace.config.json.'));
+    process.stdout.write(
+      formatHelp(
+        USAGE,
+        SERVE_OPTIONS,
+        'Environment: APPTRACE_<FLAG> (e.g. APPTRACE_INSPECT); config: apptrace.config.json.',
+      ),
+    );
     return 0;
   }
   const inspect = parseHostPort(values.inspect as string);
@@ -245,12 +268,20 @@ function listenOn(server: Server, host: string, port: number): Promise<void> {
       server.off('listening', onListening);
       if (error.code === 'EADDRINUSE') {
         reject(
-          new AppError('PORT_IN_USE', `${host}:${port} is already in use; stop what listens there or pass --listen another port (0 for any free port).`, {
+          new AppError(
+            'PORT_IN_USE',
+            `${host}:${port} is already in use; stop what listens there or pass --listen another port (0 for any free port).`,
+            {
+              cause: error,
+            },
+          ),
+        );
+      } else if (error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
+        reject(
+          new AppError('BAD_FLAG', `cannot listen on ${host}:${port} (${error.code}); pass --listen another address.`, {
             cause: error,
           }),
         );
-      } else if (error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
-        reject(new AppError('BAD_FLAG', `cannot listen on ${host}:${port} (${error.code}); pass --listen another address.`, { cause: error }));
       } else reject(error);
     };
     const onListening = () => {
@@ -262,4 +293,3 @@ function listenOn(server: Server, host: string, port: number): Promise<void> {
     server.listen(port, host);
   });
 }
-

@@ -12,7 +12,10 @@ afterEach(() => {
 function files(keep: number): { files: SnapshotFiles; dir: string } {
   const root = mkdtempSync(join(tmpdir(), 'apptrace-snapfiles-'));
   dirs.push(root);
-  return { files: new SnapshotFiles({ dbPath: join(root, 'db.json'), keep, log: () => undefined }), dir: join(root, 'db.json.snapshots') };
+  return {
+    files: new SnapshotFiles({ dbPath: join(root, 'db.json'), keep, log: () => undefined }),
+    dir: join(root, 'db.json.snapshots'),
+  };
 }
 
 describe('SnapshotFiles', () => {

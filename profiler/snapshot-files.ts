@@ -54,7 +54,10 @@ export class SnapshotFiles {
     let failed: Error | null = null;
     const stream: WriteStream = createWriteStream(partial);
     stream.on('error', (error) => {
-      if (failed === null) this.#log(`apptrace-profiler: cannot keep the snapshot in ${this.dir}: ${error.message}; the record is kept without it.`);
+      if (failed === null)
+        this.#log(
+          `apptrace-profiler: cannot keep the snapshot in ${this.dir}: ${error.message}; the record is kept without it.`,
+        );
       failed = error;
     });
     let closed: Promise<boolean> | null = null;
@@ -78,7 +81,9 @@ export class SnapshotFiles {
         try {
           renameSync(partial, join(this.dir, name));
         } catch (error) {
-          this.#log(`apptrace-profiler: cannot keep the snapshot as ${join(this.dir, name)}: ${(error as Error).message}`);
+          this.#log(
+            `apptrace-profiler: cannot keep the snapshot as ${join(this.dir, name)}: ${(error as Error).message}`,
+          );
           rmSync(partial, { force: true });
           return undefined;
         }

@@ -13,7 +13,9 @@ function record(size: number): NewRecord {
     session: 's1',
     heap: { total_size: 1000, node_count: 10, edge_count: 20 },
     timings: { capture_ms: 1, analysis_ms: 1 },
-    entries: [{ obj_type: 'Array', name: 'leak', dominated_size: size, filename: 'a.mjs', lineno: 1, module_name: 'a.mjs' }],
+    entries: [
+      { obj_type: 'Array', name: 'leak', dominated_size: size, filename: 'a.mjs', lineno: 1, module_name: 'a.mjs' },
+    ],
   };
 }
 

@@ -47,14 +47,18 @@ export function isProcessAlive(pid: number): boolean {
 function readHolder(path: string): Holder | undefined {
   try {
     const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Holder> | null;
-    return typeof parsed?.pid === 'number' && Number.isInteger(parsed.pid) && parsed.pid > 0 ? (parsed as Holder) : undefined;
+    return typeof parsed?.pid === 'number' && Number.isInteger(parsed.pid) && parsed.pid > 0
+      ? (parsed as Holder)
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
 function inUse(storePath: string, path: string, holder: Holder | undefined): AppError {
-  const who = holder ? `pid ${holder.pid}${holder.since ? `, since ${holder.since}` : ''}` : 'a process that is writing its lock';
+  const who = holder
+    ? `pid ${holder.pid}${holder.since ? `, since ${holder.since}` : ''}`
+    : 'a process that is writing its lock';
   return new AppError(
     'STORE_LOCKED',
     `the record store ${storePath} is in use by another apptrace profiler (${who}; lock ${path}). ` +
@@ -72,9 +76,13 @@ export async function lockStore(storePath: string): Promise<StoreLock> {
       fd = openSync(path, 'wx', 0o644);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new AppError('STORE_UNREADABLE', `cannot create the store's lock ${path}: ${(error as Error).message}; pass --db a writable path.`, {
-          cause: error,
-        });
+        throw new AppError(
+          'STORE_UNREADABLE',
+          `cannot create the store's lock ${path}: ${(error as Error).message}; pass --db a writable path.`,
+          {
+            cause: error,
+          },
+        );
       }
       const holder = readHolder(path);
       if (holder === undefined) {

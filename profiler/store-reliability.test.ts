@@ -6,13 +6,31 @@
  * on SIGTERM the records that could not be written are reported.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../demo/ports.js';
 import type { HeapRecord } from '../contract/record.js';
-import { PROFILER_CLI, FIXTURE_DIR, kill, killAll, runProfiler, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
+import {
+  PROFILER_CLI,
+  FIXTURE_DIR,
+  kill,
+  killAll,
+  runProfiler,
+  startProfiler,
+  startTarget,
+  waitFor,
+} from '../test/profiler-processes.js';
 
 function record(index: number, padding = 0): HeapRecord {
   return {
@@ -22,7 +40,16 @@ function record(index: number, padding = 0): HeapRecord {
     request: { method: 'GET', url: `/r${index}`, status: 200 },
     heap: { total_size: 1_000_000 + index, node_count: 100, edge_count: 200 },
     timings: { capture_ms: 10, analysis_ms: 5 },
-    entries: [{ obj_type: 'Array', name: 'log'.padEnd(3 + padding, '_'), dominated_size: 100 * index, filename: 'a.js', lineno: 1, module_name: 'a.js' }],
+    entries: [
+      {
+        obj_type: 'Array',
+        name: 'log'.padEnd(3 + padding, '_'),
+        dominated_size: 100 * index,
+        filename: 'a.js',
+        lineno: 1,
+        module_name: 'a.js',
+      },
+    ],
   };
 }
 
@@ -58,9 +85,19 @@ describe('the record store under real profilers', () => {
     const target = await startTarget();
     const first = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', db]);
     await waitFor(async () => (await first.records()).length >= 1, 'the baseline');
-    const second = await runProfiler(['serve', '--listen', '127.0.0.1:0', '--inspect', `127.0.0.1:${target.inspectPort}`, '--db', db]);
+    const second = await runProfiler([
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--inspect',
+      `127.0.0.1:${target.inspectPort}`,
+      '--db',
+      db,
+    ]);
     expect(second.code).toBe(1);
-    expect(second.stderr).toContain(`the record store ${db} is in use by another apptrace profiler (pid ${first.child.pid}`);
+    expect(second.stderr).toContain(
+      `the record store ${db} is in use by another apptrace profiler (pid ${first.child.pid}`,
+    );
     expect(second.stderr).toContain('--db another path');
     // The first is intact: it still records, and the file has everything it acknowledged.
     const manual = await first.snapshot();
@@ -85,7 +122,11 @@ describe('the record store under real profilers', () => {
       // Each round's profiler takes over the lock the killed one left.
       const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--db', db]);
       await waitFor(async () => (await profiler.status()).inspector.state === 'connected', 'the inspector');
-      const res = await fetch(`${profiler.base}/api/snapshot`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${profiler.base}/api/snapshot`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       // No await between the answer and the kill.
       profiler.child.kill('SIGKILL');
       expect(res.status).toBe(201);
@@ -103,7 +144,15 @@ describe('the record store under real profilers', () => {
     writeFileSync(db, text);
     chmodSync(db, 0o444);
     const before = statSync(db);
-    const result = await runProfiler(['serve', '--listen', '127.0.0.1:0', '--db', db, '--inspect', `127.0.0.1:${await freePort()}`]);
+    const result = await runProfiler([
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--db',
+      db,
+      '--inspect',
+      `127.0.0.1:${await freePort()}`,
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`the record store ${db} is read-only; it was left untouched`);
     expect(result.stderr).toContain('chmod u+w');
@@ -116,11 +165,27 @@ describe('the record store under real profilers', () => {
   }, 30_000);
 
   const malformed: [string, unknown[], string][] = [
-    ['entries: [null]', [record(1), { ...record(2), entries: [null] }], 'record 2 (the 2nd in "records") is malformed: entry 1 is not an object'],
-    ['heap: null', [record(1), { ...record(2), heap: null }], 'record 2 (the 2nd in "records") is malformed: "heap" needs'],
+    [
+      'entries: [null]',
+      [record(1), { ...record(2), entries: [null] }],
+      'record 2 (the 2nd in "records") is malformed: entry 1 is not an object',
+    ],
+    [
+      'heap: null',
+      [record(1), { ...record(2), heap: null }],
+      'record 2 (the 2nd in "records") is malformed: "heap" needs',
+    ],
     ['a null record', [record(1), null], 'the 2nd record in "records" is malformed: it is not an object'],
-    ['an entry without a name', [{ ...record(1), entries: [{ ...record(1).entries[0]!, name: 7 }] }], 'record 1 (the 1st in "records") is malformed: entry 1 has no "name" string'],
-    ['request: "GET /"', [{ ...record(1), request: 'GET /' }], 'record 1 (the 1st in "records") is malformed: "request"'],
+    [
+      'an entry without a name',
+      [{ ...record(1), entries: [{ ...record(1).entries[0]!, name: 7 }] }],
+      'record 1 (the 1st in "records") is malformed: entry 1 has no "name" string',
+    ],
+    [
+      'request: "GET /"',
+      [{ ...record(1), request: 'GET /' }],
+      'record 1 (the 1st in "records") is malformed: "request"',
+    ],
     ['indexes that go back', [record(2), record(1)], 'record 1 (the 2nd in "records") does not follow record 2'],
   ];
   for (const [what, records, message] of malformed) {
@@ -128,7 +193,15 @@ describe('the record store under real profilers', () => {
       const text = storeText(records);
       writeFileSync(db, text);
       const before = statSync(db);
-      const result = await runProfiler(['serve', '--listen', '127.0.0.1:0', '--db', db, '--inspect', `127.0.0.1:${await freePort()}`]);
+      const result = await runProfiler([
+        'serve',
+        '--listen',
+        '127.0.0.1:0',
+        '--db',
+        db,
+        '--inspect',
+        `127.0.0.1:${await freePort()}`,
+      ]);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${db} is not an apptrace store: ${message}`);
       expect(result.stderr).toContain('left untouched');
@@ -141,11 +214,25 @@ describe('the record store under real profilers', () => {
 
   /** The profiler CLI with a file size limit: writes past `kb` KB fail with EFBIG, as on a full disk. */
   function profilerWithSizeLimit(kb: number, args: string[]) {
-    const child = spawn('bash', ['-c', `ulimit -f ${kb} && exec "$@"`, 'bash', process.execPath, PROFILER_CLI, 'serve', '--listen', '127.0.0.1:0', ...args], {
-      cwd: FIXTURE_DIR,
-      env: { ...process.env, APPTRACE_DB: '', APPTRACE_INSPECT: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'bash',
+      [
+        '-c',
+        `ulimit -f ${kb} && exec "$@"`,
+        'bash',
+        process.execPath,
+        PROFILER_CLI,
+        'serve',
+        '--listen',
+        '127.0.0.1:0',
+        ...args,
+      ],
+      {
+        cwd: FIXTURE_DIR,
+        env: { ...process.env, APPTRACE_DB: '', APPTRACE_INSPECT: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const output = { stdout: '', stderr: '' };
     child.stdout.setEncoding('utf8').on('data', (d: string) => (output.stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (output.stderr += d));
@@ -170,9 +257,20 @@ describe('the record store under real profilers', () => {
     // The empty store fits in 1 KB; a record of the fixture does not.
     const run = profilerWithSizeLimit(1, ['--db', db, '--inspect', `127.0.0.1:${target.inspectPort}`]);
     try {
-      const [, base] = (await waitFor(() => /listening on (http:\/\/[^\s]+\/_ah\/apptrace)/.exec(run.output.stdout) ?? undefined, 'the profiler', 20_000))!;
-      await waitFor(async () => ((await (await fetch(`${base}/api/status`)).json()) as { lastError: unknown }).lastError !== null, 'the failed write of the baseline');
-      const res = await fetch(`${base}/api/snapshot`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const [, base] = (await waitFor(
+        () => /listening on (http:\/\/[^\s]+\/_ah\/apptrace)/.exec(run.output.stdout) ?? undefined,
+        'the profiler',
+        20_000,
+      ))!;
+      await waitFor(
+        async () => ((await (await fetch(`${base}/api/status`)).json()) as { lastError: unknown }).lastError !== null,
+        'the failed write of the baseline',
+      );
+      const res = await fetch(`${base}/api/snapshot`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(res.status).toBe(500);
       expect(((await res.json()) as { error: string }).error).toContain(`cannot write the record store ${db}`);
       run.child.kill('SIGTERM');

@@ -64,9 +64,13 @@ export class RecordStore {
     try {
       await mkdir(dirname(absolute), { recursive: true });
     } catch (error) {
-      throw new AppError('STORE_UNREADABLE', `cannot create the folder of the record store ${absolute}: ${(error as Error).message}; pass --db a writable path.`, {
-        cause: error,
-      });
+      throw new AppError(
+        'STORE_UNREADABLE',
+        `cannot create the folder of the record store ${absolute}: ${(error as Error).message}; pass --db a writable path.`,
+        {
+          cause: error,
+        },
+      );
     }
     const lock = await lockStore(absolute);
     try {
@@ -150,9 +154,13 @@ export class RecordStore {
     const stored: HeapRecord = { index: this.lastIndex + 1, ...record };
     this.#db.data.records.push(stored);
     const written = this.#write().catch((error: unknown) => {
-      throw new AppError('STORE_UNREADABLE', `cannot write the record store ${this.path}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new AppError(
+        'STORE_UNREADABLE',
+        `cannot write the record store ${this.path}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     });
     return { record: stored, written };
   }
@@ -187,9 +195,13 @@ export class RecordStore {
     try {
       await write;
     } catch (error) {
-      throw new AppError('STORE_UNREADABLE', `cannot write the record store ${this.path}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new AppError(
+        'STORE_UNREADABLE',
+        `cannot write the record store ${this.path}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     return count;
   }
@@ -296,7 +308,10 @@ function shapeProblem(data: unknown): string | undefined {
   for (let i = 0; i < records.length; i++) {
     const record: unknown = records[i];
     const index = (record as Partial<HeapRecord> | null)?.index;
-    const name = typeof index === 'number' ? `record ${index} (the ${ordinal(i + 1)} in "records")` : `the ${ordinal(i + 1)} record in "records"`;
+    const name =
+      typeof index === 'number'
+        ? `record ${index} (the ${ordinal(i + 1)} in "records")`
+        : `the ${ordinal(i + 1)} record in "records"`;
     const why = recordProblem(record);
     if (why) return `${name} is malformed: ${why}`;
     if (index! <= last) return `${name} does not follow record ${last} ("index" must increase)`;

@@ -21,7 +21,11 @@ interface Spawned {
 const spawned = new Set<ChildProcess>();
 
 function run(args: string[], env: Record<string, string> = {}): Spawned {
-  const child = spawn(process.execPath, args, { cwd: FIXTURE_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: FIXTURE_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   spawned.add(child);
   const out: Spawned = { child, stdout: '', stderr: '' };
   child.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString('utf8')));
@@ -32,7 +36,10 @@ function run(args: string[], env: Record<string, string> = {}): Spawned {
 /** Another Node process with its inspector on `port` (0: a free one); resolves with the port. */
 async function otherProcess(port: number): Promise<{ proc: Spawned; port: number }> {
   const proc = run([`--inspect=127.0.0.1:${port}`, '-e', 'setInterval(() => {}, 1000)']);
-  const m = await waitFor(() => /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//.exec(proc.stderr) ?? undefined, 'the other process');
+  const m = await waitFor(
+    () => /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//.exec(proc.stderr) ?? undefined,
+    'the other process',
+  );
   return { proc, port: Number(m[1]) };
 }
 
@@ -64,11 +71,20 @@ describe('the inspected process must be the one serving --target', () => {
   it('a second Node process on the inspector port is refused (terminal, status, page); the app is attached once it has the port, and refused again after a restart', async () => {
     const other = await otherProcess(0);
     const app = await appWithoutInspector(other.port);
-    const profiler = await startProfiler(['--inspect', `127.0.0.1:${other.port}`, '--target', `127.0.0.1:${app.port}`, '--db', join(dir, 'db.json')]);
+    const profiler = await startProfiler([
+      '--inspect',
+      `127.0.0.1:${other.port}`,
+      '--target',
+      `127.0.0.1:${app.port}`,
+      '--db',
+      join(dir, 'db.json'),
+    ]);
 
     const refused = await waitFor(async () => {
       const status = await profiler.status();
-      return status.inspector.state === 'unreachable' && status.inspector.hint?.includes('is not your app') ? status : undefined;
+      return status.inspector.state === 'unreachable' && status.inspector.hint?.includes('is not your app')
+        ? status
+        : undefined;
     }, 'the other process to be refused');
     expect(refused.inspector.hint).toContain(`pid ${other.proc.child.pid}`);
     expect(refused.inspector.hint).toContain(`served by pid ${app.proc.child.pid}`);
@@ -99,7 +115,10 @@ describe('the inspected process must be the one serving --target', () => {
     const again = await appWithoutInspector(other.port, app.port);
     const refusedAgain = await waitFor(async () => {
       const status = await profiler.status();
-      return status.inspector.state === 'unreachable' && status.inspector.hint?.includes(`pid ${intruder.proc.child.pid}`) ? status : undefined;
+      return status.inspector.state === 'unreachable' &&
+        status.inspector.hint?.includes(`pid ${intruder.proc.child.pid}`)
+        ? status
+        : undefined;
     }, 'the new process on the inspector port to be refused');
     expect(refusedAgain.inspector.hint).toContain(`served by pid ${again.proc.child.pid}`);
     // Nothing of the intruder was recorded, not even a baseline.
@@ -108,7 +127,14 @@ describe('the inspected process must be the one serving --target', () => {
 
   it('attaches without a warning when the inspected process serves the target', async () => {
     const target = await startTarget();
-    const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--target', `127.0.0.1:${target.httpPort}`, '--db', join(dir, 'db.json')]);
+    const profiler = await startProfiler([
+      '--inspect',
+      `127.0.0.1:${target.inspectPort}`,
+      '--target',
+      `127.0.0.1:${target.httpPort}`,
+      '--db',
+      join(dir, 'db.json'),
+    ]);
     const status = await waitFor(async () => {
       const s = await profiler.status();
       return s.inspector.state === 'connected' ? s : undefined;
@@ -120,12 +146,21 @@ describe('the inspected process must be the one serving --target', () => {
   it('warns, and goes on, when it cannot verify (nothing here serves the --target port)', async () => {
     const target = await startTarget();
     const nobody = 1 + target.httpPort === target.inspectPort ? target.httpPort + 2 : target.httpPort + 1;
-    const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--target', `127.0.0.1:${nobody}`, '--db', join(dir, 'db.json')]);
+    const profiler = await startProfiler([
+      '--inspect',
+      `127.0.0.1:${target.inspectPort}`,
+      '--target',
+      `127.0.0.1:${nobody}`,
+      '--db',
+      join(dir, 'db.json'),
+    ]);
     const status = await waitFor(async () => {
       const s = await profiler.status();
       return s.inspector.state === 'connected' && (s.warnings ?? []).length > 0 ? s : undefined;
     }, 'the warning');
-    expect(status.warnings).toEqual([{ code: 'TARGET_UNVERIFIED', message: expect.stringContaining(`serves 127.0.0.1:${nobody}`) }]);
+    expect(status.warnings).toEqual([
+      { code: 'TARGET_UNVERIFIED', message: expect.stringContaining(`serves 127.0.0.1:${nobody}`) },
+    ]);
     expect(status.warnings![0]!.message).toContain(`listens on ${target.httpPort}`);
     await waitFor(() => profiler.output.stdout.includes('warning: cannot verify'), 'the warning in the terminal');
     expect((await profiler.snapshot()).status).toBe(201);
@@ -165,7 +200,10 @@ describe('a --trace-module that matches none of the loaded scripts', () => {
     expect(warning?.message).toMatch(/server\.mjs/);
     expect(warning?.message).toMatch(/store\.cjs/);
     expect(warning?.message).not.toMatch(/node_modules|node:internal/);
-    await waitFor(() => profiler.output.stdout.includes('warning: --trace-module "src/**" matches none'), 'the terminal warning');
+    await waitFor(
+      () => profiler.output.stdout.includes('warning: --trace-module "src/**" matches none'),
+      'the terminal warning',
+    );
 
     const html = await (await fetch(profiler.base)).text();
     expect(html).toContain('--trace-module &quot;src/**&quot; matches none');
@@ -178,11 +216,16 @@ describe('a --trace-module that matches none of the loaded scripts', () => {
       await page.waitForFunction(() => document.getElementById('st-live')?.textContent !== 'connecting…');
       expect(await page.isVisible('#warnings')).toBe(true);
       expect(await page.textContent('#warnings-list')).toContain('matches none of the');
-      expect(await page.textContent('#suspects-empty')).toContain('--trace-module matches none of the scripts the app has loaded');
+      expect(await page.textContent('#suspects-empty')).toContain(
+        '--trace-module matches none of the scripts the app has loaded',
+      );
       // A live status event keeps it (the client renders the same words).
       expect((await profiler.snapshot()).status).toBe(201);
       const count = (await profiler.records()).length;
-      await page.waitForFunction((n) => (document.getElementById('st-records')?.textContent ?? '').startsWith(`${n} records`), count);
+      await page.waitForFunction(
+        (n) => (document.getElementById('st-records')?.textContent ?? '').startsWith(`${n} records`),
+        count,
+      );
       expect(await page.isVisible('#warnings')).toBe(true);
       expect(await page.textContent('#suspects-empty')).toContain('--trace-module matches none');
       expect(browser.problems).toEqual([]);
@@ -193,7 +236,14 @@ describe('a --trace-module that matches none of the loaded scripts', () => {
 
   it('says nothing when the pattern matches', async () => {
     const target = await startTarget();
-    const profiler = await startProfiler(['--inspect', `127.0.0.1:${target.inspectPort}`, '--trace-module', 'store.cjs', '--db', join(dir, 'db.json')]);
+    const profiler = await startProfiler([
+      '--inspect',
+      `127.0.0.1:${target.inspectPort}`,
+      '--trace-module',
+      'store.cjs',
+      '--db',
+      join(dir, 'db.json'),
+    ]);
     await connected(profiler);
     expect((await profiler.snapshot()).status).toBe(201);
     expect((await profiler.records())[0]!.entries.length).toBeGreaterThan(0);

@@ -32,10 +32,18 @@ export class TerminalReport {
     this.#profiler = profiler;
   }
 
-  start(info: { url: string; store: RecordStore; urlPatterns: string[]; target: string | null; sidecar: boolean }): void {
+  start(info: {
+    url: string;
+    store: RecordStore;
+    urlPatterns: string[];
+    target: string | null;
+    sidecar: boolean;
+  }): void {
     const { store } = info;
     // As the proxy's sidecar its port is an internal one: the proxy prints the address to open.
-    this.line(`apptrace-profiler listening on ${info.url}${info.sidecar ? ' (sidecar: open the UI through apptrace-proxy)' : ''}`);
+    this.line(
+      `apptrace-profiler listening on ${info.url}${info.sidecar ? ' (sidecar: open the UI through apptrace-proxy)' : ''}`,
+    );
     this.#previous = store.since(Math.max(0, store.lastIndex - 1))[0];
     if (info.target) this.line(`  target:    ${info.target}`);
     this.line(`  inspector: ${this.#profiler.session.address}`);
@@ -47,7 +55,9 @@ export class TerminalReport {
     let traced = this.#profiler.traceModules.join(', ');
     const onState = (state: string, hint: string | null) => {
       const id = session.current?.id;
-      this.line(`inspector ${session.address}: ${state}${state === 'connected' && id ? ` (session ${id})` : ''}${hint ? ` — ${hint}` : ''}`);
+      this.line(
+        `inspector ${session.address}: ${state}${state === 'connected' && id ? ` (session ${id})` : ''}${hint ? ` — ${hint}` : ''}`,
+      );
       const now = this.#profiler.traceModules.join(', ');
       if (now !== traced) {
         traced = now;
@@ -82,7 +92,9 @@ export class TerminalReport {
       if (!this.#out.isTTY || now - p.startedAt < PROGRESS_AFTER_MS || now - shownAt < PROGRESS_EVERY_MS) return;
       shownAt = now;
       const phase = p.total > 0 && p.done < p.total ? `building ${Math.floor((100 * p.done) / p.total)}%` : 'streaming';
-      this.#out.write(`\r\x1b[Ksnapshot: ${phase}, ${formatBytes(p.bytes)} received, ${((Date.now() - p.startedAt) / 1000).toFixed(1)} s`);
+      this.#out.write(
+        `\r\x1b[Ksnapshot: ${phase}, ${formatBytes(p.bytes)} received, ${((Date.now() - p.startedAt) / 1000).toFixed(1)} s`,
+      );
       this.#progressShown = true;
     };
     // Setup warnings (contract/app-deps.ts StatusWarning), each printed when it appears.

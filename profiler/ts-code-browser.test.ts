@@ -48,14 +48,28 @@ function lineOf(text: string, pattern: RegExp): number {
 async function compile(root: string, args: string[]): Promise<void> {
   mkdirSync(join(root, 'src'), { recursive: true });
   copyFileSync(join(fixture, 'src/store.ts'), join(root, 'src/store.ts'));
-  await run(tsc, [...args, '--target', 'es2022', '--outDir', 'dist', '--rootDir', 'src', 'src/store.ts'], { cwd: root, timeout: 60_000 });
+  await run(tsc, [...args, '--target', 'es2022', '--outDir', 'dist', '--rootDir', 'src', 'src/store.ts'], {
+    cwd: root,
+    timeout: 60_000,
+  });
 }
 
 /** The fixture's loader keeps the compiled store alive, filled, until its stdin closes. */
-async function startTsTarget(root: string, how: 'require' | 'import'): Promise<{ inspectPort: number; stop: () => void }> {
+async function startTsTarget(
+  root: string,
+  how: 'require' | 'import',
+): Promise<{ inspectPort: number; stop: () => void }> {
   const child = spawn(
     process.execPath,
-    ['--enable-source-maps', '--inspect=127.0.0.1:0', join(fixture, 'write-snapshot.mjs'), '-', '50', '40', `${how}:${join(root, 'dist/store.js')}`],
+    [
+      '--enable-source-maps',
+      '--inspect=127.0.0.1:0',
+      join(fixture, 'write-snapshot.mjs'),
+      '-',
+      '50',
+      '40',
+      `${how}:${join(root, 'dist/store.js')}`,
+    ],
     { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -82,25 +96,44 @@ async function startTsTarget(root: string, how: 'require' | 'import'): Promise<{
 function shownLines(body: string): { lines: string[]; marked: number[] } {
   const lines: string[] = [];
   const marked: number[] = [];
-  for (const m of body.matchAll(/<div class="line" id="L(\d+)"( data-marked[^>]*)?><a class="ln" href="#L\d+">\d+<\/a><span class="src">(.*?)<\/span>(?:<span class="mark-note">.*?<\/span>)?<\/div>/g)) {
+  for (const m of body.matchAll(
+    /<div class="line" id="L(\d+)"( data-marked[^>]*)?><a class="ln" href="#L\d+">\d+<\/a><span class="src">(.*?)<\/span>(?:<span class="mark-note">.*?<\/span>)?<\/div>/g,
+  )) {
     expect(Number(m[1])).toBe(lines.length + 1);
     if (m[2]) marked.push(Number(m[1]));
-    const text = m[3]!.replace(/<[^>]*>/g, '').replace(/&(lt|gt|quot|#39|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!);
+    const text = m[3]!
+      .replace(/<[^>]*>/g, '')
+      .replace(
+        /&(lt|gt|quot|#39|amp);/g,
+        (_, e: string) => ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!,
+      );
     lines.push(text);
   }
   return { lines, marked };
 }
 
 async function profileAndBrowse(root: string, inspectPort: number, patterns: string[]): Promise<void> {
-  const profiler = await startProfiler(['--inspect', `127.0.0.1:${inspectPort}`, '--db', join(root, 'db.json'), ...patterns], { cwd: root });
+  const profiler = await startProfiler(
+    ['--inspect', `127.0.0.1:${inspectPort}`, '--db', join(root, 'db.json'), ...patterns],
+    { cwd: root },
+  );
   await waitFor(async () => (await profiler.status()).inspector.state === 'connected', 'the profiler attached');
   const { status, body } = await profiler.snapshot();
   expect(status, JSON.stringify(body)).toBe(201);
   const record = body as HeapRecord;
   const byName = new Map<string, Entry>(record.entries.map((e) => [e.name, e]));
   const cacheLine = lineOf(tsText, /^const cache\b/);
-  expect(byName.get('cache')).toMatchObject({ module_name: 'src/store.ts', filename: 'src/store.ts', lineno: cacheLine, obj_type: 'Map' });
-  expect(byName.get('Store')).toMatchObject({ module_name: 'src/store.ts', filename: 'src/store.ts', lineno: lineOf(tsText, /^export class Store\b/) });
+  expect(byName.get('cache')).toMatchObject({
+    module_name: 'src/store.ts',
+    filename: 'src/store.ts',
+    lineno: cacheLine,
+    obj_type: 'Map',
+  });
+  expect(byName.get('Store')).toMatchObject({
+    module_name: 'src/store.ts',
+    filename: 'src/store.ts',
+    lineno: lineOf(tsText, /^export class Store\b/),
+  });
 
   const res = await fetch(`${profiler.base}/code?${new URLSearchParams({ module: 'src/store.ts', name: 'cache' })}`);
   const page = await res.text();
@@ -120,7 +153,7 @@ describe('the code browser on a TypeScript app', () => {
     target.stop();
   });
 
-  it('ES module with an inline map, traced by its original name, its files gone: only the inspector\'s copy', async () => {
+  it("ES module with an inline map, traced by its original name, its files gone: only the inspector's copy", async () => {
     const root = join(dir, 'esm');
     mkdirSync(root, { recursive: true });
     writeFileSync(join(root, 'package.json'), '{"type":"module"}\n');

@@ -20,7 +20,10 @@ describe('--allocation-sites', () => {
     try {
       writeFileSync(join(dir, 'apptrace.config.json'), JSON.stringify({ allocationSites: true }));
       const fromFlag = parseProxyConfig(['--target', '3000', '--allocation-sites'], { env: {}, cwd: tmpdir() });
-      const fromEnv = parseProxyConfig(['--target', '3000'], { env: { APPTRACE_ALLOCATION_SITES: '1' }, cwd: tmpdir() });
+      const fromEnv = parseProxyConfig(['--target', '3000'], {
+        env: { APPTRACE_ALLOCATION_SITES: '1' },
+        cwd: tmpdir(),
+      });
       const fromFile = parseProxyConfig(['--target', '3000'], { env: {}, cwd: dir });
       const envOff = parseProxyConfig(['--target', '3000'], { env: { APPTRACE_ALLOCATION_SITES: 'false' }, cwd: dir });
       expect([fromFlag, fromEnv, fromFile].map((c) => c.allocationSites)).toEqual([true, true, true]);

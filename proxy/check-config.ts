@@ -88,7 +88,10 @@ function checkCount(value: string): string {
   if (!/^\d+$/.test(value)) throw new Error('expected a whole number of rounds such as 16');
   const n = Number(value);
   // The rate is measured over the second half of the run: that needs a few rounds.
-  if (n < 4 || n > MAX_ROUNDS) throw new Error(`expected between 4 and ${MAX_ROUNDS} (the growth rate is measured over the second half of the rounds)`);
+  if (n < 4 || n > MAX_ROUNDS)
+    throw new Error(
+      `expected between 4 and ${MAX_ROUNDS} (the growth rate is measured over the second half of the rounds)`,
+    );
   return String(n);
 }
 
@@ -111,8 +114,20 @@ function checkSeconds(value: string): string {
 }
 
 export const CHECK_OPTIONS: readonly OptionSpec[] = [
-  { name: 'target', kind: 'string', value: 'host:port', help: 'the app to check, already running (required)', check: checkTarget },
-  { name: 'inspect', kind: 'string', value: 'host:port', help: "the app's inspector (default: the target's host, port 9229)", check: checkHostPort },
+  {
+    name: 'target',
+    kind: 'string',
+    value: 'host:port',
+    help: 'the app to check, already running (required)',
+    check: checkTarget,
+  },
+  {
+    name: 'inspect',
+    kind: 'string',
+    value: 'host:port',
+    help: "the app's inspector (default: the target's host, port 9229)",
+    check: checkHostPort,
+  },
   {
     name: 'request',
     kind: 'list',
@@ -120,10 +135,34 @@ export const CHECK_OPTIONS: readonly OptionSpec[] = [
     help: 'a request to send each round, e.g. /items or "POST /items"; repeatable (required). {i} in it is the round\'s number: "GET /users/{i}" asks for a new key each round',
     check: checkRequest,
   },
-  { name: 'body', kind: 'string', value: 'TEXT', help: 'the body of each request that is not GET or HEAD; {i} is the round\'s number' },
-  { name: 'header', kind: 'list', value: '"NAME: VALUE"', help: 'a header of every request, e.g. "x-user: {i}"; repeatable; {i} is the round\'s number', check: checkHeader },
-  { name: 'requests', kind: 'string', value: 'N', help: 'how many rounds of the requests to send, 4 or more', default: String(DEFAULT_ROUNDS), check: checkCount },
-  { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "the modules whose objects are watched; repeatable (default: the app's own scripts)", check: checkModulePattern },
+  {
+    name: 'body',
+    kind: 'string',
+    value: 'TEXT',
+    help: "the body of each request that is not GET or HEAD; {i} is the round's number",
+  },
+  {
+    name: 'header',
+    kind: 'list',
+    value: '"NAME: VALUE"',
+    help: 'a header of every request, e.g. "x-user: {i}"; repeatable; {i} is the round\'s number',
+    check: checkHeader,
+  },
+  {
+    name: 'requests',
+    kind: 'string',
+    value: 'N',
+    help: 'how many rounds of the requests to send, 4 or more',
+    default: String(DEFAULT_ROUNDS),
+    check: checkCount,
+  },
+  {
+    name: 'trace-module',
+    kind: 'list',
+    value: 'PATTERN',
+    help: "the modules whose objects are watched; repeatable (default: the app's own scripts)",
+    check: checkModulePattern,
+  },
   {
     name: 'threshold',
     kind: 'string',
@@ -132,9 +171,21 @@ export const CHECK_OPTIONS: readonly OptionSpec[] = [
     default: String(DEFAULT_THRESHOLD),
     check: checkThreshold,
   },
-  { name: 'db', kind: 'string', value: 'PATH', help: 'keep the records in this store (default: a temporary one, removed at the end)' },
+  {
+    name: 'db',
+    kind: 'string',
+    value: 'PATH',
+    help: 'keep the records in this store (default: a temporary one, removed at the end)',
+  },
   { name: 'json', kind: 'boolean', help: 'print a JSON report on stdout: {passed, threshold, requests, suspects:[…]}' },
-  { name: 'wait', kind: 'string', value: 'SECONDS', help: 'how long to wait for the target and its inspector to answer', default: '10', check: checkSeconds },
+  {
+    name: 'wait',
+    kind: 'string',
+    value: 'SECONDS',
+    help: 'how long to wait for the target and its inspector to answer',
+    default: '10',
+    check: checkSeconds,
+  },
   { name: 'verbose', kind: 'boolean', help: "show the profiler's own lines (on stderr)" },
   { name: 'help', kind: 'boolean', help: 'show this help' },
 ];
@@ -167,7 +218,10 @@ export function checkHelp(): string {
  * Resolves `apptrace-proxy check`'s flags (then `APPTRACE_*`, then apptrace.config.json).
  * Throws `AppError('BAD_FLAG')` naming the culprit.
  */
-export function parseCheckConfig(argv: readonly string[], context: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CheckConfig {
+export function parseCheckConfig(
+  argv: readonly string[],
+  context: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): CheckConfig {
   const wantsHelp = argv.includes('--help') || argv.includes('-h');
   const { values, positionals } = parseOptions(wantsHelp ? ['--help'] : argv, CHECK_OPTIONS, {
     ...context,
@@ -189,15 +243,24 @@ export function parseCheckConfig(argv: readonly string[], context: { env?: NodeJ
   };
   if (wantsHelp) return { ...base, target: { host: '', port: 0 }, help: true };
   if (positionals.length > 0) {
-    throw new AppError('BAD_FLAG', `unexpected argument ${JSON.stringify(positionals[0])}; a request is given as --request ${positionals[0]}. Run \`apptrace-proxy check --help\`.`);
+    throw new AppError(
+      'BAD_FLAG',
+      `unexpected argument ${JSON.stringify(positionals[0])}; a request is given as --request ${positionals[0]}. Run \`apptrace-proxy check --help\`.`,
+    );
   }
   const targetText = values['target'] as string | undefined;
   if (targetText === undefined) {
-    throw new AppError('BAD_FLAG', '--target is required: the address of your running app, e.g. `apptrace-proxy check --target 127.0.0.1:3000 --request /`.');
+    throw new AppError(
+      'BAD_FLAG',
+      '--target is required: the address of your running app, e.g. `apptrace-proxy check --target 127.0.0.1:3000 --request /`.',
+    );
   }
   const requests = ((values['request'] as string[] | undefined) ?? []).map(parseRequest);
   if (requests.length === 0) {
-    throw new AppError('BAD_FLAG', '--request is required: the path to send each round, e.g. --request /items (repeatable; "POST /items" for another method).');
+    throw new AppError(
+      'BAD_FLAG',
+      '--request is required: the path to send each round, e.g. --request /items (repeatable; "POST /items" for another method).',
+    );
   }
   const target = parseHostPort(targetText);
   return {

@@ -20,10 +20,22 @@ interface Run {
 const checks = new Set<ReturnType<typeof spawn>>();
 
 function check(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [PROXY_CLI, 'check', '--target', `127.0.0.1:${app.port}`, '--inspect', `127.0.0.1:${inspectPort}`, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, APPTRACE_TARGET: '', APPTRACE_INSPECT: '', APPTRACE_DB: '', APPTRACE_REQUEST: '', APPTRACE_BODY: '', APPTRACE_HEADER: '' },
-  });
+  const child = spawn(
+    process.execPath,
+    [PROXY_CLI, 'check', '--target', `127.0.0.1:${app.port}`, '--inspect', `127.0.0.1:${inspectPort}`, ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        APPTRACE_TARGET: '',
+        APPTRACE_INSPECT: '',
+        APPTRACE_DB: '',
+        APPTRACE_REQUEST: '',
+        APPTRACE_BODY: '',
+        APPTRACE_HEADER: '',
+      },
+    },
+  );
   checks.add(child);
   let stdout = '';
   let stderr = '';
@@ -61,7 +73,9 @@ afterAll(async () => {
 });
 
 describe('apptrace-proxy check on slow and per-key leaks', () => {
-  it('fails a 300 B/request leak through a function entry within the default 16 rounds', { timeout: 120_000 }, async () => {
+  it('fails a 300 B/request leak through a function entry within the default 16 rounds', {
+    timeout: 120_000,
+  }, async () => {
     const run = await check(['--request', '/slow']);
     expect(run.code, run.stdout + run.stderr).toBe(1);
     expect(run.stderr).toMatch(/round 16\/16: 16 requests/);
@@ -69,7 +83,9 @@ describe('apptrace-proxy check on slow and per-key leaks', () => {
     expect(run.stdout).toMatch(/growth path: remember\.visits → Array: \+1 element/);
   });
 
-  it('{i} in the path: a new user per round fails, the same user every round passes', { timeout: 120_000 }, async () => {
+  it('{i} in the path: a new user per round fails, the same user every round passes', {
+    timeout: 120_000,
+  }, async () => {
     const same = await check(['--request', '/users/same', '--requests', '8']);
     expect(same.code, same.stdout + same.stderr).toBe(0);
     const unique = await check(['--request', 'GET /users/p{i}', '--requests', '8']);
@@ -91,7 +107,11 @@ describe('apptrace-proxy check on slow and per-key leaks', () => {
     // Each new user costs about 0.5 KB: under a 2 KB threshold, growing in every round.
     const run = await check(['--request', '/users/t{i}', '--requests', '8', '--threshold', '2kb', '--json']);
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    const report = JSON.parse(run.stdout) as { passed: boolean; suspects: unknown[]; below_threshold: { name: string; growth_per_request: number }[] };
+    const report = JSON.parse(run.stdout) as {
+      passed: boolean;
+      suspects: unknown[];
+      below_threshold: { name: string; growth_per_request: number }[];
+    };
     expect(report.passed).toBe(true);
     expect(report.suspects).toEqual([]);
     expect(report.below_threshold.map((s) => s.name)).toEqual(['users']);

@@ -21,7 +21,9 @@ function suspect(name: string, sizes: number[], verdict: Suspect['verdict'], ext
 describe('the check verdict', () => {
   it('measures the rate over the second half, so a warm-up step does not count', () => {
     // +8 KB in the first request, then nothing.
-    expect(recentGrowth([1000, 9000, 9000, 9000, 9000, 9000, 9000, 9000].map((size, i) => ({ requests: i + 1, size })))).toEqual({ rate: 0, grewIn: 0, rounds: 3 });
+    expect(
+      recentGrowth([1000, 9000, 9000, 9000, 9000, 9000, 9000, 9000].map((size, i) => ({ requests: i + 1, size }))),
+    ).toEqual({ rate: 0, grewIn: 0, rounds: 3 });
     // A steady 2 KB per request.
     const steady = recentGrowth([0, 1, 2, 3, 4, 5].map((k) => ({ requests: k + 1, size: 2048 * k })));
     expect(steady.rate).toBeCloseTo(2048);
@@ -30,7 +32,10 @@ describe('the check verdict', () => {
 
   it('judges at the ends of rounds when a round sends several requests', () => {
     // Two requests a round, one snapshot each: only the ends of rounds (even counts) count.
-    const history = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((requests) => ({ requests, size: requests % 2 === 0 ? 1000 * requests : 50_000 }));
+    const history = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((requests) => ({
+      requests,
+      size: requests % 2 === 0 ? 1000 * requests : 50_000,
+    }));
     const growth = recentGrowth(history, 2);
     expect(growth.rate).toBeCloseTo(1000);
     expect([growth.grewIn, growth.rounds]).toEqual([2, 2]);
@@ -43,11 +48,29 @@ describe('the check verdict', () => {
   });
 
   it('fails a growing entry above the threshold only', () => {
-    const leak = suspect('messages', [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 1500 * k), 'growing', {
-      growth_path: { steps: [], summary: 'messages → Array: +1 element, +1.5 KB per request', expression: 'messages', bytes_per_request: 1500, elements_per_request: 1, from_index: 2, to_index: 9, requests: 7 },
-      marked_lines: [{ line: 9, reason: 'adds to messages (push)', kind: 'reference' }],
-    });
-    const slow = suspect('slow', [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 300 * k), 'growing');
+    const leak = suspect(
+      'messages',
+      [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 1500 * k),
+      'growing',
+      {
+        growth_path: {
+          steps: [],
+          summary: 'messages → Array: +1 element, +1.5 KB per request',
+          expression: 'messages',
+          bytes_per_request: 1500,
+          elements_per_request: 1,
+          from_index: 2,
+          to_index: 9,
+          requests: 7,
+        },
+        marked_lines: [{ line: 9, reason: 'adds to messages (push)', kind: 'reference' }],
+      },
+    );
+    const slow = suspect(
+      'slow',
+      [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 300 * k),
+      'growing',
+    );
     const cache = suspect('cache', [1000, 3000, 5000, 7000, 7000, 7000, 7000, 7000], 'plateaued');
     const leaks = judgeSuspects([slow, cache, leak], 512);
     expect(leaks.map((l) => l.name)).toEqual(['messages']);
@@ -58,7 +81,11 @@ describe('the check verdict', () => {
   });
 
   it('prints each leak with its rate, place, growth path and lines', () => {
-    const leak = suspect('messages', [0, 1, 2, 3, 4, 5].map((k) => 2048 * k), 'growing');
+    const leak = suspect(
+      'messages',
+      [0, 1, 2, 3, 4, 5].map((k) => 2048 * k),
+      'growing',
+    );
     const report = {
       passed: false,
       threshold: 512,
@@ -70,16 +97,24 @@ describe('the check verdict', () => {
       below_threshold: [],
     };
     const text = formatReport(report);
-    expect(text).toMatch(/^apptrace check: FAILED — 1 object kept growing by more than 512 B\/request over 6 × GET \/leak \(6 requests\)/);
+    expect(text).toMatch(
+      /^apptrace check: FAILED — 1 object kept growing by more than 512 B\/request over 6 × GET \/leak \(6 requests\)/,
+    );
     expect(text).toContain('messages (Array) at app.mjs:3');
     expect(text).toContain('+2.0 KB/request after warm-up, growing in 2 of its last 2 rounds');
-    expect(formatReport({ ...report, passed: true, suspects: [], plateaued: ['cache'] })).toMatch(/passed — none of 3 objects .*grew then levelled off: cache/);
+    expect(formatReport({ ...report, passed: true, suspects: [], plateaued: ['cache'] })).toMatch(
+      /passed — none of 3 objects .*grew then levelled off: cache/,
+    );
   });
 
   it('lists what grows below the threshold instead of a bare "passed"', () => {
     // 200 B per request in every round: growing, but under a 256 B threshold; the last
     // half of the 8 records (4 points, 3 rounds) is judged.
-    const slow = suspect('users', [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 200 * k), 'growing');
+    const slow = suspect(
+      'users',
+      [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 200 * k),
+      'growing',
+    );
     const { leaks, belowThreshold } = splitSuspects([slow], 256);
     expect(leaks).toEqual([]);
     expect(belowThreshold.map((s) => [s.name, s.growth_per_request])).toEqual([['users', 200]]);
@@ -95,6 +130,8 @@ describe('the check verdict', () => {
     });
     expect(text).toMatch(/^apptrace check: passed/);
     expect(text).toContain('still growing, below the threshold or in too few rounds (1):');
-    expect(text).toContain('users (Array) at app.mjs:3: +200 B/request after warm-up, growing in 3 of its last 3 rounds');
+    expect(text).toContain(
+      'users (Array) at app.mjs:3: +200 B/request after warm-up, growing in 3 of its last 3 rounds',
+    );
   });
 });

@@ -112,7 +112,6 @@ export function splitSuspects(
   return { leaks: leaks.sort(bySpeed), belowThreshold: belowThreshold.sort(bySpeed) };
 }
 
-
 function describeRequests(report: CheckReport): string {
   const each = report.requests.each.map((r) => `${r.method} ${r.path}`).join(', ');
   return `${report.requests.rounds} × ${each} (${report.requests.sent} requests)`;
@@ -131,7 +130,9 @@ export function formatReport(report: CheckReport): string {
     return lines.join('\n') + '\n';
   }
   const n = report.suspects.length;
-  lines.push(`apptrace check: FAILED — ${n} object${n === 1 ? '' : 's'} kept growing by more than ${limit} over ${describeRequests(report)}`);
+  lines.push(
+    `apptrace check: FAILED — ${n} object${n === 1 ? '' : 's'} kept growing by more than ${limit} over ${describeRequests(report)}`,
+  );
   for (const leak of report.suspects) {
     lines.push('');
     lines.push(`  ${leak.name} (${leak.obj_type}) at ${leak.filename}:${leak.lineno}  [module ${leak.module_name}]`);

@@ -98,23 +98,47 @@ describe('apptrace-proxy check on leaks', () => {
     expect(run.stderr).toMatch(/round 10\/10: 10 requests/);
   });
 
-  it('fails on a CommonJS Map that gets a key per request; --json is machine-readable', { timeout: 120_000 }, async () => {
+  it('fails on a CommonJS Map that gets a key per request; --json is machine-readable', {
+    timeout: 120_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'apptrace-check-test-'));
     try {
       const db = join(dir, 'kept.json');
-      const run = await check([...targetArgs(), '--request', 'GET /session', '--requests', ROUNDS, '--json', '--db', db]);
+      const run = await check([
+        ...targetArgs(),
+        '--request',
+        'GET /session',
+        '--requests',
+        ROUNDS,
+        '--json',
+        '--db',
+        db,
+      ]);
       expect(run.code, run.stderr).toBe(1);
       const report = JSON.parse(run.stdout) as {
         passed: boolean;
         threshold: number;
         requests: { rounds: number; sent: number };
-        suspects: { name: string; module_name: string; obj_type: string; filename: string; lineno: number; growth_per_request: number; growth_path: string | null }[];
+        suspects: {
+          name: string;
+          module_name: string;
+          obj_type: string;
+          filename: string;
+          lineno: number;
+          growth_per_request: number;
+          growth_path: string | null;
+        }[];
       };
       expect(report.passed).toBe(false);
       expect(report.threshold).toBe(256);
       expect(report.requests).toMatchObject({ rounds: 10, sent: 10 });
       expect(report.suspects.map((s) => s.name)).toEqual(['sessions']);
-      expect(report.suspects[0]).toMatchObject({ module_name: 'sessions.cjs', obj_type: 'Map', filename: 'sessions.cjs', lineno: 2 });
+      expect(report.suspects[0]).toMatchObject({
+        module_name: 'sessions.cjs',
+        obj_type: 'Map',
+        filename: 'sessions.cjs',
+        lineno: 2,
+      });
       expect(report.suspects[0]!.growth_per_request).toBeGreaterThan(256);
       expect(report.suspects[0]!.growth_path).toMatch(/^sessions → Map: \+1 entry/);
       // --db keeps the records: the baseline and one per round.
@@ -138,12 +162,23 @@ describe('apptrace-proxy check on leaks', () => {
   it('passes a bounded cache that fills up and then levels off', { timeout: 120_000 }, async () => {
     const run = await check([...targetArgs(), '--request', '/cache', '--requests', ROUNDS]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^apptrace check: passed — none of \d+ objects kept growing by more than 256 B\/request over 10 × GET \/cache \(10 requests\)/);
+    expect(run.stdout).toMatch(
+      /^apptrace check: passed — none of \d+ objects kept growing by more than 256 B\/request over 10 × GET \/cache \(10 requests\)/,
+    );
     expect(run.stdout).toContain('grew then levelled off: recent');
   });
 
   it('a threshold above the leak lets it pass', { timeout: 120_000 }, async () => {
-    const run = await check([...targetArgs(), '--request', '/registry', '--requests', '6', '--threshold', '8kb', '--json']);
+    const run = await check([
+      ...targetArgs(),
+      '--request',
+      '/registry',
+      '--requests',
+      '6',
+      '--threshold',
+      '8kb',
+      '--json',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ passed: true, threshold: 8192, suspects: [] });
   });
@@ -155,7 +190,10 @@ describe('apptrace-proxy check on bad input', () => {
     [['--target', '127.0.0.1:1'], /--request is required/],
     [['--target', '127.0.0.1:1', '--request', '/', '--requests', '0'], /--requests "0": expected between 4/],
     [['--target', '127.0.0.1:1', '--request', '/', '--requests', 'many'], /--requests "many": expected a whole number/],
-    [['--target', '127.0.0.1:1', '--request', '/', '--threshold', 'lots'], /--threshold "lots": expected bytes per request/],
+    [
+      ['--target', '127.0.0.1:1', '--request', '/', '--threshold', 'lots'],
+      /--threshold "lots": expected bytes per request/,
+    ],
     [['--target', '127.0.0.1:1', '--request', 'items'], /--request "items": expected a path such as \/items/],
     [['--target', '127.0.0.1:1', '--request', '/', '--bogus'], /unknown flag --bogus/],
   ])('%j exits 2 naming it', async (args, message) => {
@@ -179,15 +217,34 @@ describe('apptrace-proxy check on bad input', () => {
     expect(run.stderr).toMatch(new RegExp(`nothing answers at 127\\.0\\.0\\.1:${port}.*Start your app first`));
   });
 
-  it('an app without an inspector exits 2 saying how to start it, and leaves nothing behind', { timeout: 60_000 }, async () => {
-    const plain = await startNode(fixture('check-app/server.mjs'), [], { env: { PORT: '0' }, ready: /listening on (\d+)/, cwd: fixture('check-app') });
+  it('an app without an inspector exits 2 saying how to start it, and leaves nothing behind', {
+    timeout: 60_000,
+  }, async () => {
+    const plain = await startNode(fixture('check-app/server.mjs'), [], {
+      env: { PORT: '0' },
+      ready: /listening on (\d+)/,
+      cwd: fixture('check-app'),
+    });
     const inspect = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'apptrace-check-test-'));
     try {
       const db = join(dir, 'db.json');
-      const run = await check(['--target', `127.0.0.1:${plain.port}`, '--inspect', `127.0.0.1:${inspect}`, '--request', '/', '--wait', '1', '--db', db]);
+      const run = await check([
+        '--target',
+        `127.0.0.1:${plain.port}`,
+        '--inspect',
+        `127.0.0.1:${inspect}`,
+        '--request',
+        '/',
+        '--wait',
+        '1',
+        '--db',
+        db,
+      ]);
       expect(run.code).toBe(2);
-      expect(run.stderr).toMatch(new RegExp(`no inspector at 127\\.0\\.0\\.1:${inspect}.*node --inspect=127\\.0\\.0\\.1:${inspect}`));
+      expect(run.stderr).toMatch(
+        new RegExp(`no inspector at 127\\.0\\.0\\.1:${inspect}.*node --inspect=127\\.0\\.0\\.1:${inspect}`),
+      );
       expect(existsSync(db)).toBe(true);
       expect(processesMentioning(db)).toEqual([]);
     } finally {

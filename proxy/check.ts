@@ -119,7 +119,11 @@ class CheckRun {
       script: process.env['APPTRACE_PROFILER_SCRIPT'] || undefined,
     });
     const profiler = `${this.#sidecar.url}${APPTRACE_PREFIX}`;
-    this.#signals = new SignalSender({ profilerUrl: this.#sidecar.url, token: this.#sidecar.token, log: (line) => this.#say(line) });
+    this.#signals = new SignalSender({
+      profilerUrl: this.#sidecar.url,
+      token: this.#sidecar.token,
+      log: (line) => this.#say(line),
+    });
     proxy.useProfiler(this.#sidecar.url, this.#signals);
 
     // The inspector, then the baseline snapshot the profiler takes on attaching.
@@ -131,7 +135,9 @@ class CheckRun {
       'the baseline snapshot',
       profiler,
     );
-    this.#say(`baseline taken (${(baseline.heap.total_size / 1024 / 1024).toFixed(1)} MB heap); sending ${config.rounds} rounds`);
+    this.#say(
+      `baseline taken (${(baseline.heap.total_size / 1024 / 1024).toFixed(1)} MB heap); sending ${config.rounds} rounds`,
+    );
 
     // Sequential rounds, each waited for: one snapshot per round, so each record
     // reflects the heap after exactly the requests sent so far.
@@ -145,13 +151,24 @@ class CheckRun {
         const method = request.method;
         const path = fillRound(request.path, round);
         const headers = config.headers.map(([name, value]): [string, string] => [name, fillRound(value, round)]);
-        const body = config.body !== undefined && method !== 'GET' && method !== 'HEAD' ? fillRound(config.body, round) : undefined;
-        const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) }).catch((error: unknown) => {
-          throw checkNotRun(`${method} ${path} failed through the proxy: ${(error as Error).message}`);
-        });
+        const body =
+          config.body !== undefined && method !== 'GET' && method !== 'HEAD'
+            ? fillRound(config.body, round)
+            : undefined;
+        const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) }).catch(
+          (error: unknown) => {
+            throw checkNotRun(`${method} ${path} failed through the proxy: ${(error as Error).message}`);
+          },
+        );
         await res.arrayBuffer();
         // A 502 is the proxy's answer when the app is down (or the app's own): tell which.
-        if (res.status === 502 && !(await waitForPort(config.target.host, config.target.port, 0).then(() => true, () => false))) {
+        if (
+          res.status === 502 &&
+          !(await waitForPort(config.target.host, config.target.port, 0).then(
+            () => true,
+            () => false,
+          ))
+        ) {
           throw checkNotRun(`${method} ${path}: the app at ${target} stopped answering during the check.`);
         }
         sent++;
@@ -161,7 +178,9 @@ class CheckRun {
           for (const record of await getJSON<HeapRecord[]>(`${profiler}/api/records?since=${lastSeen}`)) {
             lastSeen = record.index;
             if (record.session !== baseline.session) {
-              throw checkNotRun('the app restarted during the check (a new inspector session); run the check again on a stable app.');
+              throw checkNotRun(
+                'the app restarted during the check (a new inspector session); run the check again on a stable app.',
+              );
             }
             covered += record.requests;
             records++;

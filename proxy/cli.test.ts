@@ -39,7 +39,14 @@ describe.concurrent('apptrace-proxy bad input', () => {
 
   it('a port already in use says which port and what to do, exit 1', async () => {
     const busy = await startNode(fixture('target-server.js'), []);
-    const run = await runProxyToExit(['--target', '127.0.0.1:3000', '--listen', `127.0.0.1:${busy.port}`, '--profiler', 'http://127.0.0.1:9']);
+    const run = await runProxyToExit([
+      '--target',
+      '127.0.0.1:3000',
+      '--listen',
+      `127.0.0.1:${busy.port}`,
+      '--profiler',
+      'http://127.0.0.1:9',
+    ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`port ${busy.port} on 127.0.0.1 is already in use`);
     expect(run.stderr).toContain(`--listen 127.0.0.1:${busy.port + 1}`);
@@ -77,8 +84,15 @@ describe('apptrace-proxy start-up', () => {
   it('takes its target from apptrace.config.json, overridden by the environment', async () => {
     const target = await startNode(fixture('target-server.js'), []);
     const cwd = mkdtempSync(join(tmpdir(), 'apptrace-proxy-cli-'));
-    writeFileSync(join(cwd, 'apptrace.config.json'), JSON.stringify({ target: '127.0.0.1:1', urlPattern: ['^/from-config'] }));
-    const proxy = await startProxy(['--profiler', 'http://127.0.0.1:9'], { APPTRACE_TARGET: `127.0.0.1:${target.port}` }, cwd);
+    writeFileSync(
+      join(cwd, 'apptrace.config.json'),
+      JSON.stringify({ target: '127.0.0.1:1', urlPattern: ['^/from-config'] }),
+    );
+    const proxy = await startProxy(
+      ['--profiler', 'http://127.0.0.1:9'],
+      { APPTRACE_TARGET: `127.0.0.1:${target.port}` },
+      cwd,
+    );
     expect(proxy.stdout()).toMatch(new RegExp(`target +127\\.0\\.0\\.1:${target.port}\\n`));
     expect(proxy.stdout()).toContain('/^/from-config/');
     const res = await request(proxy.port, '/echo');
@@ -86,7 +100,14 @@ describe('apptrace-proxy start-up', () => {
   });
 
   it('warns when it listens on a non-loopback address', async () => {
-    const proxy = await startProxy(['--target', '127.0.0.1:1', '--profiler', 'http://127.0.0.1:9', '--listen', '0.0.0.0:0']);
+    const proxy = await startProxy([
+      '--target',
+      '127.0.0.1:1',
+      '--profiler',
+      'http://127.0.0.1:9',
+      '--listen',
+      '0.0.0.0:0',
+    ]);
     expect(proxy.stderr()).toContain('warning: listening on 0.0.0.0, not loopback');
   });
 });

@@ -35,12 +35,22 @@ function printBanner(config: ProxyConfig, port: number, profiler: { url: string;
     ['apptrace UI', `${base}${APPTRACE_PREFIX}`],
     ['target', formatHostPort(config.target.host, config.target.port)],
     ['traced URLs', describeUrlPatterns(config.urlPatterns)],
-    ['traced modules', config.traceModules.length ? config.traceModules.join(', ') : "the app's own scripts (not node_modules, not node:)"],
+    [
+      'traced modules',
+      config.traceModules.length
+        ? config.traceModules.join(', ')
+        : "the app's own scripts (not node_modules, not node:)",
+    ],
     ['inspector', `${config.inspect} (the profiler reports its state)`],
     ['profiler', `${profiler.url} (${profiler.how})`],
   ];
-  if (config.profiler === undefined) rows.push(['pause budget', `snapshots pause the target at most ${Math.round(config.maxPauseShare * 1000) / 10}% of the time (--max-pause-share)`]);
-  if (config.allocationSites && config.profiler === undefined) rows.push(['allocation sites', 'recorded (the target runs slower while tracked)']);
+  if (config.profiler === undefined)
+    rows.push([
+      'pause budget',
+      `snapshots pause the target at most ${Math.round(config.maxPauseShare * 1000) / 10}% of the time (--max-pause-share)`,
+    ]);
+  if (config.allocationSites && config.profiler === undefined)
+    rows.push(['allocation sites', 'recorded (the target runs slower while tracked)']);
   say(`apptrace-proxy: listening on ${base}`);
   for (const [label, value] of rows) say(`  ${label.padEnd(16)} ${value}`);
 }
@@ -61,7 +71,11 @@ async function main(argv: string[]): Promise<number> {
 
   // The names /_ah/apptrace answers: loopback, the listen address, and what the user adds.
   const allowedHosts = [...config.allowedHosts, config.listen.host];
-  const proxy: ProxyServer = createProxyServer({ target: config.target, urlPatterns: config.urlPatterns, allowedHosts });
+  const proxy: ProxyServer = createProxyServer({
+    target: config.target,
+    urlPatterns: config.urlPatterns,
+    allowedHosts,
+  });
   // Listen first: a port in use is reported before any child process starts.
   const port = await proxy.listen(config.listen.host, config.listen.port);
 
@@ -124,7 +138,9 @@ async function main(argv: string[]): Promise<number> {
     sidecar.onExit((code, signal) => {
       if (stopping) return;
       const what = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-      warn(`the profiler ${what}; your app is still served, but nothing is recorded. Restart apptrace-proxy to profile again.`);
+      warn(
+        `the profiler ${what}; your app is still served, but nothing is recorded. Restart apptrace-proxy to profile again.`,
+      );
       proxy.profilerUnavailable({
         role: 'the apptrace profiler',
         address: profilerUrl,
@@ -132,7 +148,14 @@ async function main(argv: string[]): Promise<number> {
       });
     });
   }
-  proxy.useProfiler(profilerUrl, new SignalSender({ profilerUrl, ...(token === undefined ? {} : { token }), log: (line) => process.stderr.write(`${line}\n`) }));
+  proxy.useProfiler(
+    profilerUrl,
+    new SignalSender({
+      profilerUrl,
+      ...(token === undefined ? {} : { token }),
+      log: (line) => process.stderr.write(`${line}\n`),
+    }),
+  );
   printBanner(config, port, { url: profilerUrl, how });
   return -1;
 }
@@ -143,7 +166,12 @@ if (wantsVersion(argv)) {
 } else if (argv[0] === 'check') {
   // The CI gate: runs to the end and exits with its verdict (0, 1, or 2).
   const { runCheckCommand } = await import('./check.js');
-  const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, exit: (code: number) => process.exit(code) };
+  const io = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    exit: (code: number) => process.exit(code),
+  };
   process.exitCode = await runCommand('apptrace check', () => runCheckCommand(argv.slice(1), io));
 } else {
   runCommand('apptrace-proxy', () => main(argv)).then((code) => {

@@ -39,7 +39,18 @@ describe('parseProxyConfig', () => {
 
   it('repeats --url-pattern and --trace-module, and takes a --profiler URL', () => {
     const config = parseProxyConfig(
-      ['--target', '3000', '--url-pattern', '^/a', '--url-pattern', '^/b', '--trace-module', 'src/**', '--profiler', 'http://127.0.0.1:9300/'],
+      [
+        '--target',
+        '3000',
+        '--url-pattern',
+        '^/a',
+        '--url-pattern',
+        '^/b',
+        '--trace-module',
+        'src/**',
+        '--profiler',
+        'http://127.0.0.1:9300/',
+      ],
       { env: {}, cwd: tmpdir() },
     );
     expect(config.target).toEqual({ host: '127.0.0.1', port: 3000 });
@@ -68,17 +79,57 @@ describe('parseProxyConfig', () => {
 
 describe('hop-by-hop headers (RFC 9110 §7.6.1)', () => {
   it('drops them from a response, with the fields Connection names, keeping order and repeats', () => {
-    const raw = ['Content-Type', 'text/html', 'Connection', 'keep-alive, X-Conn-Only', 'Keep-Alive', 'timeout=5', 'Set-Cookie', 'a=1',
-      'Transfer-Encoding', 'chunked', 'X-Conn-Only', 'v', 'Set-Cookie', 'b=2', 'TE', 'trailers', 'Upgrade', 'h2c', 'Proxy-Connection', 'x'];
+    const raw = [
+      'Content-Type',
+      'text/html',
+      'Connection',
+      'keep-alive, X-Conn-Only',
+      'Keep-Alive',
+      'timeout=5',
+      'Set-Cookie',
+      'a=1',
+      'Transfer-Encoding',
+      'chunked',
+      'X-Conn-Only',
+      'v',
+      'Set-Cookie',
+      'b=2',
+      'TE',
+      'trailers',
+      'Upgrade',
+      'h2c',
+      'Proxy-Connection',
+      'x',
+    ];
     const headers = { connection: 'keep-alive, X-Conn-Only' };
-    expect(endToEndRawHeaders(raw, headers)).toEqual(['Content-Type', 'text/html', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+    expect(endToEndRawHeaders(raw, headers)).toEqual([
+      'Content-Type',
+      'text/html',
+      'Set-Cookie',
+      'a=1',
+      'Set-Cookie',
+      'b=2',
+    ]);
   });
 
   it('drops them from a request but keeps what an upgrade asks for, and transfer-encoding', () => {
-    const plain: Record<string, string> = { host: 'h', connection: 'close, x-a', 'x-a': '1', 'keep-alive': '5', te: 'trailers', 'transfer-encoding': 'chunked', upgrade: 'h2c' };
+    const plain: Record<string, string> = {
+      host: 'h',
+      connection: 'close, x-a',
+      'x-a': '1',
+      'keep-alive': '5',
+      te: 'trailers',
+      'transfer-encoding': 'chunked',
+      upgrade: 'h2c',
+    };
     stripRequestHopByHop(plain, false);
     expect(plain).toEqual({ host: 'h', 'transfer-encoding': 'chunked' });
-    const ws: Record<string, string> = { host: 'h', connection: 'Upgrade', upgrade: 'websocket', 'proxy-connection': 'x' };
+    const ws: Record<string, string> = {
+      host: 'h',
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'proxy-connection': 'x',
+    };
     stripRequestHopByHop(ws, true);
     expect(ws).toEqual({ host: 'h', connection: 'Upgrade', upgrade: 'websocket' });
   });

@@ -72,9 +72,28 @@ function checkKeep(value: string): string {
 }
 
 export const PROXY_OPTIONS: readonly OptionSpec[] = [
-  { name: 'target', kind: 'string', value: 'host:port', help: 'the dev server to put apptrace in front of (required)', check: checkTarget },
-  { name: 'listen', kind: 'string', value: '[host:]port', help: 'where the proxy listens', default: '127.0.0.1:8080', check: checkHostPort },
-  { name: 'inspect', kind: 'string', value: 'host:port', help: "the target's inspector (default: the target's host, port 9229)", check: checkHostPort },
+  {
+    name: 'target',
+    kind: 'string',
+    value: 'host:port',
+    help: 'the dev server to put apptrace in front of (required)',
+    check: checkTarget,
+  },
+  {
+    name: 'listen',
+    kind: 'string',
+    value: '[host:]port',
+    help: 'where the proxy listens',
+    default: '127.0.0.1:8080',
+    check: checkHostPort,
+  },
+  {
+    name: 'inspect',
+    kind: 'string',
+    value: 'host:port',
+    help: "the target's inspector (default: the target's host, port 9229)",
+    check: checkHostPort,
+  },
   {
     name: 'url-pattern',
     kind: 'list',
@@ -90,9 +109,21 @@ export const PROXY_OPTIONS: readonly OptionSpec[] = [
     default: String(DEFAULT_MAX_PAUSE_SHARE),
     check: checkPauseShare,
   },
-  { name: 'trace-module', kind: 'list', value: 'PATTERN', help: "record the objects of these modules; repeatable (default: the app's own scripts, not node_modules nor node:)", check: checkModulePattern },
+  {
+    name: 'trace-module',
+    kind: 'list',
+    value: 'PATTERN',
+    help: "record the objects of these modules; repeatable (default: the app's own scripts, not node_modules nor node:)",
+    check: checkModulePattern,
+  },
   { name: 'db', kind: 'string', value: 'PATH', help: 'the record store', default: '.apptrace/db.json' },
-  { name: 'profiler', kind: 'string', value: 'URL', help: 'use a running profiler instead of starting one as a child process', check: checkUrl },
+  {
+    name: 'profiler',
+    kind: 'string',
+    value: 'URL',
+    help: 'use a running profiler instead of starting one as a child process',
+    check: checkUrl,
+  },
   {
     name: 'keep-snapshots',
     kind: 'string',

@@ -11,7 +11,6 @@ export interface Upstream {
   hint: string;
 }
 
-
 /**
  * True when the client ranks JSON above HTML (fetch() and API clients), following the
  * q-values of its Accept header; browsers that send text/html first get the page.
@@ -25,7 +24,8 @@ export function prefersJson(accept: string | undefined): boolean {
     const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     const q = qParam ? Number(qParam.slice(2)) || 0 : 1;
     if (type === 'application/json' || type.endsWith('+json')) json = Math.max(json, q);
-    else if (type === 'text/html' || type === '*/*' || type === 'text/*') html = Math.max(html, type === 'text/html' ? q : q - 0.001);
+    else if (type === 'text/html' || type === '*/*' || type === 'text/*')
+      html = Math.max(html, type === 'text/html' ? q : q - 0.001);
   }
   return json > 0 && json >= html;
 }
@@ -47,7 +47,13 @@ export function sendBadGateway(req: IncomingMessage, res: ServerResponse, upstre
   let type: string;
   if (prefersJson(req.headers.accept)) {
     type = 'application/json; charset=utf-8';
-    body = JSON.stringify({ error: 'bad_gateway', message: `${reason}. ${upstream.hint}`, upstream: upstream.address, code, hint: upstream.hint });
+    body = JSON.stringify({
+      error: 'bad_gateway',
+      message: `${reason}. ${upstream.hint}`,
+      upstream: upstream.address,
+      code,
+      hint: upstream.hint,
+    });
   } else {
     type = 'text/html; charset=utf-8';
     body = [

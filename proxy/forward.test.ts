@@ -8,7 +8,16 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { patternedSha1, patternedStream } from './fixtures/patterned.js';
-import { type Started, eventually, fixture, killAll, memoryOf, request, startNode, startProxy } from '../test/proxy-support.js';
+import {
+  type Started,
+  eventually,
+  fixture,
+  killAll,
+  memoryOf,
+  request,
+  startNode,
+  startProxy,
+} from '../test/proxy-support.js';
 
 const BIG = 200 * 1024 * 1024;
 
@@ -17,32 +26,38 @@ let recorder: Started;
 let proxy: Started;
 
 beforeAll(async () => {
-  [target, recorder] = await Promise.all([startNode(fixture('target-server.js'), []), startNode(fixture('signal-recorder.js'), [])]);
+  [target, recorder] = await Promise.all([
+    startNode(fixture('target-server.js'), []),
+    startNode(fixture('signal-recorder.js'), []),
+  ]);
   proxy = await startProxy(['--target', `127.0.0.1:${target.port}`, '--profiler', `http://127.0.0.1:${recorder.port}`]);
 });
 afterAll(killAll);
 
 describe('apptrace-proxy forwards', () => {
-  it.each(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])('%s with its body, path and query', async (method) => {
-    const body = method === 'GET' || method === 'HEAD' ? undefined : `a ${method} body ✓`;
-    const res = await request(proxy.port, '/echo/some/path?q=1&r=%20x', {
-      method,
-      body,
-      headers: { 'x-custom': 'kept', ...(body ? { 'content-type': 'text/plain' } : {}) },
-    });
-    expect(res.status).toBe(200);
-    if (method === 'HEAD') {
-      expect(res.body).toBe('');
-      return;
-    }
-    const seen = JSON.parse(res.body);
-    expect(seen.method).toBe(method);
-    expect(seen.url).toBe('/echo/some/path?q=1&r=%20x');
-    expect(seen.headers['x-custom']).toBe('kept');
-    const expected = body === undefined ? '' : body;
-    expect(seen.bytes).toBe(Buffer.byteLength(expected));
-    expect(seen.sha1).toBe(createHash('sha1').update(expected).digest('hex'));
-  });
+  it.each(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])(
+    '%s with its body, path and query',
+    async (method) => {
+      const body = method === 'GET' || method === 'HEAD' ? undefined : `a ${method} body ✓`;
+      const res = await request(proxy.port, '/echo/some/path?q=1&r=%20x', {
+        method,
+        body,
+        headers: { 'x-custom': 'kept', ...(body ? { 'content-type': 'text/plain' } : {}) },
+      });
+      expect(res.status).toBe(200);
+      if (method === 'HEAD') {
+        expect(res.body).toBe('');
+        return;
+      }
+      const seen = JSON.parse(res.body);
+      expect(seen.method).toBe(method);
+      expect(seen.url).toBe('/echo/some/path?q=1&r=%20x');
+      expect(seen.headers['x-custom']).toBe('kept');
+      const expected = body === undefined ? '' : body;
+      expect(seen.bytes).toBe(Buffer.byteLength(expected));
+      expect(seen.sha1).toBe(createHash('sha1').update(expected).digest('hex'));
+    },
+  );
 
   it('chunked request bodies of DELETE and OPTIONS (which http-proxy would otherwise empty)', async () => {
     for (const method of ['DELETE', 'OPTIONS', 'PATCH']) {
@@ -67,7 +82,9 @@ describe('apptrace-proxy forwards', () => {
   it('repeated set-cookie and other repeated headers intact, hop-by-hop headers dropped', async () => {
     const res = await request(proxy.port, '/cookies');
     expect(res.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2; HttpOnly', 'c=3; Max-Age=60']);
-    const repeated = res.rawHeaders.filter((_, i) => i % 2 === 1 && res.rawHeaders[i - 1]!.toLowerCase() === 'x-repeated');
+    const repeated = res.rawHeaders.filter(
+      (_, i) => i % 2 === 1 && res.rawHeaders[i - 1]!.toLowerCase() === 'x-repeated',
+    );
     expect(repeated).toEqual(['one', 'two']);
     // The target's own Keep-Alive hint describes its connection to the proxy, not ours.
     expect(res.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'keep-alive')).toEqual([]);
@@ -75,7 +92,13 @@ describe('apptrace-proxy forwards', () => {
 
   it('X-Forwarded-For/-Proto/-Host/-Port, and strips hop-by-hop request headers', async () => {
     const res = await request(proxy.port, '/echo', {
-      headers: { 'x-forwarded-for': '203.0.113.7', connection: 'keep-alive, x-hop', 'x-hop': 'secret', 'keep-alive': 'timeout=9', te: 'trailers' },
+      headers: {
+        'x-forwarded-for': '203.0.113.7',
+        connection: 'keep-alive, x-hop',
+        'x-hop': 'secret',
+        'keep-alive': 'timeout=9',
+        te: 'trailers',
+      },
     });
     const seen = JSON.parse(res.body);
     expect(seen.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
@@ -93,7 +116,11 @@ describe('apptrace-proxy forwards', () => {
     await request(proxy.port, '/echo'); // warm
     const before = memoryOf(pid);
 
-    const up = await request(proxy.port, '/upload', { method: 'POST', body: patternedStream(BIG), headers: { 'content-length': String(BIG) } });
+    const up = await request(proxy.port, '/upload', {
+      method: 'POST',
+      body: patternedStream(BIG),
+      headers: { 'content-length': String(BIG) },
+    });
     expect(JSON.parse(up.body)).toEqual({ bytes: BIG, sha1: patternedSha1(BIG) });
 
     const down = await new Promise<{ bytes: number; sha1: string; length: string | undefined }>((resolve, reject) => {
@@ -122,13 +149,16 @@ describe('apptrace-proxy forwards', () => {
   it('a client that goes away mid-download frees the connection to the target', async () => {
     const before = Number((await request(target.port, '/control/aborted')).body);
     await new Promise<void>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: proxy.port, path: `/download?bytes=${BIG}`, agent: false }, (res) => {
-        res.once('data', () => {
-          // Stop reading and hang up after the first chunk.
-          res.destroy();
-          resolve();
-        });
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port: proxy.port, path: `/download?bytes=${BIG}`, agent: false },
+        (res) => {
+          res.once('data', () => {
+            // Stop reading and hang up after the first chunk.
+            res.destroy();
+            resolve();
+          });
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -202,11 +232,18 @@ describe('when the target is down', () => {
     deadPort = gone.port;
     gone.child.kill('SIGKILL');
     await gone.exited;
-    downProxy = await startProxy(['--target', `127.0.0.1:${deadPort}`, '--profiler', `http://127.0.0.1:${recorder.port}`]);
+    downProxy = await startProxy([
+      '--target',
+      `127.0.0.1:${deadPort}`,
+      '--profiler',
+      `http://127.0.0.1:${recorder.port}`,
+    ]);
   });
 
   it('answers a 502 page naming the target and how to start it', async () => {
-    const res = await request(downProxy.port, '/some/page', { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    const res = await request(downProxy.port, '/some/page', {
+      headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' },
+    });
     expect(res.status).toBe(502);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.body).toContain(`127.0.0.1:${deadPort}`);
@@ -237,7 +274,12 @@ describe('when the target is down', () => {
 describe('when the target resets a kept-alive connection as the proxy reuses it', () => {
   it('sends a GET again on a fresh connection, and answers 502 to a POST', async () => {
     const resetting = await startNode(fixture('target-server.js'), [], { env: { RESET_REUSED: '1' } });
-    const p = await startProxy(['--target', `127.0.0.1:${resetting.port}`, '--profiler', `http://127.0.0.1:${recorder.port}`]);
+    const p = await startProxy([
+      '--target',
+      `127.0.0.1:${resetting.port}`,
+      '--profiler',
+      `http://127.0.0.1:${recorder.port}`,
+    ]);
     // Sequential: each request after the first goes out on the socket the previous one
     // left in the pool, which the target resets.
     for (let i = 0; i < 3; i++) {
@@ -246,7 +288,11 @@ describe('when the target resets a kept-alive connection as the proxy reuses it'
       expect(JSON.parse(res.body).url).toBe(`/echo?i=${i}`);
     }
     // A POST may have reached the target: it is not sent twice.
-    const post = await request(p.port, '/echo', { method: 'POST', body: 'once', headers: { accept: 'application/json' } });
+    const post = await request(p.port, '/echo', {
+      method: 'POST',
+      body: 'once',
+      headers: { accept: 'application/json' },
+    });
     expect(post.status).toBe(502);
     expect(JSON.parse(post.body).code).toBe('ECONNRESET');
   });

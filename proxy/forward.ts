@@ -54,7 +54,11 @@ function onUpstreamResponse(upstreamRes: IncomingMessage, _req: IncomingMessage,
     upstreamRes.destroy();
     return;
   }
-  res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, endToEndRawHeaders(upstreamRes.rawHeaders, upstreamRes.headers));
+  res.writeHead(
+    upstreamRes.statusCode ?? 502,
+    upstreamRes.statusMessage,
+    endToEndRawHeaders(upstreamRes.rawHeaders, upstreamRes.headers),
+  );
   (res as ResponseWithUpstream)[kUpstreamResponse] = upstreamRes;
   res.once('close', onClientResponseClose);
   upstreamRes.pipe(res);
@@ -116,7 +120,8 @@ function addForwardedHeaders(req: IncomingMessage, listenPort: string): void {
   const forwardedFor = headers['x-forwarded-for'];
   headers['x-forwarded-for'] = forwardedFor === undefined ? remote : `${forwardedFor}, ${remote}`;
   if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
-  if (headers['x-forwarded-host'] === undefined && headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
+  if (headers['x-forwarded-host'] === undefined && headers.host !== undefined)
+    headers['x-forwarded-host'] = headers.host;
   if (headers['x-forwarded-port'] === undefined) headers['x-forwarded-port'] = listenPort;
 }
 

@@ -32,7 +32,12 @@ function isHopByHopName(name: string): boolean {
 /** The extra names a Connection header lists (`Connection: close, X-Foo` → `x-foo`). */
 function connectionTokens(connection: string | undefined): Set<string> | undefined {
   // The usual values name no other field: no split, no allocation (Node servers send these).
-  if (connection === undefined || connection === 'keep-alive' || connection === 'close' || connection === 'Keep-Alive') {
+  if (
+    connection === undefined ||
+    connection === 'keep-alive' ||
+    connection === 'close' ||
+    connection === 'Keep-Alive'
+  ) {
     return undefined;
   }
   let tokens: Set<string> | undefined;

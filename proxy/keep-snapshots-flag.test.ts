@@ -23,7 +23,10 @@ describe('--keep-snapshots', () => {
     const fromEnv = parseProxyConfig(['--target', '3000'], { env: { APPTRACE_KEEP_SNAPSHOTS: '3' }, cwd: tmpdir() });
     expect([fromFlag.keepSnapshots, fromEnv.keepSnapshots]).toEqual([5, 3]);
     const args = sidecarArgs({ ...base, keepSnapshots: fromFlag.keepSnapshots });
-    expect(args.slice(args.indexOf('--keep-snapshots'), args.indexOf('--keep-snapshots') + 2)).toEqual(['--keep-snapshots', '5']);
+    expect(args.slice(args.indexOf('--keep-snapshots'), args.indexOf('--keep-snapshots') + 2)).toEqual([
+      '--keep-snapshots',
+      '5',
+    ]);
   });
 
   it('refuses a value that is not a count', () => {
@@ -40,7 +43,11 @@ describe('--keep-snapshots', () => {
   });
 
   it('a bad value exits 2 from apptrace-proxy and from apptrace-profiler', async () => {
-    const proxy = await runProxyToExit(['--target', '127.0.0.1:3000', '--keep-snapshots', 'many'], { APPTRACE_PROFILER_SCRIPT: '' }, tmpdir());
+    const proxy = await runProxyToExit(
+      ['--target', '127.0.0.1:3000', '--keep-snapshots', 'many'],
+      { APPTRACE_PROFILER_SCRIPT: '' },
+      tmpdir(),
+    );
     expect(proxy.code).toBe(2);
     expect(proxy.stderr).toMatch(/--keep-snapshots "many": expected a number of snapshots/);
     const profiler = await runProfiler(['serve', '--keep-snapshots', 'many']);

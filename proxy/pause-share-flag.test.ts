@@ -20,7 +20,10 @@ describe('--max-pause-share', () => {
   it('is 0.1 by default, and comes from the flag, APPTRACE_MAX_PAUSE_SHARE or the config file', () => {
     const byDefault = parseProxyConfig(['--target', '3000'], { env: {}, cwd: tmpdir() });
     const fromFlag = parseProxyConfig(['--target', '3000', '--max-pause-share', '1'], { env: {}, cwd: tmpdir() });
-    const fromEnv = parseProxyConfig(['--target', '3000'], { env: { APPTRACE_MAX_PAUSE_SHARE: '0.25' }, cwd: tmpdir() });
+    const fromEnv = parseProxyConfig(['--target', '3000'], {
+      env: { APPTRACE_MAX_PAUSE_SHARE: '0.25' },
+      cwd: tmpdir(),
+    });
     expect([byDefault.maxPauseShare, fromFlag.maxPauseShare, fromEnv.maxPauseShare]).toEqual([0.1, 1, 0.25]);
     expect(argAfter(sidecarArgs({ ...base, maxPauseShare: fromEnv.maxPauseShare }), '--max-pause-share')).toBe('0.25');
   });
@@ -39,7 +42,11 @@ describe('--max-pause-share', () => {
   });
 
   it('a bad value exits 2 from apptrace-proxy and from apptrace-profiler', async () => {
-    const proxy = await runProxyToExit(['--target', '127.0.0.1:3000'], { APPTRACE_PROFILER_SCRIPT: '', APPTRACE_MAX_PAUSE_SHARE: '2' }, tmpdir());
+    const proxy = await runProxyToExit(
+      ['--target', '127.0.0.1:3000'],
+      { APPTRACE_PROFILER_SCRIPT: '', APPTRACE_MAX_PAUSE_SHARE: '2' },
+      tmpdir(),
+    );
     expect(proxy.code).toBe(2);
     expect(proxy.stderr).toMatch(/APPTRACE_MAX_PAUSE_SHARE="2": expected a share of wall time between 0 and 1/);
     const profiler = await runProfiler(['serve', '--max-pause-share', '0']);

@@ -7,7 +7,8 @@ import { type RequestShape, createRequestFilter } from './request-filter.js';
 
 /** Headers as Chromium sends them for each kind of load (Accept values from Chromium 130). */
 const DOCUMENT = {
-  accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7',
+  accept:
+    'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7',
   'sec-fetch-dest': 'document',
 };
 const FETCH = { accept: '*/*', 'sec-fetch-dest': 'empty' };
@@ -46,9 +47,15 @@ describe('the default request filter', () => {
     ['Next.js images', shape('GET', '/_next/image?url=%2Flogo.png&w=256&q=75', IMAGE)],
     ['Next.js overlay helpers', shape('GET', '/__nextjs_original-stack-frames', FETCH)],
     ['Next.js source-map lookups', shape('POST', '/__nextjs_source-map?filename=app%2Fpage.tsx', FETCH)],
-    ['a Next.js font (by path, even without metadata)', shape('GET', '/_next/static/media/a34f9d1faa5f3315-s.p.woff2', {})],
+    [
+      'a Next.js font (by path, even without metadata)',
+      shape('GET', '/_next/static/media/a34f9d1faa5f3315-s.p.woff2', {}),
+    ],
     ['Vite client', shape('GET', '/@vite/client', SCRIPT)],
-    ['Vite module by file system path', shape('GET', '/@fs/home/me/app/node_modules/.vite/deps/react.js?v=1a2b', SCRIPT)],
+    [
+      'Vite module by file system path',
+      shape('GET', '/@fs/home/me/app/node_modules/.vite/deps/react.js?v=1a2b', SCRIPT),
+    ],
     ['Vite bare import', shape('GET', '/@id/__x00__react/jsx-dev-runtime', SCRIPT)],
     ['Vite React refresh', shape('GET', '/@react-refresh', SCRIPT)],
     ['Vite source module', shape('GET', '/src/main.tsx', SCRIPT)],

@@ -89,7 +89,10 @@ export function createRequestFilter(patterns: readonly string[]): (req: RequestS
     const dest = req.headers['sec-fetch-dest'];
     if (dest !== undefined && SUBRESOURCE_DESTS.has(dest)) return false;
     const accept = req.headers.accept;
-    if (accept !== undefined && (accept.startsWith('text/event-stream') || accept.startsWith('image/') || accept.startsWith('text/css'))) {
+    if (
+      accept !== undefined &&
+      (accept.startsWith('text/event-stream') || accept.startsWith('image/') || accept.startsWith('text/css'))
+    ) {
       return false;
     }
     const url = req.url ?? '/';

@@ -21,21 +21,35 @@ function failure(argv: string[], env: NodeJS.ProcessEnv = {}): string {
 
 describe('--allowed-host', () => {
   it('takes names from the flag (repeatable, normalised) or from APPTRACE_ALLOWED_HOSTS', () => {
-    expect(parse(['--target', '3000', '--allowed-host', 'Profiler:9300', '--allowed-host', '[::1]']).allowedHosts).toEqual(['profiler', '::1']);
-    expect(parse(['--target', '3000'], { APPTRACE_ALLOWED_HOSTS: 'proxy, apptrace.test' }).allowedHosts).toEqual(['proxy', 'apptrace.test']);
+    expect(
+      parse(['--target', '3000', '--allowed-host', 'Profiler:9300', '--allowed-host', '[::1]']).allowedHosts,
+    ).toEqual(['profiler', '::1']);
+    expect(parse(['--target', '3000'], { APPTRACE_ALLOWED_HOSTS: 'proxy, apptrace.test' }).allowedHosts).toEqual([
+      'proxy',
+      'apptrace.test',
+    ]);
     expect(parse(['--target', '3000']).allowedHosts).toEqual([]);
   });
 
   it('refuses something that is not a host name, naming the flag', () => {
-    expect(failure(['--target', '3000', '--allowed-host', 'http://evil.example/'])).toMatch(/--allowed-host "http:\/\/evil.example\/": expected a host name/);
-    expect(failure(['--target', '3000'], { APPTRACE_ALLOWED_HOSTS: 'a b' })).toMatch(/APPTRACE_ALLOWED_HOST.*expected a host name/);
+    expect(failure(['--target', '3000', '--allowed-host', 'http://evil.example/'])).toMatch(
+      /--allowed-host "http:\/\/evil.example\/": expected a host name/,
+    );
+    expect(failure(['--target', '3000'], { APPTRACE_ALLOWED_HOSTS: 'a b' })).toMatch(
+      /APPTRACE_ALLOWED_HOST.*expected a host name/,
+    );
   });
 });
 
 describe('--profiler-token', () => {
   it('takes a token from APPTRACE_PROFILER_TOKEN and refuses a short one', () => {
-    expect(parse(['--target', '3000', '--profiler', 'http://profiler:9300'], { APPTRACE_PROFILER_TOKEN: 'x'.repeat(24) }).profilerToken).toBe('x'.repeat(24));
-    expect(failure(['--target', '3000', '--profiler-token', 'short'])).toMatch(/--profiler-token "short": a profiler token must be at least 16 characters/);
+    expect(
+      parse(['--target', '3000', '--profiler', 'http://profiler:9300'], { APPTRACE_PROFILER_TOKEN: 'x'.repeat(24) })
+        .profilerToken,
+    ).toBe('x'.repeat(24));
+    expect(failure(['--target', '3000', '--profiler-token', 'short'])).toMatch(
+      /--profiler-token "short": a profiler token must be at least 16 characters/,
+    );
   });
 });
 

@@ -42,7 +42,11 @@ function refuseHost(req: IncomingMessage, res: ServerResponse): void {
   const message = forbiddenHostMessage(req.headers.host);
   // Drain the body, so that a kept-alive connection stays usable.
   req.resume();
-  res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(message) });
+  res.writeHead(403, {
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(message),
+  });
   res.end(message);
 }
 
@@ -124,9 +128,19 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
               ),
             );
           } else if (error.code === 'EACCES') {
-            reject(new AppError('PORT_IN_USE', `not allowed to listen on ${host}:${port}; pick a port above 1023 with --listen.`, { cause: error }));
+            reject(
+              new AppError(
+                'PORT_IN_USE',
+                `not allowed to listen on ${host}:${port}; pick a port above 1023 with --listen.`,
+                { cause: error },
+              ),
+            );
           } else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
-            reject(new AppError('BAD_FLAG', `--listen ${host}:${port}: this machine has no address ${host}.`, { cause: error }));
+            reject(
+              new AppError('BAD_FLAG', `--listen ${host}:${port}: this machine has no address ${host}.`, {
+                cause: error,
+              }),
+            );
           } else reject(error);
         }
         function onListening(): void {

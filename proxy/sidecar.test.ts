@@ -7,7 +7,17 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Started, eventually, fixture, isAlive, killAll, request, runProxyToExit, startNode, startProxy } from '../test/proxy-support.js';
+import {
+  type Started,
+  eventually,
+  fixture,
+  isAlive,
+  killAll,
+  request,
+  runProxyToExit,
+  startNode,
+  startProxy,
+} from '../test/proxy-support.js';
 
 const env = { APPTRACE_PROFILER_SCRIPT: fixture('fake-profiler.js') };
 let target: Started;
@@ -92,7 +102,10 @@ describe('the sidecar profiler', () => {
   });
 
   it('failing at start: the proxy prints its reason and exits with its status', async () => {
-    const run = await runProxyToExit(['--target', `127.0.0.1:${target.port}`, '--listen', '127.0.0.1:0'], { ...env, FAKE_PROFILER_FAIL: '3' });
+    const run = await runProxyToExit(['--target', `127.0.0.1:${target.port}`, '--listen', '127.0.0.1:0'], {
+      ...env,
+      FAKE_PROFILER_FAIL: '3',
+    });
     expect(run.code).toBe(3);
     expect(run.stderr).toContain('fake-profiler: cannot open the store');
     expect(run.stderr).toContain('the profiler exited with status 3 before it was ready');
@@ -102,7 +115,10 @@ describe('the sidecar profiler', () => {
     const proxy = await startProxy(['--target', `127.0.0.1:${target.port}`], env);
     const { pid } = await whoami(proxy.port);
     process.kill(pid, 'SIGKILL');
-    await eventually(() => (proxy.stderr().includes('the profiler was killed by SIGKILL') ? true : undefined), 'the report');
+    await eventually(
+      () => (proxy.stderr().includes('the profiler was killed by SIGKILL') ? true : undefined),
+      'the report',
+    );
     expect((await request(proxy.port, '/echo')).status).toBe(200);
     const page = await request(proxy.port, '/_ah/apptrace', { headers: { accept: 'application/json' } });
     expect(page.status).toBe(502);
@@ -113,10 +129,24 @@ describe('the sidecar profiler', () => {
 describe('the real profiler as the sidecar', () => {
   it('attaches, records a traced request, streams its events through the proxy, and stops with the proxy', async () => {
     const app = await startNode(fixture('target-server.js'), [], { nodeArgs: ['--inspect=127.0.0.1:0'] });
-    const inspectPort = await eventually(() => /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(app.stderr())?.[1], 'the inspector port');
+    const inspectPort = await eventually(
+      () => /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(app.stderr())?.[1],
+      'the inspector port',
+    );
     const dir = mkdtempSync(join(tmpdir(), 'apptrace-sidecar-real-'));
     const proxy = await startProxy(
-      ['--target', `127.0.0.1:${app.port}`, '--inspect', `127.0.0.1:${inspectPort}`, '--db', join(dir, 'db.json'), '--url-pattern', '^/traced/', '--max-pause-share', '1'],
+      [
+        '--target',
+        `127.0.0.1:${app.port}`,
+        '--inspect',
+        `127.0.0.1:${inspectPort}`,
+        '--db',
+        join(dir, 'db.json'),
+        '--url-pattern',
+        '^/traced/',
+        '--max-pause-share',
+        '1',
+      ],
       {},
       dir,
     );

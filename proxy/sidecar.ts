@@ -78,7 +78,17 @@ export function defaultProfilerScript(): string {
  * The profiler's command line: it listens on a free loopback port and reports it over IPC.
  */
 export function sidecarArgs(options: SidecarOptions): string[] {
-  const args = ['serve', '--listen', '127.0.0.1:0', '--inspect', options.inspect, '--db', options.db, '--target', options.target];
+  const args = [
+    'serve',
+    '--listen',
+    '127.0.0.1:0',
+    '--inspect',
+    options.inspect,
+    '--db',
+    options.db,
+    '--target',
+    options.target,
+  ];
   for (const pattern of options.traceModules) args.push('--trace-module', pattern);
   for (const pattern of options.urlPatterns) args.push('--url-pattern', pattern);
   if (options.allocationSites) args.push('--allocation-sites');
@@ -137,7 +147,12 @@ export function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     const timer = setTimeout(() => {
       cleanup();
       child.kill('SIGKILL');
-      reject(new AppError('PROFILER_FAILED', `the profiler (${script}) did not start listening within ${timeoutMs / 1000} s.`));
+      reject(
+        new AppError(
+          'PROFILER_FAILED',
+          `the profiler (${script}) did not start listening within ${timeoutMs / 1000} s.`,
+        ),
+      );
     }, timeoutMs);
     function cleanup(): void {
       clearTimeout(timer);
@@ -153,13 +168,13 @@ export function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     function onEarlyExit(code: number | null, signal: NodeJS.Signals | null): void {
       cleanup();
       const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-      reject(
-        new SidecarExitError(`the profiler ${how} before it was ready (its own message is above).`, code || 1),
-      );
+      reject(new SidecarExitError(`the profiler ${how} before it was ready (its own message is above).`, code || 1));
     }
     function onSpawnError(error: Error): void {
       cleanup();
-      reject(new AppError('PROFILER_FAILED', `could not start the profiler (${script}): ${error.message}`, { cause: error }));
+      reject(
+        new AppError('PROFILER_FAILED', `could not start the profiler (${script}): ${error.message}`, { cause: error }),
+      );
     }
     child.on('message', onMessage);
     child.once('exit', onEarlyExit);

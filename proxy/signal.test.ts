@@ -36,7 +36,10 @@ async function waitForSignal(url: string): Promise<Signal[]> {
 }
 
 beforeAll(async () => {
-  [target, recorder] = await Promise.all([startNode(fixture('target-server.js'), []), startNode(fixture('signal-recorder.js'), [])]);
+  [target, recorder] = await Promise.all([
+    startNode(fixture('target-server.js'), []),
+    startNode(fixture('signal-recorder.js'), []),
+  ]);
   proxy = await startProxy([
     '--target',
     `127.0.0.1:${target.port}`,
@@ -79,53 +82,61 @@ describe('signals', () => {
   it('are sent only once the response has finished', async () => {
     const held = new Promise<string>((resolve, reject) => {
       void import('node:http').then(({ request: httpRequest }) => {
-        const req = httpRequest({ host: '127.0.0.1', port: proxy.port, path: '/traced/hold?id=h1', agent: false }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', async (text: string) => {
-            body += text;
-            if (body === 'started\n') {
-              // The response has begun but not finished: a later request's signal arrives,
-              // this one's must not.
-              await request(proxy.port, '/traced/while-held');
-              const meanwhile = await waitForSignal('/traced/while-held');
-              expect(meanwhile.some((s) => s.url === '/traced/hold?id=h1')).toBe(false);
-              await request(target.port, '/release?id=h1');
-            }
-          });
-          res.on('end', () => resolve(body));
-          res.on('error', reject);
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port: proxy.port, path: '/traced/hold?id=h1', agent: false },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', async (text: string) => {
+              body += text;
+              if (body === 'started\n') {
+                // The response has begun but not finished: a later request's signal arrives,
+                // this one's must not.
+                await request(proxy.port, '/traced/while-held');
+                const meanwhile = await waitForSignal('/traced/while-held');
+                expect(meanwhile.some((s) => s.url === '/traced/hold?id=h1')).toBe(false);
+                await request(target.port, '/release?id=h1');
+              }
+            });
+            res.on('end', () => resolve(body));
+            res.on('error', reject);
+          },
+        );
         req.on('error', reject);
         req.end();
       });
     });
     expect(await held).toBe('started\nfinished\n');
     const after = await waitForSignal('/traced/hold?id=h1');
-    expect(after.filter((s) => s.url === '/traced/hold?id=h1').map(({ method, url, status, aborted }) => ({ method, url, status, aborted }))).toEqual([
-      { method: 'GET', url: '/traced/hold?id=h1', status: 200, aborted: undefined },
-    ]);
+    expect(
+      after
+        .filter((s) => s.url === '/traced/hold?id=h1')
+        .map(({ method, url, status, aborted }) => ({ method, url, status, aborted })),
+    ).toEqual([{ method: 'GET', url: '/traced/hold?id=h1', status: 200, aborted: undefined }]);
   });
 
   it('are sent for a request the client abandons, marked aborted (the target did the work)', async () => {
     await new Promise<void>((resolve, reject) => {
       void import('node:http').then(({ request: httpRequest }) => {
-        const req = httpRequest({ host: '127.0.0.1', port: proxy.port, path: '/traced/hold?id=h2', agent: false }, (res) => {
-          res.setEncoding('utf8');
-          res.once('data', () => {
-            // The response has begun; the client goes away before its end.
-            req.destroy();
-            resolve();
-          });
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port: proxy.port, path: '/traced/hold?id=h2', agent: false },
+          (res) => {
+            res.setEncoding('utf8');
+            res.once('data', () => {
+              // The response has begun; the client goes away before its end.
+              req.destroy();
+              resolve();
+            });
+          },
+        );
         req.on('error', () => undefined);
         req.end();
       }, reject);
     });
     const all = await waitForSignal('/traced/hold?id=h2');
-    expect(all.filter((s) => s.url === '/traced/hold?id=h2').map(({ method, url, aborted }) => ({ method, url, aborted }))).toEqual([
-      { method: 'GET', url: '/traced/hold?id=h2', aborted: true },
-    ]);
+    expect(
+      all.filter((s) => s.url === '/traced/hold?id=h2').map(({ method, url, aborted }) => ({ method, url, aborted })),
+    ).toEqual([{ method: 'GET', url: '/traced/hold?id=h2', aborted: true }]);
     await request(target.port, '/release?id=h2');
   });
 
@@ -160,16 +171,27 @@ describe('signals to a profiler that is down', () => {
     const gone = await startNode(fixture('signal-recorder.js'), []);
     gone.child.kill('SIGKILL');
     await gone.exited;
-    const lonely = await startProxy(['--target', `127.0.0.1:${target.port}`, '--profiler', `http://127.0.0.1:${gone.port}`]);
+    const lonely = await startProxy([
+      '--target',
+      `127.0.0.1:${target.port}`,
+      '--profiler',
+      `http://127.0.0.1:${gone.port}`,
+    ]);
     for (let i = 0; i < 30; i++) {
       const res = await request(lonely.port, `/page-${i}`);
       expect(res.status).toBe(200);
     }
-    await eventually(() => (lonely.stderr().includes('cannot signal the profiler') ? true : undefined), 'the failure report');
+    await eventually(
+      () => (lonely.stderr().includes('cannot signal the profiler') ? true : undefined),
+      'the failure report',
+    );
     // Let later failures happen too, then check they were counted, not printed.
     await request(lonely.port, '/last');
     await new Promise((r) => setTimeout(r, 200));
-    const lines = lonely.stderr().split('\n').filter((l) => l.includes('cannot signal the profiler'));
+    const lines = lonely
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('cannot signal the profiler'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`127.0.0.1:${gone.port}`);
     expect(lines[0]).toContain('ECONNREFUSED');
@@ -179,9 +201,16 @@ describe('signals to a profiler that is down', () => {
 describe('signals to a profiler that closes idle connections', () => {
   it('are sent again on a fresh connection when a kept-alive one was reset, without a report', async () => {
     const resetting = await startNode(fixture('signal-recorder.js'), [], { env: { RESET_REUSED: '1' } });
-    const proxy2 = await startProxy(['--target', `127.0.0.1:${target.port}`, '--profiler', `http://127.0.0.1:${resetting.port}`]);
+    const proxy2 = await startProxy([
+      '--target',
+      `127.0.0.1:${target.port}`,
+      '--profiler',
+      `http://127.0.0.1:${resetting.port}`,
+    ]);
     const received = async (): Promise<string[]> =>
-      (JSON.parse((await request(resetting.port, '/control/signals')).body) as Recorded).batches.flatMap((b) => b.body.requests.map((s) => s.url));
+      (JSON.parse((await request(resetting.port, '/control/signals')).body) as Recorded).batches.flatMap((b) =>
+        b.body.requests.map((s) => s.url),
+      );
     for (const url of ['/first', '/second', '/third']) {
       await request(proxy2.port, url);
       // One at a time, so that each POST goes out on the socket the previous one left.

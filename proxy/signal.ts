@@ -112,7 +112,9 @@ export class SignalSender {
         this.stats.sent += batch.length;
         if (this.failing) {
           this.failing = false;
-          this.log(`apptrace-proxy: signals reach the profiler again (${this.stats.failed} lost while it was unreachable).`);
+          this.log(
+            `apptrace-proxy: signals reach the profiler again (${this.stats.failed} lost while it was unreachable).`,
+          );
         }
       } else {
         this.stats.failed += batch.length;
@@ -129,7 +131,9 @@ export class SignalSender {
     };
     req.on('response', (res) => {
       res.resume();
-      res.on('end', () => settle(res.statusCode !== undefined && res.statusCode < 400 ? undefined : new Error(`HTTP ${res.statusCode}`)));
+      res.on('end', () =>
+        settle(res.statusCode !== undefined && res.statusCode < 400 ? undefined : new Error(`HTTP ${res.statusCode}`)),
+      );
       res.on('error', settle);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${SIGNAL_TIMEOUT_MS / 1000} s`)));

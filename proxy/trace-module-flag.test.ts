@@ -36,7 +36,15 @@ describe.concurrent('an unbalanced --trace-module glob', () => {
   });
 
   it('apptrace-proxy check exits 2', async () => {
-    const run = await runProxyToExit(['check', '--target', '127.0.0.1:3000', '--request', '/', '--trace-module', 'src/{a,b']);
+    const run = await runProxyToExit([
+      'check',
+      '--target',
+      '127.0.0.1:3000',
+      '--request',
+      '/',
+      '--trace-module',
+      'src/{a,b',
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('--trace-module "src/{a,b"');
   });
@@ -56,6 +64,8 @@ describe.concurrent('an unbalanced --trace-module glob', () => {
     expect(modules.traced('/app/src/cache.js')).toBe('src/cache.js');
     expect(modules.traced('/app/src/other.js')).toBeUndefined();
     expect(modules.traced('file:///app/lib/a/b.mjs')).toBe('lib/a/b.mjs');
-    expect(() => createModuleMatcher({ root: '/app', patterns: ['{a'] })).toThrow(/--trace-module "\{a" is not a valid glob/);
+    expect(() => createModuleMatcher({ root: '/app', patterns: ['{a'] })).toThrow(
+      /--trace-module "\{a" is not a valid glob/,
+    );
   });
 });

@@ -97,10 +97,17 @@ export class GraphBuilder {
       sample_fields: ['timestamp_us', 'last_assigned_id'],
       location_fields: ['object_index', 'script_id', 'line', 'column'],
     };
-    const header = JSON.stringify({ meta, node_count: this.nodes.length, edge_count: edgeCount, trace_function_count: 0 });
+    const header = JSON.stringify({
+      meta,
+      node_count: this.nodes.length,
+      edge_count: edgeCount,
+      trace_function_count: 0,
+    });
     const encodedStrings = strings.map((s) => {
       const json = JSON.stringify(s);
-      return options.rawUnicode ? json : json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      return options.rawUnicode
+        ? json
+        : json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     });
     return (
       `{"snapshot":${header},\n"nodes":[${nodeRows.join('\n,')}],\n"edges":[${edgeRows.join('\n,')}],\n` +

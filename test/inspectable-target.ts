@@ -17,7 +17,9 @@ export function startInspectableTarget(
   nodeFlags: string[] = [],
 ): Promise<{ port: number; child: ChildProcess; stop(): void }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeFlags, '--inspect=127.0.0.1:0', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeFlags, '--inspect=127.0.0.1:0', ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const stop = () => {
       child.stdin?.end();
       child.kill();

@@ -15,7 +15,6 @@ export const FIXTURE_DIR = fileURLToPath(new URL('../profiler/fixtures/leaky-app
 /** Tests spawn the compiled CLI: build first. */
 export const PROFILER_CLI = fileURLToPath(new URL('../dist/profiler/cli.js', import.meta.url));
 
-
 export interface Output {
   stdout: string;
   stderr: string;
@@ -29,7 +28,13 @@ function collect(child: ChildProcess): Output {
 }
 
 /** Resolves with the first match of `re` in the stream's text, or rejects on exit/timeout. */
-function waitForText(child: ChildProcess, output: Output, stream: 'stdout' | 'stderr', re: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
+function waitForText(
+  child: ChildProcess,
+  output: Output,
+  stream: 'stdout' | 'stderr',
+  re: RegExp,
+  timeoutMs = 15_000,
+): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     const check = () => {
       const m = re.exec(output[stream]);
@@ -82,7 +87,9 @@ export async function startTarget(
   track(child);
   const output = collect(child);
   const inspectPort =
-    options.inspectPort === null ? 0 : Number((await waitForText(child, output, 'stderr', /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+    options.inspectPort === null
+      ? 0
+      : Number((await waitForText(child, output, 'stderr', /Debugger listening on ws:\/\/127\.0\.0\.1:(\d+)\//))[1]);
   const httpPort = Number((await waitForText(child, output, 'stdout', /listening on (\d+)/))[1]);
   return {
     child,
@@ -117,12 +124,16 @@ export const TEST_PROFILER_TOKEN = 'apptrace-test-token-0123456789';
  */
 export async function startProfiler(args: string[], options: { cwd?: string } = {}): Promise<ProfilerProcess> {
   const root = options.cwd ? [] : ['--root', FIXTURE_DIR];
-  const child = spawn(process.execPath, [PROFILER_CLI, 'serve', '--listen', '127.0.0.1:0', '--max-pause-share', '1', ...root, ...args], {
-    cwd: options.cwd ?? FIXTURE_DIR,
-    // The proxy's token: the profiler takes signals only with it (as from apptrace-proxy).
-    env: { ...process.env, APPTRACE_INSPECT: '', APPTRACE_DB: '', APPTRACE_PROFILER_TOKEN: TEST_PROFILER_TOKEN },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [PROFILER_CLI, 'serve', '--listen', '127.0.0.1:0', '--max-pause-share', '1', ...root, ...args],
+    {
+      cwd: options.cwd ?? FIXTURE_DIR,
+      // The proxy's token: the profiler takes signals only with it (as from apptrace-proxy).
+      env: { ...process.env, APPTRACE_INSPECT: '', APPTRACE_DB: '', APPTRACE_PROFILER_TOKEN: TEST_PROFILER_TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   track(child);
   const output = collect(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -146,7 +157,11 @@ export async function startProfiler(args: string[], options: { cwd?: string } = 
       return res.status;
     },
     async snapshot() {
-      const res = await fetch(`${base}/api/snapshot`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${base}/api/snapshot`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       return { status: res.status, body: await res.json() };
     },
   };
@@ -154,11 +169,17 @@ export async function startProfiler(args: string[], options: { cwd?: string } = 
 
 /** Runs the profiler CLI to completion (for commands that must exit). */
 export function runProfiler(args: string[], timeoutMs = 15_000): Promise<{ code: number | null } & Output> {
-  const child = spawn(process.execPath, [PROFILER_CLI, ...args], { cwd: FIXTURE_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [PROFILER_CLI, ...args], {
+    cwd: FIXTURE_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   track(child);
   const output = collect(child);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`profiler did not exit:\n${output.stdout}\n${output.stderr}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`profiler did not exit:\n${output.stdout}\n${output.stderr}`)),
+      timeoutMs,
+    );
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, ...output });
@@ -167,7 +188,11 @@ export function runProfiler(args: string[], timeoutMs = 15_000): Promise<{ code:
 }
 
 /** Polls `check` until it returns something other than undefined/false (40 s by default). */
-export function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 40_000): Promise<T> {
+export function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 40_000,
+): Promise<T> {
   return eventually(check, what, timeoutMs);
 }
 

@@ -19,7 +19,6 @@ export interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-
 /**
  * Spawns `node script args` and resolves once stdout shows `ready` (its first group is the
  * port), rejecting with the process's output if it exits or takes longer than 20 s.
@@ -44,7 +43,10 @@ export function startNode(
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   return new Promise<Started>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} not ready in 20 s\nstdout: ${out}\nstderr: ${err}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${script} not ready in 20 s\nstdout: ${out}\nstderr: ${err}`)),
+      20_000,
+    );
     const check = (): void => {
       const match = ready.exec(out);
       if (!match) return;
@@ -75,7 +77,11 @@ export async function runProxyToExit(
   env: NodeJS.ProcessEnv = {},
   cwd?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [PROXY_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, cwd });
+  const child = spawn(process.execPath, [PROXY_CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    cwd,
+  });
   track(child);
   let stdout = '';
   let stderr = '';
@@ -103,15 +109,24 @@ export function request(
   return new Promise((resolve, reject) => {
     const headers = { ...options.headers };
     // Node's client sends no length for DELETE/OPTIONS bodies unless told: say it.
-    if (typeof options.body === 'string' && headers['transfer-encoding'] === undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', reject);
-    });
+    if (typeof options.body === 'string' && headers['transfer-encoding'] === undefined)
+      headers['content-length'] = String(Buffer.byteLength(options.body));
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            rawHeaders: res.rawHeaders,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     if (options.body === undefined) req.end();
     else if (typeof options.body === 'string') req.end(options.body);
@@ -127,7 +142,11 @@ export function memoryOf(pid: number): { rss: number; hwm: number } {
 }
 
 /** Polls `probe` every 25 ms until it returns a value other than undefined (10 s by default). */
-export function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+export function eventually<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   return pollUntil(probe, what, timeoutMs, 25);
 }
 

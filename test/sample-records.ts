@@ -36,7 +36,11 @@ export function sampleRecord(index: number, options: Omit<SampleOptions, 'count'
     entry('handler', 'function', 640, 6),
   ];
   for (let i = 0; i < (options.extra ?? 0); i++) {
-    entries.push({ ...entry(`filler${i}`, 'Object', 200 + ((i * 37 + index) % 50), 10 + i), module_name: `lib/filler-${i % 5}.js`, filename: `lib/filler-${i % 5}.js` });
+    entries.push({
+      ...entry(`filler${i}`, 'Object', 200 + ((i * 37 + index) % 50), 10 + i),
+      module_name: `lib/filler-${i % 5}.js`,
+      filename: `lib/filler-${i % 5}.js`,
+    });
   }
   const total = 6_000_000 + entries.reduce((sum, e) => sum + e.dominated_size, 0);
   return {

@@ -16,8 +16,22 @@ function record(index: number, leakSize: number, options: Partial<HeapRecord> = 
     heap: { total_size: 1_000_000, node_count: 100, edge_count: 300 },
     timings: { capture_ms: 10, analysis_ms: 5 },
     entries: [
-      { obj_type: 'Array', name: 'messages', dominated_size: leakSize, filename: 'app.mjs', lineno: 4, module_name: 'app.mjs' },
-      { obj_type: 'Object', name: 'config', dominated_size: 800, filename: 'app.mjs', lineno: 2, module_name: 'app.mjs' },
+      {
+        obj_type: 'Array',
+        name: 'messages',
+        dominated_size: leakSize,
+        filename: 'app.mjs',
+        lineno: 4,
+        module_name: 'app.mjs',
+      },
+      {
+        obj_type: 'Object',
+        name: 'config',
+        dominated_size: 800,
+        filename: 'app.mjs',
+        lineno: 2,
+        module_name: 'app.mjs',
+      },
     ],
     ...options,
   };
@@ -88,8 +102,12 @@ describe('GET /api/suspects', () => {
 describe('GET /api/status', () => {
   it('answers the profiler status', async () => {
     const deps = depsWith(2);
-    deps.setStatus({ inspector: { address: '127.0.0.1:9229', state: 'unreachable', hint: 'start the target with node --inspect' } });
-    const status = (await (await createApp(deps).request(`${base}/api/status`)).json()) as ReturnType<AppDeps['status']>;
+    deps.setStatus({
+      inspector: { address: '127.0.0.1:9229', state: 'unreachable', hint: 'start the target with node --inspect' },
+    });
+    const status = (await (await createApp(deps).request(`${base}/api/status`)).json()) as ReturnType<
+      AppDeps['status']
+    >;
     expect(status.inspector.state).toBe('unreachable');
     expect(status.inspector.hint).toContain('--inspect');
     expect(status.lastIndex).toBe(2);
@@ -107,7 +125,12 @@ describe('POST /api/signal', () => {
     const res = await createApp(deps, { profilerToken: TOKEN }).request(`${base}/api/signal`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-apptrace-token': TOKEN },
-      body: JSON.stringify({ requests: [{ method: 'GET', url: '/a', status: 200 }, { method: 'POST', url: '/b', status: 201 }] }),
+      body: JSON.stringify({
+        requests: [
+          { method: 'GET', url: '/a', status: 200 },
+          { method: 'POST', url: '/b', status: 201 },
+        ],
+      }),
     });
     expect(res.status).toBe(202);
     expect(deps.signals).toEqual([
@@ -139,17 +162,29 @@ describe('POST /api/signal', () => {
 
 describe('POST /api/snapshot', () => {
   it('answers 201 with the new record', async () => {
-    const res = await createApp(depsWith(2)).request(`${base}/api/snapshot`, { method: 'POST', headers: JSON_HEADERS, body: '{}' });
+    const res = await createApp(depsWith(2)).request(`${base}/api/snapshot`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: '{}',
+    });
     expect(res.status).toBe(201);
     expect(((await res.json()) as HeapRecord).index).toBe(3);
   });
 
   it('answers 503 with the reason when there is no inspector', async () => {
     const deps = depsWith(0);
-    deps.snapshotNow = () => Promise.reject(new AppError('NO_INSPECTOR', 'not connected; start the target with node --inspect'));
-    const res = await createApp(deps).request(`${base}/api/snapshot`, { method: 'POST', headers: JSON_HEADERS, body: '{}' });
+    deps.snapshotNow = () =>
+      Promise.reject(new AppError('NO_INSPECTOR', 'not connected; start the target with node --inspect'));
+    const res = await createApp(deps).request(`${base}/api/snapshot`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: '{}',
+    });
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ error: 'not connected; start the target with node --inspect', code: 'NO_INSPECTOR' });
+    expect(await res.json()).toEqual({
+      error: 'not connected; start the target with node --inspect',
+      code: 'NO_INSPECTOR',
+    });
   });
 });
 
@@ -187,7 +222,10 @@ describe('GET /events', () => {
   it('replays the records after Last-Event-ID', async () => {
     const deps = depsWith(4);
     const controller = new AbortController();
-    const res = await createApp(deps).request(`${base}/events`, { signal: controller.signal, headers: { 'Last-Event-ID': '2' } });
+    const res = await createApp(deps).request(`${base}/events`, {
+      signal: controller.signal,
+      headers: { 'Last-Event-ID': '2' },
+    });
     const text = await readUntil(res, (t) => t.includes('id: 4'));
     controller.abort();
     expect([...text.matchAll(/^id: (\d+)$/gm)].map((m) => m[1])).toEqual(['3', '4']);

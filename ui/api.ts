@@ -40,7 +40,10 @@ export function apiRoutes(deps: AppDeps): Hono {
     const raw = c.req.query('history');
     const keep = raw === undefined || raw === '' ? undefined : Number(raw);
     if (keep !== undefined && (!Number.isInteger(keep) || keep < 1)) {
-      throw new AppError('BAD_REQUEST', `history must be how many recent points to keep (an integer ≥ 1), not ${JSON.stringify(raw)}`);
+      throw new AppError(
+        'BAD_REQUEST',
+        `history must be how many recent points to keep (an integer ≥ 1), not ${JSON.stringify(raw)}`,
+      );
     }
     const suspects = await markGrowthLines(rankSuspects(deps.records(0)), (m) => deps.moduleSource(m));
     return c.json(keep === undefined ? suspects : suspects.map((s) => ({ ...s, history: s.history.slice(-keep) })));
@@ -79,7 +82,9 @@ export function apiRoutes(deps: AppDeps): Hono {
     try {
       body = await c.req.json();
     } catch (error) {
-      throw new AppError('BAD_REQUEST', 'the body must be JSON: {"requests":[{"method","url","status"}]}', { cause: error });
+      throw new AppError('BAD_REQUEST', 'the body must be JSON: {"requests":[{"method","url","status"}]}', {
+        cause: error,
+      });
     }
     const requests = parseSignal(body);
     if (typeof requests === 'string') throw new AppError('BAD_REQUEST', requests);
@@ -104,10 +109,12 @@ export function apiRoutes(deps: AppDeps): Hono {
       };
       const unsubscribe = deps.subscribe(send);
       const keepAlive = setInterval(() => {
-        chain = chain.then(() => stream.write(': keep-alive\n\n')).then(
-          () => undefined,
-          () => undefined,
-        );
+        chain = chain
+          .then(() => stream.write(': keep-alive\n\n'))
+          .then(
+            () => undefined,
+            () => undefined,
+          );
       }, KEEP_ALIVE_MS);
       const closed = new Promise<void>((resolve) => stream.onAbort(resolve));
       send({ type: 'status', status: deps.status() });
@@ -134,9 +141,16 @@ function parseSignal(body: unknown): SignalledRequest[] | string {
     if (typeof method !== 'string' || typeof url !== 'string' || typeof status !== 'number') {
       return 'each request needs "method" (string), "url" (string) and "status" (number)';
     }
-    if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) return '"at", when given, is when the response finished (ms since epoch)';
+    if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at)))
+      return '"at", when given, is when the response finished (ms since epoch)';
     // `at` says when the response finished, so the snapshot that holds its effect claims it.
-    requests.push({ method, url, status, ...(at !== undefined ? { at } : {}), ...(aborted === true ? { aborted: true } : {}) });
+    requests.push({
+      method,
+      url,
+      status,
+      ...(at !== undefined ? { at } : {}),
+      ...(aborted === true ? { aborted: true } : {}),
+    });
   }
   return requests;
 }

@@ -34,7 +34,14 @@ export function sessionRuns(records: readonly { index: number; session?: string 
       last.end = i;
       last.lastIndex = record.index;
     } else {
-      runs.push({ id: record.session, number: runs.length + 1, start: i, end: i, firstIndex: record.index, lastIndex: record.index });
+      runs.push({
+        id: record.session,
+        number: runs.length + 1,
+        start: i,
+        end: i,
+        firstIndex: record.index,
+        lastIndex: record.index,
+      });
     }
   });
   return runs;

@@ -12,7 +12,11 @@ function depsWith(count: number): MemoryDeps {
   return deps;
 }
 
-function post(app: ReturnType<typeof createApp>, body: string | undefined, type = 'application/json'): Promise<Response> {
+function post(
+  app: ReturnType<typeof createApp>,
+  body: string | undefined,
+  type = 'application/json',
+): Promise<Response> {
   return Promise.resolve(
     app.request(`${base}/api/clear`, {
       method: 'POST',

@@ -37,10 +37,20 @@ describe('code browser', () => {
     const marked = [...body.matchAll(/<div class="line" id="L(\d+)" data-marked[^>]*>/g)].map((m) => Number(m[1]));
     expect(marked).toEqual([3, pushLine]);
     expect(lines[2]).toContain('const leakyList');
-    expect(body).toMatch(/id="L3" data-marked data-mark-kind="definition">.*<span class="mark-note">← definition<\/span>/);
+    expect(body).toMatch(
+      /id="L3" data-marked data-mark-kind="definition">.*<span class="mark-note">← definition<\/span>/,
+    );
     expect(body).toContain(`id="L${pushLine}" data-marked data-mark-kind="reference">`);
-    expect(body).toMatch(new RegExp(`id="L${pushLine}" data-marked data-mark-kind="reference">.*<span class="mark-note">← adds to leakyList \\(push\\) — found in the source</span>`));
-    expect(body).toMatch(new RegExp(`<li><a href="#L${pushLine}">line ${pushLine}</a>: <span class="mark-kind reference">found in the source</span> adds to leakyList \\(push\\)`));
+    expect(body).toMatch(
+      new RegExp(
+        `id="L${pushLine}" data-marked data-mark-kind="reference">.*<span class="mark-note">← adds to leakyList \\(push\\) — found in the source</span>`,
+      ),
+    );
+    expect(body).toMatch(
+      new RegExp(
+        `<li><a href="#L${pushLine}">line ${pushLine}</a>: <span class="mark-kind reference">found in the source</span> adds to leakyList \\(push\\)`,
+      ),
+    );
     expect(body).toContain('<dd id="entry-type">Array</dd>');
     // The sample leak grows by LEAK_STEP (4 KB) per request.
     expect(LEAK_STEP).toBe(4096);
@@ -83,7 +93,9 @@ describe('code browser', () => {
     const deps = depsWith(records, { 'evil<b>.js': { url: 'file:///app/evil<b>.js', source } });
     const { res, body } = await code(deps, q('evil<b>.js', hostileName));
     expect(res.status).toBe(200);
-    expect(body.match(/<script\b[^>]*>/gi)).toEqual([`<script type="module" src="${BASE_PATH}/static/m/ui/client/code.js">`]);
+    expect(body.match(/<script\b[^>]*>/gi)).toEqual([
+      `<script type="module" src="${BASE_PATH}/static/m/ui/client/code.js">`,
+    ]);
     expect(body).not.toContain('<img');
     expect(body).not.toContain('<svg onload');
     expect(body).not.toContain('<b>');
@@ -92,24 +104,31 @@ describe('code browser', () => {
     expect(body).toContain('evil&lt;b&gt;.js');
   });
 
-  it.each(['../../etc/passwd', '/etc/passwd', 'file:///etc/passwd', 'node:fs', 'C:\\Windows\\win.ini', 'a/../../b.js', 'x\u0000.js'])(
-    'answers 404 for %j without asking the target, even when a record names it',
-    async (moduleName) => {
-      const records = sampleRecords({ count: 2, moduleName });
-      const deps = depsWith(records, { [moduleName]: { url: 'file:///etc/passwd', source: 'root:x:0:0:root:/root:/bin/bash\n' } });
-      let asked = 0;
-      const original = deps.moduleSource.bind(deps);
-      deps.moduleSource = (name) => {
-        asked++;
-        return original(name);
-      };
-      const { res, body } = await code(deps, q(moduleName, 'leakyList'));
-      expect(res.status).toBe(404);
-      expect(body).not.toContain('root:x:0:0');
-      expect(body).toContain('not a module name');
-      expect(asked).toBe(0);
-    },
-  );
+  it.each([
+    '../../etc/passwd',
+    '/etc/passwd',
+    'file:///etc/passwd',
+    'node:fs',
+    'C:\\Windows\\win.ini',
+    'a/../../b.js',
+    'x\u0000.js',
+  ])('answers 404 for %j without asking the target, even when a record names it', async (moduleName) => {
+    const records = sampleRecords({ count: 2, moduleName });
+    const deps = depsWith(records, {
+      [moduleName]: { url: 'file:///etc/passwd', source: 'root:x:0:0:root:/root:/bin/bash\n' },
+    });
+    let asked = 0;
+    const original = deps.moduleSource.bind(deps);
+    deps.moduleSource = (name) => {
+      asked++;
+      return original(name);
+    };
+    const { res, body } = await code(deps, q(moduleName, 'leakyList'));
+    expect(res.status).toBe(404);
+    expect(body).not.toContain('root:x:0:0');
+    expect(body).toContain('not a module name');
+    expect(asked).toBe(0);
+  });
 
   it('answers 404 for a module no record mentions', async () => {
     const deps = depsWith(sampleRecords({ count: 2 }), { 'server.js': SERVER, 'other.js': SERVER });

@@ -54,7 +54,13 @@ export function codeRoutes(deps: AppDeps, base: string): Hono {
       script = await deps.moduleSource(moduleName);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return problem(c, base, 503, 'Cannot read the source', `Reading "${moduleName}" from the target failed: ${message}`);
+      return problem(
+        c,
+        base,
+        503,
+        'Cannot read the source',
+        `Reading "${moduleName}" from the target failed: ${message}`,
+      );
     }
     if (!script) {
       return problem(
@@ -71,7 +77,9 @@ export function codeRoutes(deps: AppDeps, base: string): Hono {
     const suspect = history?.suspect;
     const references =
       suspect?.verdict === 'growing'
-        ? await sourceGrowthLines(moduleName, growthTarget(name, suspect.growth_path), (m) => (m === moduleName ? Promise.resolve(shown) : deps.moduleSource(m)))
+        ? await sourceGrowthLines(moduleName, growthTarget(name, suspect.growth_path), (m) =>
+            m === moduleName ? Promise.resolve(shown) : deps.moduleSource(m),
+          )
         : [];
     c.header('Cache-Control', 'no-store');
     return c.html(codePage(base, moduleName, name, script, history, records, references));
@@ -163,7 +171,13 @@ function entryInfo(
       suspect
         ? html`<div><dt>growth</dt><dd id="entry-growth" title="${growthTitle(suspect.verdict)}">${growthText(suspect.verdict, suspect.growth_per_request)}</dd></div>
     <div><dt>verdict</dt><dd><span id="entry-verdict" class="badge ${suspect.verdict}">${suspect.verdict}</span></dd></div>
-    <div><dt>history</dt><dd>${raw(sparklineSvg(points.map((p) => p.size), 160, 32))}</dd></div>`
+    <div><dt>history</dt><dd>${raw(
+      sparklineSvg(
+        points.map((p) => p.size),
+        160,
+        32,
+      ),
+    )}</dd></div>`
         : html`<div><dt>growth</dt><dd id="entry-growth">not alive in the latest record</dd></div>`
     }
   </dl>
@@ -238,7 +252,8 @@ function growthInfo(path: GrowthPath | null | undefined, marks: Map<number, Page
     ${
       list.length > 0
         ? html`<ul id="marks" class="marks">${list.map(
-            ([line, here]) => html`<li><a href="#L${line}">line ${line}</a>: ${here.map((m) => html`<span class="mark-kind ${m.kind}">${markKind(m)}</span> ${m.kind === 'definition' ? '' : m.reason} `)}</li>`,
+            ([line, here]) =>
+              html`<li><a href="#L${line}">line ${line}</a>: ${here.map((m) => html`<span class="mark-kind ${m.kind}">${markKind(m)}</span> ${m.kind === 'definition' ? '' : m.reason} `)}</li>`,
           )}</ul>`
         : ''
     }
@@ -255,5 +270,8 @@ function problem(c: Context, base: string, status: 400 | 404 | 503, title: strin
   const body = html`<header class="top"><h1><a href="${base}">apptrace</a> <span class="crumb">› code</span></h1>
   <a class="back" href="${base}">← overview</a></header>
 <section class="notice warn problem"><h2>${title}</h2><p>${message}</p></section>`;
-  return c.html(layout({ title: `${title} — apptrace`, base, bodyClass: 'page-code', scripts: [], body }), status) as Response;
+  return c.html(
+    layout({ title: `${title} — apptrace`, base, bodyClass: 'page-code', scripts: [], body }),
+    status,
+  ) as Response;
 }

@@ -22,8 +22,22 @@ function record(index: number, options: Partial<HeapRecord> = {}): HeapRecord {
     heap: { total_size: 1000 + index, node_count: 10, edge_count: 30 },
     timings: { capture_ms: 1, analysis_ms: 1 },
     entries: [
-      { obj_type: 'Array', name: 'messages', dominated_size: 100 * index, filename: 'app.mjs', lineno: 4, module_name: 'app.mjs' },
-      { obj_type: 'Object', name: 'config', dominated_size: 80, filename: 'app.mjs', lineno: 2, module_name: 'app.mjs' },
+      {
+        obj_type: 'Array',
+        name: 'messages',
+        dominated_size: 100 * index,
+        filename: 'app.mjs',
+        lineno: 4,
+        module_name: 'app.mjs',
+      },
+      {
+        obj_type: 'Object',
+        name: 'config',
+        dominated_size: 80,
+        filename: 'app.mjs',
+        lineno: 2,
+        module_name: 'app.mjs',
+      },
     ],
     ...options,
   };
@@ -64,14 +78,21 @@ describe('records as CSV', () => {
     expect(csvCell('a,b')).toBe('"a,b"');
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');
     expect(csvCell('two\nlines')).toBe('"two\nlines"');
-    for (const start of ['=', '+', '-', '@', '\t', '\r']) expect(csvCell(`${start}SUM(A1)`).startsWith(`'${start}`) || csvCell(`${start}SUM(A1)`).startsWith(`"'${start}`)).toBe(true);
+    for (const start of ['=', '+', '-', '@', '\t', '\r'])
+      expect(
+        csvCell(`${start}SUM(A1)`).startsWith(`'${start}`) || csvCell(`${start}SUM(A1)`).startsWith(`"'${start}`),
+      ).toBe(true);
     expect(csvCell('=HYPERLINK("http://x","y")')).toBe(`"'=HYPERLINK(""http://x"",""y"")"`);
     expect(csvCell(-5)).toBe('-5');
     expect(csvCell(null)).toBe('');
   });
 
   it('has one row per record × entry, with the record columns repeated', () => {
-    const records = [record(1), record(2, { request: { method: 'POST', url: '/a,b?x="1"', status: 201 } }), record(3, { request: null, requests: 0, entries: [] })];
+    const records = [
+      record(1),
+      record(2, { request: { method: 'POST', url: '/a,b?x="1"', status: 201 } }),
+      record(3, { request: null, requests: 0, entries: [] }),
+    ];
     const rows = parseCsv(recordsCsv(records));
     expect(rows[0]).toEqual([...CSV_COLUMNS]);
     expect(rows).toHaveLength(1 + 2 + 2 + 1);
@@ -93,7 +114,13 @@ describe('records as CSV', () => {
   it('GET /api/records.csv downloads every record, formula-like names disarmed', async () => {
     const deps = new MemoryDeps();
     deps.add(record(1));
-    deps.add(record(2, { entries: [{ obj_type: 'Map', name: '=cmd|calc', dominated_size: 5, filename: 'x.cjs', lineno: 1, module_name: 'x.cjs' }] }));
+    deps.add(
+      record(2, {
+        entries: [
+          { obj_type: 'Map', name: '=cmd|calc', dominated_size: 5, filename: 'x.cjs', lineno: 1, module_name: 'x.cjs' },
+        ],
+      }),
+    );
     const res = await createApp(deps).request(`${base}/api/records.csv`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/csv/);

@@ -6,8 +6,26 @@ import { growthPathText } from './growth-text.js';
 function path(elements: number, type: string, name: string): GrowthPath {
   return {
     steps: [
-      { id: 1, edge: '', type: 'closure', name: 'MainPage', retained_size: 9000, length: 3, bytes_per_request: 1280, elements_per_request: 0 },
-      { id: 2, edge: 'history', type, name, retained_size: 8000, length: 7, bytes_per_request: 951, elements_per_request: elements },
+      {
+        id: 1,
+        edge: '',
+        type: 'closure',
+        name: 'MainPage',
+        retained_size: 9000,
+        length: 3,
+        bytes_per_request: 1280,
+        elements_per_request: 0,
+      },
+      {
+        id: 2,
+        edge: 'history',
+        type,
+        name,
+        retained_size: 8000,
+        length: 7,
+        bytes_per_request: 951,
+        elements_per_request: elements,
+      },
     ],
     summary: '',
     expression: 'MainPage.history',

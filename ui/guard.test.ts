@@ -18,7 +18,9 @@ function record(index: number): HeapRecord {
     request: { method: 'GET', url: '/', status: 200 },
     heap: { total_size: 1000 + index, node_count: 10, edge_count: 20 },
     timings: { capture_ms: 1, analysis_ms: 1 },
-    entries: [{ obj_type: 'Array', name: 'log', dominated_size: 100 * index, filename: 'a.js', lineno: 1, module_name: 'a.js' }],
+    entries: [
+      { obj_type: 'Array', name: 'log', dominated_size: 100 * index, filename: 'a.js', lineno: 1, module_name: 'a.js' },
+    ],
   };
 }
 
@@ -34,10 +36,24 @@ function setup(allowedHosts: string[] = []) {
   return { deps, app, snapshots: () => snapshots };
 }
 
-const GET_ROUTES = ['', '/api/records', '/api/suspects', '/api/status', '/api/records.csv', '/code?module=a.js&name=log', '/static/overview.js'];
+const GET_ROUTES = [
+  '',
+  '/api/records',
+  '/api/suspects',
+  '/api/status',
+  '/api/records.csv',
+  '/code?module=a.js&name=log',
+  '/static/overview.js',
+];
 
 describe('Host allowlist', () => {
-  for (const host of ['evil.example:8080', 'evil.example', '127.0.0.1.evil.example', 'localhost.evil.example', '10.0.0.1:9300']) {
+  for (const host of [
+    'evil.example:8080',
+    'evil.example',
+    '127.0.0.1.evil.example',
+    'localhost.evil.example',
+    '10.0.0.1:9300',
+  ]) {
     it(`answers 403 naming --allowed-host for Host ${host}, on every route`, async () => {
       const { app, snapshots } = setup();
       for (const path of GET_ROUTES) {
@@ -49,13 +65,24 @@ describe('Host allowlist', () => {
         expect(res.headers.get('x-content-type-options')).toBe('nosniff');
         expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
       }
-      const post = await app.request(`${base}/api/snapshot`, { method: 'POST', headers: { host, 'content-type': 'application/json' }, body: '{}' });
+      const post = await app.request(`${base}/api/snapshot`, {
+        method: 'POST',
+        headers: { host, 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(post.status).toBe(403);
       expect(snapshots()).toBe(0);
     });
   }
 
-  for (const host of ['localhost:8080', '127.0.0.1:9300', '127.1.2.3', '[::1]:8080', 'app.localhost:8080', 'LOCALHOST.:80']) {
+  for (const host of [
+    'localhost:8080',
+    '127.0.0.1:9300',
+    '127.1.2.3',
+    '[::1]:8080',
+    'app.localhost:8080',
+    'LOCALHOST.:80',
+  ]) {
     it(`answers Host ${host}`, async () => {
       const res = await setup().app.request(`${base}/api/records`, { headers: { host } });
       expect(res.status).toBe(200);
@@ -83,10 +110,20 @@ describe('no cross-site writes', () => {
     expect(snapshots()).toBe(1);
   });
 
-  for (const type of [undefined, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx']) {
+  for (const type of [
+    undefined,
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/jsonx',
+  ]) {
     it(`refuses a POST with Content-Type ${type ?? '(none)'} (415)`, async () => {
       const { app, snapshots } = setup();
-      const res = await app.request(`${base}/api/snapshot`, { method: 'POST', headers: type ? { 'content-type': type } : {}, body: '{}' });
+      const res = await app.request(`${base}/api/snapshot`, {
+        method: 'POST',
+        headers: type ? { 'content-type': type } : {},
+        body: '{}',
+      });
       expect(res.status).toBe(415);
       expect(((await res.json()) as { error: string }).error).toContain('application/json');
       expect(snapshots()).toBe(0);
@@ -104,10 +141,20 @@ describe('no cross-site writes', () => {
     expect(snapshots()).toBe(1);
   });
 
-  for (const origin of ['http://evil.example', 'http://127.0.0.2:9300', 'http://127.0.0.1:8081', 'https://127.0.0.1:9300', 'null']) {
+  for (const origin of [
+    'http://evil.example',
+    'http://127.0.0.2:9300',
+    'http://127.0.0.1:8081',
+    'https://127.0.0.1:9300',
+    'null',
+  ]) {
     it(`refuses a JSON POST from Origin ${origin}`, async () => {
       const { app, snapshots } = setup();
-      const res = await app.request(`${base}/api/snapshot`, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: '{}' });
+      const res = await app.request(`${base}/api/snapshot`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: '{}',
+      });
       expect(res.status).toBe(403);
       expect(((await res.json()) as { code: string }).code).toBe('CROSS_ORIGIN');
       expect(snapshots()).toBe(0);
@@ -123,18 +170,28 @@ describe('no cross-site writes', () => {
     });
     expect(post.status).toBe(403);
     expect(snapshots()).toBe(0);
-    const read = await app.request(`${base}/api/records`, { headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' } });
+    const read = await app.request(`${base}/api/records`, {
+      headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' },
+    });
     expect(read.status).toBe(403);
-    const page = await app.request(base, { headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } });
+    const page = await app.request(base, {
+      headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' },
+    });
     expect(page.status).toBe(200);
-    const framed = await app.request(base, { headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' } });
+    const framed = await app.request(base, {
+      headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' },
+    });
     expect(framed.status).toBe(403);
   });
 
   it('never grants a CORS preflight', async () => {
     const res = await setup().app.request(`${base}/api/snapshot`, {
       method: 'OPTIONS',
-      headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      headers: {
+        origin: 'http://evil.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
     });
     expect(res.status).toBe(403);
     expect([...res.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([]);
@@ -174,7 +231,11 @@ describe('the signal route takes only the proxy', () => {
 
   it('takes the signal with the token', async () => {
     const { app, deps } = setup();
-    const res = await app.request(`${base}/api/signal`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-apptrace-token': TOKEN }, body });
+    const res = await app.request(`${base}/api/signal`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-apptrace-token': TOKEN },
+      body,
+    });
     expect(res.status).toBe(202);
     expect(deps.signals).toEqual([[{ method: 'GET', url: '/forged', status: 200 }]]);
   });
@@ -189,7 +250,11 @@ describe('headers on every answer', () => {
       app.request(`${base}/api/records?since=x`),
       app.request(`${base}/api/records/1/snapshot`),
       app.request(`${base}/nope`),
-      app.request(`${base}/api/snapshot`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      app.request(`${base}/api/snapshot`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      }),
     ];
     const statuses = new Set<number>();
     for (const res of await Promise.all(answers)) {
@@ -206,7 +271,9 @@ describe('headers on every answer', () => {
 describe('downloads are offered as secrets', () => {
   it('says beside the kept snapshots and on the CSV link that they hold the app’s secrets', async () => {
     const page = await (await setup().app.request(base)).text();
-    expect(page).toMatch(/<p id="kept-secret"[^>]*>A snapshot is your app's whole heap: its session tokens, passwords and keys too\./);
+    expect(page).toMatch(
+      /<p id="kept-secret"[^>]*>A snapshot is your app's whole heap: its session tokens, passwords and keys too\./,
+    );
     expect(page).toMatch(/<a id="download-csv"[^>]*title="[^"]*share it like a secret\."/);
   });
 });

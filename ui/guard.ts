@@ -65,23 +65,46 @@ export function guard(options: GuardOptions): MiddlewareHandler {
       c.req.header('sec-fetch-mode')?.toLowerCase() === 'navigate' &&
       (c.req.header('sec-fetch-dest') ?? 'document').toLowerCase() === 'document';
     if (site === 'cross-site' && !navigation) {
-      return refuse(c, 403, 'CROSS_SITE', 'apptrace answers no request made by a page of another site; open apptrace itself.');
+      return refuse(
+        c,
+        403,
+        'CROSS_SITE',
+        'apptrace answers no request made by a page of another site; open apptrace itself.',
+      );
     }
     if (SAFE_METHODS.has(method)) return undefined;
     if (method === 'OPTIONS') {
-      return refuse(c, 403, 'CROSS_ORIGIN', 'apptrace grants no cross-origin access (no CORS): use it from its own pages.');
+      return refuse(
+        c,
+        403,
+        'CROSS_ORIGIN',
+        'apptrace grants no cross-origin access (no CORS): use it from its own pages.',
+      );
     }
     const origin = c.req.header('origin');
     // apptrace is served over plain http: its own origin is http://HOST.
     const own = normalOrigin(`http://${host}`);
     if (origin !== undefined && (own === undefined || normalOrigin(origin) !== own)) {
-      return refuse(c, 403, 'CROSS_ORIGIN', `apptrace refused a ${method} from the page of origin ${JSON.stringify(origin)}: only apptrace's own pages may change it.`);
+      return refuse(
+        c,
+        403,
+        'CROSS_ORIGIN',
+        `apptrace refused a ${method} from the page of origin ${JSON.stringify(origin)}: only apptrace's own pages may change it.`,
+      );
     }
     const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/json') {
-      return refuse(c, 415, 'NOT_JSON', `a ${method} to apptrace must send Content-Type: application/json (with a JSON body, {} when there is nothing to say).`);
+      return refuse(
+        c,
+        415,
+        'NOT_JSON',
+        `a ${method} to apptrace must send Content-Type: application/json (with a JSON body, {} when there is nothing to say).`,
+      );
     }
-    if (c.req.path === options.signalPath && !tokenMatches(c.req.header(PROFILER_TOKEN_HEADER), options.profilerToken)) {
+    if (
+      c.req.path === options.signalPath &&
+      !tokenMatches(c.req.header(PROFILER_TOKEN_HEADER), options.profilerToken)
+    ) {
       return refuse(
         c,
         403,

@@ -59,8 +59,10 @@ export function layout(options: LayoutOptions): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title}</title>
 <link rel="icon" href="data:,">
-${(options.preload ?? []).map((url) => html`<link rel="preload" href="${url}" as="fetch" crossorigin="anonymous">
-`)}${styles.map((name) => html`<link rel="stylesheet" href="${base}/static/${name}">\n`)}
+${(options.preload ?? []).map(
+  (url) => html`<link rel="preload" href="${url}" as="fetch" crossorigin="anonymous">
+`,
+)}${styles.map((name) => html`<link rel="stylesheet" href="${base}/static/${name}">\n`)}
 </head>
 <body class="${options.bodyClass}" data-base="${base}">
 ${options.body}

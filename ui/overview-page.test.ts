@@ -37,7 +37,9 @@ describe('overview page', () => {
       `<script type="module" src="${BASE_PATH}/static/m/ui/client/heap-points.js">`,
     ]);
     expect(body).toContain(`href="${BASE_PATH}/static/uplot.css"`);
-    expect(body).toContain(`<link rel="preload" href="${BASE_PATH}/api/records?since=0" as="fetch" crossorigin="anonymous">`);
+    expect(body).toContain(
+      `<link rel="preload" href="${BASE_PATH}/api/records?since=0" as="fetch" crossorigin="anonymous">`,
+    );
     // With records, the empty notice is hidden; connected, the inspector notice too.
     expect(body).toMatch(/<section id="empty" class="notice" hidden>/);
     expect(body).toMatch(/<section id="no-inspector" class="notice warn" hidden>/);
@@ -57,7 +59,9 @@ describe('overview page', () => {
 
   it('without --url-pattern says documents and API calls are traced (not static files, nor its own paths), and suggests `/`', async () => {
     const { body } = await get(new MemoryDeps({ urlPatterns: [] }));
-    expect(body).toContain(`<li>documents and API calls: not static files, source maps, HMR nor dev-server internals, nor <code>${BASE_PATH}</code>`);
+    expect(body).toContain(
+      `<li>documents and API calls: not static files, source maps, HMR nor dev-server internals, nor <code>${BASE_PATH}</code>`,
+    );
     expect(body).toContain('<a id="empty-example" href="/">/</a>');
   });
 
@@ -91,7 +95,9 @@ describe('overview page', () => {
     });
     const { body } = await get(deps);
     expect(body).toContain('snapshot 25% · 2 pending');
-    const streaming = await get(new MemoryDeps({ snapshot: { running: true, progress: { done: 3 * 1024 * 1024, total: 0 }, pendingSignals: 0 } }));
+    const streaming = await get(
+      new MemoryDeps({ snapshot: { running: true, progress: { done: 3 * 1024 * 1024, total: 0 }, pendingSignals: 0 } }),
+    );
     expect(streaming.body).toContain('snapshot: 3.00 MB streamed');
     expect(body).toContain('last error: snapshot cut off: target exited');
   });
@@ -99,16 +105,32 @@ describe('overview page', () => {
   it('says when the next snapshot comes and what it will cost, or that one was skipped', async () => {
     const nextAt = new Date(Date.now() + 11_500).toISOString();
     const waiting = await get(
-      new MemoryDeps({ snapshot: { running: false, progress: null, pendingSignals: 4, nextAt, estimatedPauseMs: 3_000, maxPauseShare: 0.1 } }),
+      new MemoryDeps({
+        snapshot: {
+          running: false,
+          progress: null,
+          pendingSignals: 4,
+          nextAt,
+          estimatedPauseMs: 3_000,
+          maxPauseShare: 0.1,
+        },
+      }),
     );
     expect(waiting.body).toMatch(/<span id="st-next"[^>]*>next snapshot in 1[12] s, ~3 s pause<\/span>/);
     const skipped = await get(
       new MemoryDeps({
-        snapshot: { running: false, progress: null, pendingSignals: 1, skipped: { at: nextAt, message: 'skipped a snapshot to spare the target' } },
+        snapshot: {
+          running: false,
+          progress: null,
+          pendingSignals: 1,
+          skipped: { at: nextAt, message: 'skipped a snapshot to spare the target' },
+        },
       }),
     );
     expect(skipped.body).toContain('snapshot skipped: not enough free memory');
-    const idle = await get(new MemoryDeps({ snapshot: { running: false, progress: null, pendingSignals: 0, lastPauseMs: 850 } }));
+    const idle = await get(
+      new MemoryDeps({ snapshot: { running: false, progress: null, pendingSignals: 0, lastPauseMs: 850 } }),
+    );
     expect(idle.body).toContain('snapshots: ~850 ms pause');
     // Older profilers send none of it: the pill stays empty (hidden by CSS).
     expect((await get(new MemoryDeps())).body).toMatch(/<span id="st-next"[^>]*><\/span>/);

@@ -2,7 +2,14 @@ import type { HeapRecord } from '../contract/record.js';
 import type { ProfilerStatus } from '../contract/app-deps.js';
 import { html, layout, type Html } from './html.js';
 import { CLIENT_MODULES } from './static.js';
-import { inspectorHint, inspectorText, nextSnapshotText, recordsText, rootIsTraced, snapshotText } from './status-view.js';
+import {
+  inspectorHint,
+  inspectorText,
+  nextSnapshotText,
+  recordsText,
+  rootIsTraced,
+  snapshotText,
+} from './status-view.js';
 import { setupWarnings, suspectsEmptyText } from './warnings-view.js';
 
 /**
@@ -103,5 +110,7 @@ ${setupWarnings(status)}
 export function latestText(record: HeapRecord): string {
   const request = record.request;
   if (request) return `#${record.index} ${request.method} ${request.url} → ${request.status}`;
-  return record.baseline ? `#${record.index} baseline (first snapshot after attaching)` : `#${record.index} manual snapshot`;
+  return record.baseline
+    ? `#${record.index} baseline (first snapshot after attaching)`
+    : `#${record.index} manual snapshot`;
 }

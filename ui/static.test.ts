@@ -29,15 +29,18 @@ describe('static files', () => {
   });
 
   // The compiled client (npm run build): entry modules and the ui/ modules they import.
-  it.each(['m/ui/client/overview.js', 'm/ui/client/code.js', 'm/ui/format.js', 'm/ui/sparkline.js', 'm/ui/chart-series.js'])(
-    'serves the compiled client module %s from dist/browser/',
-    async (name) => {
-      const res = await app.request(`${BASE_PATH}/static/${name}`);
-      expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-      expect(await res.text()).toBe(readFileSync(new URL(`../dist/browser/${name.slice(2)}`, import.meta.url), 'utf8'));
-    },
-  );
+  it.each([
+    'm/ui/client/overview.js',
+    'm/ui/client/code.js',
+    'm/ui/format.js',
+    'm/ui/sparkline.js',
+    'm/ui/chart-series.js',
+  ])('serves the compiled client module %s from dist/browser/', async (name) => {
+    const res = await app.request(`${BASE_PATH}/static/${name}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await res.text()).toBe(readFileSync(new URL(`../dist/browser/${name.slice(2)}`, import.meta.url), 'utf8'));
+  });
 
   it('the overview module imports the same formatBytes and sparkline the server pages use, not a copy', async () => {
     const overview = await (await app.request(`${BASE_PATH}/static/${CLIENT_MODULES.overview}`)).text();
@@ -46,12 +49,19 @@ describe('static files', () => {
     expect(overview).not.toMatch(/function formatBytes|function escapeHtml|UNITS/);
   });
 
-  it.each(['nothing.js', 'overview.js', 'm/../package.json', 'm/ui/format.ts', 'm/%2E%2E/package.json', '..%2Fpackage.json', '..%2F..%2Fpackage.json', '%2Fetc%2Fpasswd', 'uplot.js%00'])(
-    'answers 404 for %s',
-    async (name) => {
-      const res = await app.request(`${BASE_PATH}/static/${name}`);
-      expect(res.status).toBe(404);
-      expect(await res.text()).not.toContain('"name"');
-    },
-  );
+  it.each([
+    'nothing.js',
+    'overview.js',
+    'm/../package.json',
+    'm/ui/format.ts',
+    'm/%2E%2E/package.json',
+    '..%2Fpackage.json',
+    '..%2F..%2Fpackage.json',
+    '%2Fetc%2Fpasswd',
+    'uplot.js%00',
+  ])('answers 404 for %s', async (name) => {
+    const res = await app.request(`${BASE_PATH}/static/${name}`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).not.toContain('"name"');
+  });
 });

@@ -68,8 +68,10 @@ function compiledClient(own: string): [string, Asset][] {
   const walk = (dir: string, prefix: string) => {
     for (const item of readdirSync(dir, { withFileTypes: true })) {
       if (item.isDirectory()) walk(join(dir, item.name), `${prefix}${item.name}/`);
-      else if (item.name.endsWith('.js')) found.push([`m/${prefix}${item.name}`, { path: join(dir, item.name), type: JS, cacheControl: own }]);
-      else if (item.name.endsWith('.js.map')) found.push([`m/${prefix}${item.name}`, { path: join(dir, item.name), type: JSON_TYPE, cacheControl: own }]);
+      else if (item.name.endsWith('.js'))
+        found.push([`m/${prefix}${item.name}`, { path: join(dir, item.name), type: JS, cacheControl: own }]);
+      else if (item.name.endsWith('.js.map'))
+        found.push([`m/${prefix}${item.name}`, { path: join(dir, item.name), type: JSON_TYPE, cacheControl: own }]);
     }
   };
   walk(root, '');

@@ -80,7 +80,8 @@ export function rootIsTraced(status: ProfilerStatus): boolean {
 
 /** The empty suspects table's words: why there are none yet. */
 export const SUSPECTS_LATER = 'Suspects appear after a few records.';
-export const NOTHING_TRACED = 'No suspects: --trace-module matches none of the scripts the app has loaded (see "Check the setup" above).';
+export const NOTHING_TRACED =
+  'No suspects: --trace-module matches none of the scripts the app has loaded (see "Check the setup" above).';
 
 export function suspectsEmptyText(status: ProfilerStatus): string {
   return (status.warnings ?? []).some((w) => w.code === 'TRACE_MODULE_UNMATCHED') ? NOTHING_TRACED : SUSPECTS_LATER;

@@ -26,7 +26,9 @@ describe('setup warnings on the overview page (server-rendered)', () => {
     for (const record of sampleRecords({ count: 2 })) deps.add(record);
     const body = await page(deps);
     expect(body).toMatch(/<section id="warnings" class="notice warn">/);
-    expect(body).toContain('<li data-code="TRACE_MODULE_UNMATCHED">--trace-module &quot;&lt;src&gt;/**&quot; matches none of the 12 scripts</li>');
+    expect(body).toContain(
+      '<li data-code="TRACE_MODULE_UNMATCHED">--trace-module &quot;&lt;src&gt;/**&quot; matches none of the 12 scripts</li>',
+    );
     expect(body).toContain('<li data-code="TARGET_UNVERIFIED">cannot verify that pid 7 serves 127.0.0.1:3000</li>');
     expect(body).toContain(NOTHING_TRACED.replace(/"/g, '&quot;'));
     expect(body).not.toContain(SUSPECTS_LATER);

@@ -50,7 +50,9 @@ function parseSettings(argv: string[]): Settings {
     const value = Number(argv[i + 1]);
     const key = flag.replace(/^--/, '') as keyof Settings;
     if (!(key in settings) || !Number.isFinite(value) || value <= 0) {
-      throw new Error(`bad flag ${flag} ${argv[i + 1] ?? ''}; see the comment at the top of bench/allocation-sites/run.ts`);
+      throw new Error(
+        `bad flag ${flag} ${argv[i + 1] ?? ''}; see the comment at the top of bench/allocation-sites/run.ts`,
+      );
     }
     settings[key] = value;
   }
@@ -71,7 +73,9 @@ interface Target {
 
 function startTarget(flags: string[]): Promise<Target> {
   const script = fileURLToPath(new URL('./target-app.js', import.meta.url));
-  const child = spawn(process.execPath, [...flags, '--inspect=127.0.0.1:0', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...flags, '--inspect=127.0.0.1:0', script], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -120,7 +124,9 @@ const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
 
 /** wrk's summary: requests/s and latency percentiles in ms. */
 function runWrk(url: string, settings: Settings, seconds: number): { rps: number; p50: number; p99: number } {
-  const result = spawnSync('wrk', ['-t1', `-c${settings.connections}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+  const result = spawnSync('wrk', ['-t1', `-c${settings.connections}`, `-d${seconds}s`, '--latency', url], {
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`wrk failed: ${result.stderr}`);
   const text = result.stdout;
   const ms = (label: string) => {
@@ -134,7 +140,11 @@ function runWrk(url: string, settings: Settings, seconds: number): { rps: number
 }
 
 /** The fallback: `connections` keep-alive loops of sequential requests. */
-async function runNodeLoad(url: string, settings: Settings, seconds: number): Promise<{ rps: number; p50: number; p99: number }> {
+async function runNodeLoad(
+  url: string,
+  settings: Settings,
+  seconds: number,
+): Promise<{ rps: number; p50: number; p99: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: settings.connections });
   const latencies: number[] = [];
   const end = performance.now() + seconds * 1000;
@@ -175,7 +185,8 @@ async function measure(mode: Mode, settings: Settings): Promise<Sample> {
       if (mode === 'tracking') await client.HeapProfiler.startTrackingHeapObjects({ trackAllocations: true });
     }
     const url = `http://127.0.0.1:${target.port}/items?n=${settings.items}`;
-    const load = (seconds: number) => (hasWrk ? Promise.resolve(runWrk(url, settings, seconds)) : runNodeLoad(url, settings, seconds));
+    const load = (seconds: number) =>
+      hasWrk ? Promise.resolve(runWrk(url, settings, seconds)) : runNodeLoad(url, settings, seconds);
     await load(1); // warm-up: JIT, connections, the cache filled
     const result = await load(settings.duration);
     return { ...result, rssMb: rssMb(target.child.pid!) };
@@ -204,12 +215,16 @@ async function main(): Promise<void> {
     for (const mode of order) {
       const sample = await measure(mode, settings);
       samples.get(mode)!.push(sample);
-      console.log(`  round ${round} ${mode.padEnd(9)} ${sample.rps.toFixed(0).padStart(7)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms  rss ${sample.rssMb.toFixed(0)} MB`);
+      console.log(
+        `  round ${round} ${mode.padEnd(9)} ${sample.rps.toFixed(0).padStart(7)} req/s  p50 ${sample.p50.toFixed(2)} ms  p99 ${sample.p99.toFixed(2)} ms  rss ${sample.rssMb.toFixed(0)} MB`,
+      );
     }
   }
   const med = (mode: Mode, key: keyof Sample) => median(samples.get(mode)!.map((s) => s[key]));
   console.log('\nmedians over the rounds:');
-  console.log(`  ${'mode'.padEnd(10)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'RSS MB'.padStart(8)}`);
+  console.log(
+    `  ${'mode'.padEnd(10)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'RSS MB'.padStart(8)}`,
+  );
   for (const mode of MODES) {
     console.log(
       `  ${mode.padEnd(10)} ${med(mode, 'rps').toFixed(0).padStart(8)} ${med(mode, 'p50').toFixed(2).padStart(8)} ${med(mode, 'p99').toFixed(2).padStart(8)} ${med(mode, 'rssMb').toFixed(0).padStart(8)}`,

@@ -15,13 +15,17 @@ if (!file) {
   process.exitCode = 2;
 } else {
   const modules = createModuleMatcher({ root: process.argv[3] ?? process.cwd(), patterns: [] });
-  const result = await analyzeFile(file, { entries: { traced: modules.traced, filename: modules.filename, source: readScriptSource } });
+  const result = await analyzeFile(file, {
+    entries: { traced: modules.traced, filename: modules.filename, source: readScriptSource },
+  });
   const nfc = result.snapshot.layout.nodeFieldCount;
   console.log(
     `${file}: ${result.node_count} nodes, ${result.edge_count} edges; parse ${result.timings.parse_ms} ms, dominators ${result.timings.dominators_ms} ms, entries ${result.timings.entries_ms} ms`,
   );
 
-  const entryNodes = result.entries.map((e) => (e.id === undefined ? -1 : findNodeById(result.snapshot, e.id))).filter((o) => o >= 0);
+  const entryNodes = result.entries
+    .map((e) => (e.id === undefined ? -1 : findNodeById(result.snapshot, e.id)))
+    .filter((o) => o >= 0);
   const top = result.top(200).map((n) => findNodeById(result.snapshot, n.id) * nfc);
   for (const [label, nodes] of [
     [`${entryNodes.length} entries`, entryNodes.map((o) => o * nfc)],
@@ -44,7 +48,9 @@ if (!file) {
       const ms = performance.now() - t;
       if (ms > worst.ms) worst = { ms, path: path.map((s) => `${s.edge || s.name}(${s.length})`).join(' → ') };
     }
-    console.log(`growth paths of ${label}: ${steps} steps, median ${runs[2]!.toFixed(2)} ms (min ${runs[0]!.toFixed(2)}, max ${runs[4]!.toFixed(2)}) over 5 runs`);
+    console.log(
+      `growth paths of ${label}: ${steps} steps, median ${runs[2]!.toFixed(2)} ms (min ${runs[0]!.toFixed(2)}, max ${runs[4]!.toFixed(2)}) over 5 runs`,
+    );
     if (nodes.length > 0) console.log(`  costliest single path ${worst.ms.toFixed(2)} ms: ${worst.path}`);
   }
 }

@@ -58,7 +58,8 @@ function runProcess(args: string[]): Promise<Sample> {
         const parsed = JSON.parse(lastLine) as { ms?: number; error?: string; timings?: unknown };
         if (parsed.error) sample.error = parsed.error;
         if (typeof parsed.ms === 'number') sample.opMs = parsed.ms;
-        if (parsed.timings && typeof parsed.timings === 'object') sample.timings = parsed.timings as Record<string, number>;
+        if (parsed.timings && typeof parsed.timings === 'object')
+          sample.timings = parsed.timings as Record<string, number>;
       } catch {
         if (code !== 0) sample.error = (err.trim().split('\n').pop() ?? '') || `exit ${code}`;
       }
@@ -84,7 +85,8 @@ interface Summary {
 
 function summarize(samples: Sample[]): Summary {
   const ok = samples.filter((s) => !s.error);
-  if (ok.length === 0) return { wallMs: NaN, opMs: undefined, rssMb: NaN, cpuMs: NaN, error: samples[0]?.error ?? 'no runs' };
+  if (ok.length === 0)
+    return { wallMs: NaN, opMs: undefined, rssMb: NaN, cpuMs: NaN, error: samples[0]?.error ?? 'no runs' };
   const ops = ok.map((s) => s.opMs).filter((v): v is number => v !== undefined);
   return {
     wallMs: median(ok.map((s) => s.wallMs)),
@@ -94,7 +96,8 @@ function summarize(samples: Sample[]): Summary {
   };
 }
 
-const fmt = (ms: number | undefined): string => (ms === undefined || Number.isNaN(ms) ? '—' : `${(ms / 1000).toFixed(2)} s`);
+const fmt = (ms: number | undefined): string =>
+  ms === undefined || Number.isNaN(ms) ? '—' : `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -122,13 +125,24 @@ async function main(): Promise<void> {
       memlab.push(await runProcess([here('./measure.js'), 'memlab', snap.path]));
     }
     const o = summarize(ours);
-    const j = fileMb < 512 ? summarize(json) : { wallMs: NaN, opMs: undefined, rssMb: NaN, cpuMs: NaN, error: 'cannot: the file is larger than V8\'s maximum string length (512 MB)' };
+    const j =
+      fileMb < 512
+        ? summarize(json)
+        : {
+            wallMs: NaN,
+            opMs: undefined,
+            rssMb: NaN,
+            cpuMs: NaN,
+            error: "cannot: the file is larger than V8's maximum string length (512 MB)",
+          };
     const m = summarize(memlab);
     const row = (name: string, s: Summary, note: string): string =>
       s.error
         ? `  ${name.padEnd(34)} ${s.error}`
         : `  ${name.padEnd(34)} ${fmt(s.wallMs).padStart(8)} ${fmt(s.opMs).padStart(9)} ${fmt(s.cpuMs).padStart(8)} ${`${s.rssMb.toFixed(0)} MB`.padStart(9)}  ${note}`;
-    console.log(`  ${''.padEnd(34)} ${'process'.padStart(8)} ${'operation'.padStart(9)} ${'cpu'.padStart(8)} ${'peak RSS'.padStart(9)}`);
+    console.log(
+      `  ${''.padEnd(34)} ${'process'.padStart(8)} ${'operation'.padStart(9)} ${'cpu'.padStart(8)} ${'peak RSS'.padStart(9)}`,
+    );
     console.log(row('apptrace analyze (whole process)', o, ''));
     const w = summarize(wide);
     console.log(row('  … with --heap-wide', w, ''));
@@ -146,13 +160,18 @@ async function main(): Promise<void> {
         checks.push(`  (CPU time, whole processes: ours / JSON.parse = ${(o.cpuMs / j.cpuMs).toFixed(2)})`);
       }
       if (!m.error && m.opMs !== undefined) {
-        checks.push(`ours / memlab time = ${(o.wallMs / m.opMs).toFixed(2)} (budget ≤ 0.20) ${verdict(o.wallMs <= m.opMs / 5)}`);
+        checks.push(
+          `ours / memlab time = ${(o.wallMs / m.opMs).toFixed(2)} (budget ≤ 0.20) ${verdict(o.wallMs <= m.opMs / 5)}`,
+        );
         checks.push(`  (CPU time, whole processes: ours / memlab = ${(o.cpuMs / m.cpuMs).toFixed(2)})`);
-        checks.push(`ours / memlab peak RSS = ${(o.rssMb / m.rssMb).toFixed(2)} (budget ≤ 0.50) ${verdict(o.rssMb <= m.rssMb / 2)}`);
+        checks.push(
+          `ours / memlab peak RSS = ${(o.rssMb / m.rssMb).toFixed(2)} (budget ≤ 0.50) ${verdict(o.rssMb <= m.rssMb / 2)}`,
+        );
       }
       if (!w.error) {
         // Analysis time as the analysis measures it (parse + dominators + entries), medians.
-        const analysisOf = (x: Sample): number => x.timings!.parse_ms! + x.timings!.dominators_ms! + x.timings!.entries_ms!;
+        const analysisOf = (x: Sample): number =>
+          x.timings!.parse_ms! + x.timings!.dominators_ms! + x.timings!.entries_ms!;
         const timed = (samples: Sample[]) => samples.filter((x) => !x.error && x.timings);
         const base = median(timed(ours).map(analysisOf));
         const withWide = median(timed(wide).map((x) => analysisOf(x) + (x.timings!.heap_wide_ms ?? 0)));

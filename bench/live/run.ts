@@ -116,7 +116,11 @@ async function json<T>(url: string, init?: RequestInit): Promise<T> {
 }
 
 /** Browses `base` at 5 requests/s for `seconds` (open loop); resolves with each request's latency and end time. */
-async function browse(base: string, seconds: number, tag: string): Promise<{ latency: number[]; endedAt: Map<string, number> }> {
+async function browse(
+  base: string,
+  seconds: number,
+  tag: string,
+): Promise<{ latency: number[]; endedAt: Map<string, number> }> {
   const latency: number[] = [];
   const endedAt = new Map<string, number>();
   const answers: Promise<void>[] = [];
@@ -182,7 +186,17 @@ async function measureHeap(heapMb: number, settings: Settings): Promise<Row> {
 
     proxy = start(
       process.execPath,
-      [PROXY, '--target', `127.0.0.1:${appPort}`, '--inspect', `127.0.0.1:${inspectPort}`, '--listen', '127.0.0.1:0', '--db', join(dir, 'db.json')],
+      [
+        PROXY,
+        '--target',
+        `127.0.0.1:${appPort}`,
+        '--inspect',
+        `127.0.0.1:${inspectPort}`,
+        '--listen',
+        '127.0.0.1:0',
+        '--db',
+        join(dir, 'db.json'),
+      ],
       {},
       dirname(APP),
     );
@@ -195,9 +209,18 @@ async function measureHeap(heapMb: number, settings: Settings): Promise<Row> {
       if (Date.now() > deadline) {
         const empty = { p50: NaN, p99: NaN };
         return {
-          heapMb, snapshotMb: NaN, baselinePauseMs: NaN, stalledShare: NaN, longestStallMs: NaN, records: 0, pausesMs: [],
-          direct: { p50: median(directRun.latency), p99: quantile(directRun.latency, 0.99) }, proxied: empty,
-          toRecordMinusCaptureMs: [], waitedMs: 0, note: `no baseline within ${settings.baselineS} s`,
+          heapMb,
+          snapshotMb: NaN,
+          baselinePauseMs: NaN,
+          stalledShare: NaN,
+          longestStallMs: NaN,
+          records: 0,
+          pausesMs: [],
+          direct: { p50: median(directRun.latency), p99: quantile(directRun.latency, 0.99) },
+          proxied: empty,
+          toRecordMinusCaptureMs: [],
+          waitedMs: 0,
+          note: `no baseline within ${settings.baselineS} s`,
         };
       }
       await sleep(250);
@@ -288,12 +311,20 @@ async function main(): Promise<void> {
     ['their pauses (median)', ...rows.map((r) => ms(median(r.pausesMs)))],
     ['p50 direct / proxy', ...rows.map((r) => `${ms(r.direct.p50)} / ${ms(r.proxied.p50)}`)],
     ['p99 direct / proxy', ...rows.map((r) => `${ms(r.direct.p99)} / ${ms(r.proxied.p99)}`)],
-    ['response→record − capture (median, max)', ...rows.map((r) => `${ms(median(r.toRecordMinusCaptureMs))}, ${ms(Math.max(...r.toRecordMinusCaptureMs))}`)],
+    [
+      'response→record − capture (median, max)',
+      ...rows.map((r) => `${ms(median(r.toRecordMinusCaptureMs))}, ${ms(Math.max(...r.toRecordMinusCaptureMs))}`),
+    ],
   ];
   lines.push(['note', ...rows.map((r) => r.note || '—')]);
   const widths = header.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
-  process.stdout.write(`bench/live: 5 requests/s on loopback, default options (--max-pause-share 0.1); direct ${settings.directS} s, through apptrace ${settings.browseS} s\n`);
-  for (const line of lines) process.stdout.write(`${line.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')}\n`);
+  process.stdout.write(
+    `bench/live: 5 requests/s on loopback, default options (--max-pause-share 0.1); direct ${settings.directS} s, through apptrace ${settings.browseS} s\n`,
+  );
+  for (const line of lines)
+    process.stdout.write(
+      `${line.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')}\n`,
+    );
 }
 
 await main();

@@ -28,7 +28,14 @@ interface Settings {
 }
 
 function parseSettings(argv: string[]): Settings {
-  const settings: Settings = { rounds: 5, duration: 3, connections: 50, only: undefined, cpuProf: undefined, variants: [] };
+  const settings: Settings = {
+    rounds: 5,
+    duration: 3,
+    connections: 50,
+    only: undefined,
+    cpuProf: undefined,
+    variants: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -43,8 +50,7 @@ function parseSettings(argv: string[]): Settings {
       const [name, cli] = value.split('=');
       if (!name || !cli) throw new Error('--variant takes name=path/to/proxy/cli.js');
       settings.variants.push({ name, cli });
-    }
-    else throw new Error(`unknown flag ${flag}; see the comment at the top of bench/proxy/run.ts`);
+    } else throw new Error(`unknown flag ${flag}; see the comment at the top of bench/proxy/run.ts`);
   }
   return settings;
 }
@@ -59,7 +65,11 @@ process.on('exit', killAll);
 process.on('SIGINT', () => process.exit(130));
 
 /** Starts a process and resolves with the port from the first stdout line matching `pattern`. */
-function startProcess(command: string, args: string[], pattern: RegExp): Promise<{ child: ChildProcess; port: number }> {
+function startProcess(
+  command: string,
+  args: string[],
+  pattern: RegExp,
+): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     children.add(child);
@@ -163,7 +173,9 @@ http {
 }
 `,
   );
-  const child = spawn('nginx', ['-e', 'stderr', '-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn('nginx', ['-e', 'stderr', '-p', prefix, '-c', join(prefix, 'nginx.conf')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   children.add(child);
   child.once('exit', () => children.delete(child));
   await waitForPort(port);
@@ -177,7 +189,12 @@ http {
   };
 }
 
-function apptraceContender(name: string, path: string, settings: Settings, cli = here('../../proxy/cli.js')): Contender {
+function apptraceContender(
+  name: string,
+  path: string,
+  settings: Settings,
+  cli = here('../../proxy/cli.js'),
+): Contender {
   return {
     name,
     async start({ port: targetPort }) {
@@ -254,7 +271,10 @@ function contenders(settings: Settings): Contender[] {
   ];
   const hasNginx = spawnSync('nginx', ['-v'], { stdio: 'ignore' }).status === 0;
   if (!hasNginx) process.stdout.write('note: nginx is not installed; skipping it (apt-get install nginx-light).\n');
-  return all.filter((c) => (hasNginx || !c.name.startsWith('nginx')) && (!settings.only || settings.only.some((o) => c.name.includes(o))));
+  return all.filter(
+    (c) =>
+      (hasNginx || !c.name.startsWith('nginx')) && (!settings.only || settings.only.some((o) => c.name.includes(o))),
+  );
 }
 
 interface WrkResult {
@@ -265,7 +285,9 @@ interface WrkResult {
 
 function runWrk(url: string, seconds: number, connections: number): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, url], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     children.add(child);
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
@@ -278,7 +300,9 @@ function runWrk(url: string, seconds: number, connections: number): Promise<WrkR
         reject(new Error(`wrk failed (status ${code}):\n${out}`));
         return;
       }
-      const errors = [/Socket errors:.*/.exec(out)?.[0], /Non-2xx or 3xx responses: \d+/.exec(out)?.[0]].filter(Boolean).join('; ');
+      const errors = [/Socket errors:.*/.exec(out)?.[0], /Non-2xx or 3xx responses: \d+/.exec(out)?.[0]]
+        .filter(Boolean)
+        .join('; ');
       resolve({ rps: Number(rps[1]), requests: Number(requests[1]), errors });
     });
   });
@@ -371,7 +395,11 @@ async function main(): Promise<void> {
   } finally {
     for (const run of running.values()) await run.stop();
   }
-  if (signalsSent > 0) notes.set('apptrace-proxy traced', `the profiler received ${signalsReceived} signals for ${signalsSent} traced requests`);
+  if (signalsSent > 0)
+    notes.set(
+      'apptrace-proxy traced',
+      `the profiler received ${signalsReceived} signals for ${signalsSent} traced requests`,
+    );
   await stopProcess(target.child);
 
   const medians = new Map([...results].map(([name, values]) => [name, median(values)]));
@@ -382,7 +410,9 @@ async function main(): Promise<void> {
       `${name.padEnd(32)} ${String(Math.round(medians.get(name)!)).padStart(12)}   ${cpuMedians.get(name)!.toFixed(1).padStart(10)}   ${values.map((v) => Math.round(v)).join(' ')}\n`,
     );
   }
-  process.stdout.write('(CPU µs/req: user+system CPU time of the forwarding process — of the target for "target alone" — per request.)\n');
+  process.stdout.write(
+    '(CPU µs/req: user+system CPU time of the forwarding process — of the target for "target alone" — per request.)\n',
+  );
   for (const [name, note] of notes) process.stdout.write(`${name}: ${note}\n`);
   for (const [name, error] of errors) process.stdout.write(`${name}: wrk reported ${error}\n`);
   const ratio = (a: string, b: string): number | undefined => {
@@ -410,9 +440,13 @@ async function main(): Promise<void> {
     );
   }
   const traced = ratio('apptrace-proxy traced', 'apptrace-proxy untraced');
-  if (traced !== undefined) process.stdout.write(`apptrace-proxy traced / untraced: ${traced.toFixed(2)}× (the cost of the signal path; no budget)\n`);
+  if (traced !== undefined)
+    process.stdout.write(
+      `apptrace-proxy traced / untraced: ${traced.toFixed(2)}× (the cost of the signal path; no budget)\n`,
+    );
   const n = ratio('nginx keep-alive', 'apptrace-proxy untraced');
-  if (n !== undefined) process.stdout.write(`nginx keep-alive / apptrace-proxy untraced: ${n.toFixed(2)}× (for orientation)\n`);
+  if (n !== undefined)
+    process.stdout.write(`nginx keep-alive / apptrace-proxy untraced: ${n.toFixed(2)}× (for orientation)\n`);
   process.stdout.write('Figures are noisy when other work shares the machine; compare within one run.\n');
 }
 

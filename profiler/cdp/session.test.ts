@@ -44,7 +44,12 @@ describe('InspectorSession and a target that exits gracefully', () => {
 
   it('lets go when Node waits for the debugger to disconnect, then attaches to the restarted target', async () => {
     const first = await startTarget(0);
-    session = new InspectorSession({ host: '127.0.0.1', port: first.port, moduleName: () => undefined, retry: { minMs: 50, maxMs: 200 } });
+    session = new InspectorSession({
+      host: '127.0.0.1',
+      port: first.port,
+      moduleName: () => undefined,
+      retry: { minMs: 50, maxMs: 200 },
+    });
     const attached = nextAttach(session);
     session.start();
     const before = await attached;

@@ -186,7 +186,9 @@ export class InspectorSession extends EventEmitter {
     if (scriptId === undefined || !client) return undefined;
     let source: string | undefined;
     await this.#debuggerWindow(client, () => [
-      client.Debugger.getScriptSource({ scriptId: String(scriptId) }).then(({ scriptSource }) => void (source = scriptSource)),
+      client.Debugger.getScriptSource({ scriptId: String(scriptId) }).then(
+        ({ scriptSource }) => void (source = scriptSource),
+      ),
     ]);
     return source;
   }
@@ -243,7 +245,10 @@ export class InspectorSession extends EventEmitter {
           // Node waits for debuggers to let go before it ends: let go, or a graceful stop
           // hangs until SIGKILL. Our own close() emits no 'disconnect', hence the resolve.
           client.on('NodeRuntime.waitingForDisconnect', () => {
-            void client.close().catch(() => undefined).finally(resolve);
+            void client
+              .close()
+              .catch(() => undefined)
+              .finally(resolve);
           });
           this.#wake = resolve;
         });
@@ -259,7 +264,10 @@ export class InspectorSession extends EventEmitter {
           this.#setState('unreachable', refused);
           delay = retry.maxMs;
         } else {
-          this.#setState('disconnected', `the target's inspector at ${this.address} went away; waiting for it to come back`);
+          this.#setState(
+            'disconnected',
+            `the target's inspector at ${this.address} went away; waiting for it to come back`,
+          );
         }
         if (id) this.emit('detached', id);
       } catch (error) {
@@ -276,7 +284,10 @@ export class InspectorSession extends EventEmitter {
           // Attached, then a command failed (the target died during setup): start over.
           this.current = null;
           await current.client.close().catch(() => undefined);
-          this.#setState('disconnected', `the target's inspector at ${this.address} went away while attaching; retrying`);
+          this.#setState(
+            'disconnected',
+            `the target's inspector at ${this.address} went away while attaching; retrying`,
+          );
           this.emit('detached', current.id);
         } else {
           this.#setState('unreachable', this.#explain(error));
@@ -387,19 +398,22 @@ export class InspectorSession extends EventEmitter {
       if (busy) return;
       busy = true;
       void checkInspectedProcess(client, { target, inspect: { host: this.#options.host, port: this.#options.port } })
-        .then((check) => {
-          if (this.current?.client !== client) return;
-          if (check.verdict === 'verified') {
-            this.targetWarning = null;
-            this.emit('warning', null);
-          } else if (check.verdict === 'other-process') {
-            clearInterval(timer);
-            this.#refused = check.message;
-            // Our own close() emits no 'disconnect': wake the loop, which says why.
-            void client.close().catch(() => undefined);
-            this.#wake?.();
-          }
-        }, () => undefined)
+        .then(
+          (check) => {
+            if (this.current?.client !== client) return;
+            if (check.verdict === 'verified') {
+              this.targetWarning = null;
+              this.emit('warning', null);
+            } else if (check.verdict === 'other-process') {
+              clearInterval(timer);
+              this.#refused = check.message;
+              // Our own close() emits no 'disconnect': wake the loop, which says why.
+              void client.close().catch(() => undefined);
+              this.#wake?.();
+            }
+          },
+          () => undefined,
+        )
         .finally(() => {
           busy = false;
         });
@@ -436,7 +450,8 @@ function probeInspector(ip: string, port: number): Promise<void> {
       });
       res.on('end', () => {
         if (res.statusCode === 400 && body.includes('WebSockets request was expected')) resolve();
-        else reject(new AppError('NOT_INSPECTOR', `HTTP ${res.statusCode} ${res.headers['content-type'] ?? ''}`.trim()));
+        else
+          reject(new AppError('NOT_INSPECTOR', `HTTP ${res.statusCode} ${res.headers['content-type'] ?? ''}`.trim()));
       });
       res.on('error', reject);
     });

@@ -56,14 +56,26 @@ export async function checkInspectedProcess(client: CDP.Client, options: TargetC
   const { result } = await client.Runtime.evaluate({ expression: LISTENING, returnByValue: true, silent: true });
   const value = result.value as Partial<Inspected> | undefined;
   if (!value || typeof value.pid !== 'number') {
-    return { verdict: 'unverified', message: `could not ask the process behind ${address(options.inspect)} which ports it serves` };
+    return {
+      verdict: 'unverified',
+      message: `could not ask the process behind ${address(options.inspect)} which ports it serves`,
+    };
   }
-  const inspected: Inspected = { pid: value.pid, ports: Array.isArray(value.ports) ? value.ports : null, argv: String(value.argv ?? '') };
+  const inspected: Inspected = {
+    pid: value.pid,
+    ports: Array.isArray(value.ports) ? value.ports : null,
+    argv: String(value.argv ?? ''),
+  };
   if (inspected.ports?.includes(options.target.port)) return { verdict: 'verified' };
 
   const target = address(options.target);
   const who = `the process behind the inspector ${address(options.inspect)} (pid ${inspected.pid}${inspected.argv ? `, node ${inspected.argv}` : ''})`;
-  const serves = inspected.ports === null ? 'its ports are unknown' : inspected.ports.length === 0 ? 'it listens on no TCP port' : `it listens on ${inspected.ports.join(', ')}`;
+  const serves =
+    inspected.ports === null
+      ? 'its ports are unknown'
+      : inspected.ports.length === 0
+        ? 'it listens on no TCP port'
+        : `it listens on ${inspected.ports.join(', ')}`;
   const sockets = listeningSockets();
   const inspectorOwner = sockets?.get(options.inspect.port);
   const targetOwner = sockets?.get(options.target.port);

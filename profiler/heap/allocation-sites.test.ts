@@ -18,14 +18,19 @@ import type { HeapSnapshot } from './snapshot.js';
 const FIXTURE = fileURLToPath(new URL('./fixtures/allocation-target.cjs', import.meta.url));
 
 function lineOf(re: RegExp): number {
-  const i = readFileSync(FIXTURE, 'utf8').split('\n').findIndex((line) => re.test(line));
+  const i = readFileSync(FIXTURE, 'utf8')
+    .split('\n')
+    .findIndex((line) => re.test(line));
   if (i < 0) throw new Error(`${re} not in the fixture`);
   return i + 1;
 }
 
 const meta = {
   node_fields: ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'],
-  node_types: [['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number', 'native', 'synthetic'], 'string'],
+  node_types: [
+    ['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number', 'native', 'synthetic'],
+    'string',
+  ],
   edge_fields: ['type', 'name_or_index', 'to_node'],
   edge_types: [['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak'], 'string'],
   trace_function_info_fields: ['function_id', 'name', 'script_name', 'script_id', 'line', 'column'],
@@ -95,15 +100,30 @@ describe('allocation sites of a live target', () => {
     child?.kill('SIGKILL');
   });
 
-  it('walks from a new object up its allocation stack to allocateThings, and attributes the array\'s growth to it', async () => {
+  it("walks from a new object up its allocation stack to allocateThings, and attributes the array's growth to it", async () => {
     // The kept array's id (stable for the session), from the target itself.
     const { result: kept } = await client.Runtime.evaluate({ expression: 'globalThis.keptThings' });
-    const keptId = Number((await client.HeapProfiler.getHeapObjectId({ objectId: kept.objectId! })).heapSnapshotObjectId);
-    const entry = { obj_type: 'Array', name: 'kept', dominated_size: 0, filename: 'allocation-target.cjs', lineno: 3, module_name: 'allocation-target.cjs', id: keptId };
+    const keptId = Number(
+      (await client.HeapProfiler.getHeapObjectId({ objectId: kept.objectId! })).heapSnapshotObjectId,
+    );
+    const entry = {
+      obj_type: 'Array',
+      name: 'kept',
+      dominated_size: 0,
+      filename: 'allocation-target.cjs',
+      lineno: 3,
+      module_name: 'allocation-target.cjs',
+      id: keptId,
+    };
     const appFrame = appFrameResolver({ root: dirname(FIXTURE), traced: () => undefined });
     const sitesOf = (heap: HeapSnapshot) => {
       const dominators = computeDominators(heap);
-      const found = findAllocationSites(heap, { dominator: dominators.dominator, selfSize: dominators.selfSize, entries: [entry], appFrame });
+      const found = findAllocationSites(heap, {
+        dominator: dominators.dominator,
+        selfSize: dominators.selfSize,
+        entries: [entry],
+        appFrame,
+      });
       expect(found.tracked).toBe(true);
       return found.byEntry.get(keptId) ?? [];
     };
@@ -125,7 +145,10 @@ describe('allocation sites of a live target', () => {
       const names: { name: string; line: number }[] = [];
       for (let r = rowOf.get(traceId)!; r !== TRACE_ROOT_PARENT; r = after.traceTree![r * rowWidth + rowWidth - 1]!) {
         const info = after.traceTree![r * rowWidth + 1]!;
-        names.push({ name: strings[after.traceFunctionInfos![info * infoWidth + 1]!]!, line: after.traceFunctionInfos![info * infoWidth + 4]! });
+        names.push({
+          name: strings[after.traceFunctionInfos![info * infoWidth + 1]!]!,
+          line: after.traceFunctionInfos![info * infoWidth + 4]!,
+        });
       }
       return names;
     };
@@ -133,7 +156,11 @@ describe('allocation sites of a live target', () => {
     for (let base = 0; base < nodes.length; base += layout.nodeFieldCount) {
       const traceId = nodes[base + layout.nodeTraceNodeIdOffset]!;
       if (traceId === 0) continue;
-      if (strings[nodes[base + layout.nodeNameOffset]!] !== 'Object' || nodes[base + layout.nodeTypeOffset] !== layout.nodeType.object) continue;
+      if (
+        strings[nodes[base + layout.nodeNameOffset]!] !== 'Object' ||
+        nodes[base + layout.nodeTypeOffset] !== layout.nodeType.object
+      )
+        continue;
       const stack = stackOf(traceId);
       if (!stack.some((f) => f.name === 'allocateThings')) continue;
       expect(stack.find((f) => f.name === 'allocateThings')!.line).toBe(allocateLine);
@@ -143,7 +170,12 @@ describe('allocation sites of a live target', () => {
     expect(fresh).toBeGreaterThanOrEqual(count);
 
     const sites = sitesOf(after);
-    expect(sites[0]).toMatchObject({ function_name: 'allocateThings', line: allocateLine, module_name: 'allocation-target.cjs', filename: 'allocation-target.cjs' });
+    expect(sites[0]).toMatchObject({
+      function_name: 'allocateThings',
+      line: allocateLine,
+      module_name: 'allocation-target.cjs',
+      filename: 'allocation-target.cjs',
+    });
     // Per thing at least the object and its tags array (the label string and the tags'
     // elements may be counted in their owner's self size).
     expect(sites[0]!.count - before).toBeGreaterThanOrEqual(2 * count);
@@ -164,11 +196,21 @@ describe('appFrameResolver', () => {
   });
 
   it('maps a source-mapped frame to the original source (V8 positions are 1-based)', () => {
-    expect(frames('file:///app/dist/store.js', 3, 10)).toEqual({ module_name: 'src/store.ts', filename: 'src/store.ts', line: 10, column: 5 });
+    expect(frames('file:///app/dist/store.js', 3, 10)).toEqual({
+      module_name: 'src/store.ts',
+      filename: 'src/store.ts',
+      line: 10,
+      column: 5,
+    });
   });
 
   it("counts the app's own files even when --trace-module names others, never node_modules nor node: internals", () => {
-    expect(frames('/app/routes/users.js', 7, 3)).toEqual({ module_name: 'routes/users.js', filename: 'routes/users.js', line: 7, column: 3 });
+    expect(frames('/app/routes/users.js', 7, 3)).toEqual({
+      module_name: 'routes/users.js',
+      filename: 'routes/users.js',
+      line: 7,
+      column: 3,
+    });
     expect(frames('/app/node_modules/express/lib/router.js', 7, 3)).toBeUndefined();
     expect(frames('node:internal/streams/readable', 7, 3)).toBeUndefined();
     expect(frames('/elsewhere/lib.js', 7, 3)).toBeUndefined();

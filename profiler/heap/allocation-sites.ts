@@ -77,7 +77,13 @@ export function findAllocationSites(snapshot: HeapSnapshot, options: AllocationS
   const byEntry = new Map<number, AllocationSite[]>();
   const { nodes, layout, traceTree, traceFunctionInfos, meta } = snapshot;
   const traceOffset = layout.nodeTraceNodeIdOffset;
-  if (!traceTree || !traceFunctionInfos || traceOffset < 0 || !meta.trace_node_fields || !meta.trace_function_info_fields) {
+  if (
+    !traceTree ||
+    !traceFunctionInfos ||
+    traceOffset < 0 ||
+    !meta.trace_node_fields ||
+    !meta.trace_function_info_fields
+  ) {
     return { tracked: false, byEntry };
   }
   const nfc = layout.nodeFieldCount;
@@ -292,7 +298,10 @@ export function appFrameResolver(options: AppFrameOptions): AllocationSiteOption
     if (known === undefined) {
       const name = options.traced(url) ?? own.traced(url);
       const source = name === undefined ? undefined : options.source?.(url);
-      known = name === undefined ? null : { module_name: name, map: source === undefined ? undefined : scriptSourceMap(url, source) };
+      known =
+        name === undefined
+          ? null
+          : { module_name: name, map: source === undefined ? undefined : scriptSourceMap(url, source) };
       scripts.set(url, known);
     }
     return known;

@@ -55,7 +55,14 @@ describe('apptrace-profiler analyze', () => {
     expect(out.root_retained_size).toBe(5310);
     expect((out.top as { name: string }[]).map((n) => n.name)).toEqual(['global', 'BigThing', 'part of the big thing']);
     expect(out.nodes).toEqual([
-      { id: graph.idOf(2), type: 'object', name: 'BigThing', self_size: 5000, retained_size: 5300, dominator_id: graph.idOf(1) },
+      {
+        id: graph.idOf(2),
+        type: 'object',
+        name: 'BigThing',
+        self_size: 5000,
+        retained_size: 5300,
+        dominator_id: graph.idOf(1),
+      },
     ]);
     expect(out.missing_nodes).toEqual([999999]);
     expect(out.entries).toEqual([]);
@@ -75,7 +82,10 @@ describe('apptrace-profiler analyze', () => {
     ['a snapshot with unknown fields', null, /unknown node field "colour"/],
   ])('exits 2 for %s', (_, text, message) => {
     const content =
-      text ?? (message.source.includes('truncated') ? graph.toJSON().slice(0, graph.toJSON().indexOf('"edges"') + 12) : graph.toJSON().replace('"detachedness"', '"colour"'));
+      text ??
+      (message.source.includes('truncated')
+        ? graph.toJSON().slice(0, graph.toJSON().indexOf('"edges"') + 12)
+        : graph.toJSON().replace('"detachedness"', '"colour"'));
     const { status, stderr, stdout } = run(file('bad.heapsnapshot', content));
     expect(status).toBe(2);
     expect(stdout).toBe('');

@@ -152,7 +152,9 @@ export class StreamingAnalysis {
     if (helper) {
       if (!this.firstEdgeBuilt) buildFirstEdgeIndexes(snapshot, arena.firstEdge);
       // The worker's page objects know only the global objects' part.
-      const weakMapTables = hasDomTreeRoots(snapshot, arena.firstEdge, 0) ? null : weakMapEdgeNames(snapshot.stringTable);
+      const weakMapTables = hasDomTreeRoots(snapshot, arena.firstEdge, 0)
+        ? null
+        : weakMapEdgeNames(snapshot.stringTable);
       helper.sendEssentialInputs(weakMapTables);
       const inputs = shallowSizeInputs(snapshot, arena.firstEdge, 0);
       helper.sendShallowInputs(inputs);
@@ -164,7 +166,8 @@ export class StreamingAnalysis {
         firstEdgeBuilt: true,
       };
       const t = performance.now();
-      if (this.options.entries) prepared = prepareEntries(snapshot, { firstEdge: arena.firstEdge, ...this.options.entries });
+      if (this.options.entries)
+        prepared = prepareEntries(snapshot, { firstEdge: arena.firstEdge, ...this.options.entries });
       entriesMs = performance.now() - t;
     }
     const t = performance.now();
@@ -250,7 +253,11 @@ function fileSize(path: string): number {
  * Null when the worker could not deliver them (the caller then reads the file again,
  * the ordinary way); an error in the rest of the file is thrown as usual.
  */
-async function analyzeFileInParallel(path: string, options: FileAnalysisOptions, worker: EdgesWorker): Promise<AnalysisResult | null> {
+async function analyzeFileInParallel(
+  path: string,
+  options: FileAnalysisOptions,
+  worker: EdgesWorker,
+): Promise<AnalysisResult | null> {
   let sentFirstEdges = false;
   // Where the edges end, once known: the main thread jumps there (see findEdgesEnd).
   let edgesEnd: number | undefined;

@@ -28,7 +28,9 @@ const texts = new Map<string, string>();
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'apptrace-class-lines-'));
   const file = join(dir, 'classes.heapsnapshot');
-  await promisify(execFile)(process.execPath, [join(fixtures, 'write-class-constructors-snapshot.mjs'), file], { timeout: 30_000 });
+  await promisify(execFile)(process.execPath, [join(fixtures, 'write-class-constructors-snapshot.mjs'), file], {
+    timeout: 30_000,
+  });
   const snapshot = loadSnapshotFile(file);
   const { retained } = computeDominators(snapshot);
   entries = findEntries(snapshot, retained, createModuleMatcher({ root: fixtures, patterns: MODULES }));
@@ -41,7 +43,10 @@ afterAll(async () => {
 
 /** 1-based line of the first line of a fixture that matches `pattern`. */
 function lineOf(module: string, pattern: RegExp): number {
-  const index = texts.get(module)!.split('\n').findIndex((line) => pattern.test(line));
+  const index = texts
+    .get(module)!
+    .split('\n')
+    .findIndex((line) => pattern.test(line));
   if (index < 0) throw new Error(`no line of ${module} matches ${pattern}`);
   return index + 1;
 }
@@ -51,13 +56,21 @@ describe.each(MODULES)('classes of %s', (module) => {
 
   it('places a class declaration with a constructor at its class line', () => {
     const session = entry('Session');
-    expect(session).toMatchObject({ obj_type: 'class', filename: module, lineno: lineOf(module, /^(export )?class Session\b/) });
+    expect(session).toMatchObject({
+      obj_type: 'class',
+      filename: module,
+      lineno: lineOf(module, /^(export )?class Session\b/),
+    });
     // The constructor is several lines further down: that is where V8 says the class is.
     expect(lineOf(module, /^ {2}constructor\(id\)/) - session!.lineno).toBeGreaterThanOrEqual(5);
   });
 
   it('places `const X = class` with a constructor at its class line', () => {
-    expect(entry('Pool')).toMatchObject({ obj_type: 'class', filename: module, lineno: lineOf(module, /^(export )?const Pool = class\b/) });
+    expect(entry('Pool')).toMatchObject({
+      obj_type: 'class',
+      filename: module,
+      lineno: lineOf(module, /^(export )?const Pool = class\b/),
+    });
   });
 
   it('still places a class without a constructor at its class line', () => {
@@ -84,7 +97,10 @@ describe('classOfConstructor', () => {
     expect(declarations.classOfConstructor(2, 2)).toEqual({ line: 1, column: 0 });
     expect(declarations.classOfConstructor(7, 13)).toEqual({ line: 7, column: 10 });
     const inner = source.split('\n')[3]!;
-    expect(declarations.classOfConstructor(3, inner.indexOf('constructor()') + 'constructor'.length)).toEqual({ line: 4, column: inner.indexOf('class B') });
+    expect(declarations.classOfConstructor(3, inner.indexOf('constructor()') + 'constructor'.length)).toEqual({
+      line: 4,
+      column: inner.indexOf('class B'),
+    });
   });
 
   it('answers nothing for a function inside a constructor or any other place', () => {

@@ -147,7 +147,9 @@ describe('moduleDeclarations (CommonJS)', () => {
   });
 
   it('accepts a top-level return and a hashbang, and gives up on what is not JavaScript', () => {
-    expect(moduleDeclarations('#!/usr/bin/env node\nconst a = 1;\nif (a) return;\n', 'commonjs')?.localLine('a')).toBe(2);
+    expect(moduleDeclarations('#!/usr/bin/env node\nconst a = 1;\nif (a) return;\n', 'commonjs')?.localLine('a')).toBe(
+      2,
+    );
     expect(moduleDeclarations('const a: number = 1;\ninterface X {}\n', 'commonjs')).toBeUndefined();
   });
 });

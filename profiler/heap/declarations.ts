@@ -91,7 +91,8 @@ export function parseProgram(source: string, kind: ModuleKind): Program | undefi
       });
     } catch (error) {
       // Try the other source type; say why the last one failed.
-      if (sourceType === attempts[1]) debug('source not parsed as JavaScript, no declaration lines from it: %s', (error as Error).message);
+      if (sourceType === attempts[1])
+        debug('source not parsed as JavaScript, no declaration lines from it: %s', (error as Error).message);
     }
   }
   return undefined;
@@ -401,10 +402,16 @@ function classesWithConstructors(program: Program): ClassWithConstructor[] {
     const n = node as Node;
     if (n.type === 'ClassDeclaration' || n.type === 'ClassExpression') {
       const body = (n as unknown as { body: { body: Node[] } }).body.body;
-      const method = body.find((m) => m.type === 'MethodDefinition' && (m as unknown as { kind: string }).kind === 'constructor');
+      const method = body.find(
+        (m) => m.type === 'MethodDefinition' && (m as unknown as { kind: string }).kind === 'constructor',
+      );
       if (method !== undefined) {
         const value = (method as unknown as { value: Node }).value;
-        found.push({ classStart: n.loc!.start, constructorStart: method.loc!.start, parametersStart: value.loc!.start });
+        found.push({
+          classStart: n.loc!.start,
+          constructorStart: method.loc!.start,
+          parametersStart: value.loc!.start,
+        });
       }
     }
     for (const key in n) {

@@ -77,7 +77,8 @@ function referenceRetained(g: GraphBuilder): number[] {
   for (const s of succ) for (const y of s) hasRetainer[y] = true;
   for (let x = 1; x < n; x++) if (!hasRetainer[x]) succ[0]!.push(x);
   const all = reach(-1);
-  if (all.includes(false)) throw new Error('reference: graph has cycles unreachable from the root; build it differently');
+  if (all.includes(false))
+    throw new Error('reference: graph has cycles unreachable from the root; build it differently');
   return g.nodes.map((_, x) => {
     const alive = reach(x);
     let sum = 0;
@@ -332,7 +333,13 @@ describe('dominators on hand-built graphs', () => {
     expect(result.node_count).toBe(4);
     expect(result.edge_count).toBe(3);
     expect(result.top(2).map((n) => n.name)).toEqual(['global', 'Big']);
-    expect(result.top(2)[1]).toEqual({ id: g.idOf(a), type: 'object', name: 'Big', self_size: 1000, retained_size: 1000 });
+    expect(result.top(2)[1]).toEqual({
+      id: g.idOf(a),
+      type: 'object',
+      name: 'Big',
+      self_size: 1000,
+      retained_size: 1000,
+    });
     expect(result.entries).toEqual([]);
   });
 
@@ -352,13 +359,15 @@ describe('dominators on hand-built graphs', () => {
         if (edges[e + layout.edgeTypeOffset] !== layout.edgeType.internal) continue;
         if (!WEAK_MAP.test(stringTable.get(edges[e + layout.edgeNameOffset]!))) continue;
         weakMapEdges++;
-        if (essential[e / layout.edgeFieldCount >> 3]! & (1 << ((e / layout.edgeFieldCount) & 7))) countedWeakMapEdges++;
+        if (essential[(e / layout.edgeFieldCount) >> 3]! & (1 << ((e / layout.edgeFieldCount) & 7)))
+          countedWeakMapEdges++;
       }
     }
     expect([weakMapEdges, countedWeakMapEdges]).toEqual([2, 1]);
     // Owned hidden/array nodes give their size to their owner.
     let moved = 0;
-    for (let o = 0; o < nodeCount; o++) if (selfSize[o] !== nodes[o * layout.nodeFieldCount + layout.nodeSelfSizeOffset]) moved++;
+    for (let o = 0; o < nodeCount; o++)
+      if (selfSize[o] !== nodes[o * layout.nodeFieldCount + layout.nodeSelfSizeOffset]) moved++;
     expect(moved).toBeGreaterThan(10);
     let total = 0;
     for (let o = 0; o < nodeCount; o++) total += nodes[o * layout.nodeFieldCount + layout.nodeSelfSizeOffset]!;

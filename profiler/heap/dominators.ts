@@ -110,7 +110,21 @@ export function allocateDominatorArena(nodeCount: number, edgeCount: number): Do
   at = 0;
   const retainers = new Uint32Array(early, take(edgeCount * 4), edgeCount);
   const parent = new Uint32Array(early, take(size * 4), size);
-  return { nodeCount, edgeCount, retained, firstEdge, dominator, selfSize, essential, scratch, pool, pageObject, early, retainers, parent };
+  return {
+    nodeCount,
+    edgeCount,
+    retained,
+    firstEdge,
+    dominator,
+    selfSize,
+    essential,
+    scratch,
+    pool,
+    pageObject,
+    early,
+    retainers,
+    parent,
+  };
 }
 
 /**
@@ -265,7 +279,16 @@ function* dominatorSteps(
     step('page_objects');
     // The same pass as the edges worker's, with the WeakMap tables resolved right after.
     const weakMapTables = weakMapEdgeNames(snapshot.stringTable);
-    const pending = markEssentialEdges(snapshot, snapshot.nodeCount, firstEdge, rootOrdinal, pageObject, weakMapTables, essential, slot(0));
+    const pending = markEssentialEdges(
+      snapshot,
+      snapshot.nodeCount,
+      firstEdge,
+      rootOrdinal,
+      pageObject,
+      weakMapTables,
+      essential,
+      slot(0),
+    );
     resolveWeakMapEdges(snapshot, pending, weakMapTables, essential, slot(0));
     step('essential');
   }
@@ -455,7 +478,16 @@ export function markEssentialEdgesApart(
 ): EssentialApart {
   const essential = new Uint8Array((graph.edges.length / graph.layout.edgeFieldCount + 7) >> 3);
   const retainerCount = new Uint32Array(nodeCount);
-  const pending = markEssentialEdges(graph, nodeCount, firstEdge, rootOrdinal, pageObject, weakMapTables, essential, retainerCount);
+  const pending = markEssentialEdges(
+    graph,
+    nodeCount,
+    firstEdge,
+    rootOrdinal,
+    pageObject,
+    weakMapTables,
+    essential,
+    retainerCount,
+  );
   return { essential, retainerCount, pending };
 }
 
@@ -473,7 +505,11 @@ function resolveWeakMapEdges(
   for (let k = 0; k < pending.length; k += 2) {
     const e = pending[k]!;
     const o = pending[k + 1]!;
-    if (weakMapTables.get(edges[e * efc + layout.edgeNameOffset]!) === nodes[o * layout.nodeFieldCount + layout.nodeIdOffset]) continue;
+    if (
+      weakMapTables.get(edges[e * efc + layout.edgeNameOffset]!) ===
+      nodes[o * layout.nodeFieldCount + layout.nodeIdOffset]
+    )
+      continue;
     essential[e >> 3]! |= 1 << (e & 7);
     retainerCount[(edges[e * efc + layout.edgeToNodeOffset]! * scale + 0.5) | 0]!++;
   }
@@ -532,7 +568,8 @@ function classifyOwnable(
   for (let o = 0, i = 0; o < nodeCount; o++, i += nfc) {
     selfSize[o] = nodes[i + sizeOffset]!;
     const type = nodes[i + nodeTypeOffset];
-    if (type === hidden || type === array || (type === native && isExternalStringData(nodes[i + nameOffset]!))) kinds[o] = OWNABLE;
+    if (type === hidden || type === array || (type === native && isExternalStringData(nodes[i + nameOffset]!)))
+      kinds[o] = OWNABLE;
     else kinds[o] = type === synthetic ? SYNTHETIC : 0;
   }
   return true;
@@ -546,7 +583,10 @@ function hasUserRoots(snapshot: HeapSnapshot, firstEdge: Uint32Array, rootOrdina
   const synthetic = layout.nodeType.synthetic;
   for (let e = firstEdge[rootOrdinal]!, end = firstEdge[rootOrdinal + 1]!; e < end; e += efc) {
     const to = edges[e + toOffset]!;
-    if (nodes[to + layout.nodeTypeOffset] !== synthetic || stringTable.equals(nodes[to + layout.nodeNameOffset]!, '(Document DOM trees)')) {
+    if (
+      nodes[to + layout.nodeTypeOffset] !== synthetic ||
+      stringTable.equals(nodes[to + layout.nodeNameOffset]!, '(Document DOM trees)')
+    ) {
       return true;
     }
   }
@@ -606,7 +646,12 @@ function floodOwners(
 }
 
 /** Moves each owned node's size to its one owner (not to the root or a synthetic node). */
-function moveOwnedSizes(owner: Uint32Array, selfSize: Uint32Array, rootOrdinal: number, synthetic: (o: number) => boolean): Uint32Array {
+function moveOwnedSizes(
+  owner: Uint32Array,
+  selfSize: Uint32Array,
+  rootOrdinal: number,
+  synthetic: (o: number) => boolean,
+): Uint32Array {
   for (let o = 0, n = owner.length; o < n; o++) {
     const own = owner[o]!;
     if (own === o || own === UNVISITED || own === MANY) continue;

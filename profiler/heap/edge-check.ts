@@ -53,7 +53,12 @@ export function edgeCheckLayout(layout: SnapshotLayout, nodeCount: number, rootI
 }
 
 export function checkEdges(edges: Uint32Array, layout: EdgeCheckLayout): EdgeCheck {
-  const { edgeFieldCount: efc, edgeToNodeOffset: toOffset, edgeTypeOffset: typeOffset, edgeNameOffset: nameOffset } = layout;
+  const {
+    edgeFieldCount: efc,
+    edgeToNodeOffset: toOffset,
+    edgeTypeOffset: typeOffset,
+    edgeNameOffset: nameOffset,
+  } = layout;
   const { nodesLength, nodeFieldCount: nfc, typeCount, weak, element, hidden, rootIndex } = layout;
   const scale = 1 / nfc;
   let nowhere = 0;

@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as AnalyzeModule from './analyze.js';
 import { GraphBuilder } from '../../test/graph-builder.js';
 
-const { analyzeFile } = (await import(new URL('../../dist/profiler/heap/analyze.js', import.meta.url).href)) as typeof AnalyzeModule;
+const { analyzeFile } = (await import(
+  new URL('../../dist/profiler/heap/analyze.js', import.meta.url).href
+)) as typeof AnalyzeModule;
 
 let dir: string;
 let live: string;
@@ -33,8 +35,12 @@ async function both(path: string): Promise<[AnalyzeModule.AnalysisResult, Analyz
 }
 
 function expectSame(a: AnalyzeModule.AnalysisResult, b: AnalyzeModule.AnalysisResult): void {
-  expect(Buffer.compare(Buffer.from(a.snapshot.edges.buffer, a.snapshot.edges.byteOffset, a.snapshot.edges.byteLength),
-    Buffer.from(b.snapshot.edges.buffer, b.snapshot.edges.byteOffset, b.snapshot.edges.byteLength))).toBe(0);
+  expect(
+    Buffer.compare(
+      Buffer.from(a.snapshot.edges.buffer, a.snapshot.edges.byteOffset, a.snapshot.edges.byteLength),
+      Buffer.from(b.snapshot.edges.buffer, b.snapshot.edges.byteOffset, b.snapshot.edges.byteLength),
+    ),
+  ).toBe(0);
   expect(Array.from(a.retained)).toEqual(Array.from(b.retained));
   expect(Array.from(a.dominator)).toEqual(Array.from(b.dominator));
   expect(Array.from(a.dominators.selfSize)).toEqual(Array.from(b.dominators.selfSize));
@@ -66,7 +72,9 @@ describe('edges read on a second thread', () => {
 
   it('give the same entries, found while the worker computes the page objects and shallow sizes', async () => {
     const here = new URL('.', import.meta.url).pathname;
-    const entries = { traced: (url: string) => (url.includes(here) ? url.slice(url.indexOf(here) + here.length) : undefined) };
+    const entries = {
+      traced: (url: string) => (url.includes(here) ? url.slice(url.indexOf(here) + here.length) : undefined),
+    };
     const parallel = await analyzeFile(live, { parallel: true, entries });
     const sequential = await analyzeFile(live, { parallel: false, entries });
     expect(parallel.edgesOnWorker).toBe(true);
@@ -174,7 +182,9 @@ describe('edges read on a second thread', () => {
 
   it('fall back to one thread when the section has fewer values than the header says', async () => {
     const path = withEdges('short.heapsnapshot', (values) => values.slice(0, values.lastIndexOf(',')));
-    await expect(analyzeFile(path, { parallel: true })).rejects.toThrow(/"edges" has \d+ values but the header promises \d+/);
+    await expect(analyzeFile(path, { parallel: true })).rejects.toThrow(
+      /"edges" has \d+ values but the header promises \d+/,
+    );
   });
 
   it('say where a file that ends inside the edges ends', async () => {

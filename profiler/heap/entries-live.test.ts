@@ -82,7 +82,12 @@ describe('entries over a real inspector', () => {
     expect([...scriptUrls.values()]).toContain(cjsUrl);
     expect(sources.get(cjsUrl)).toBe(readFileSync(join(fixtures, 'entries-store.cjs'), 'utf8'));
 
-    const live = findEntries(snapshot, retained, { ...matcher, scriptUrls, source: (url) => sources.get(url), firstEdge });
+    const live = findEntries(snapshot, retained, {
+      ...matcher,
+      scriptUrls,
+      source: (url) => sources.get(url),
+      firstEdge,
+    });
     const offline = findEntries(snapshot, retained, { ...matcher, source: readScriptSource });
     expect(live).toEqual(offline);
 

@@ -71,7 +71,8 @@ function named(entries: Entry[]): Map<string, Entry> {
 
 function expectTypeScriptEntries(entries: Entry[], moduleName = 'src/store.ts'): void {
   const byName = named(entries);
-  for (const expected of expectedEntries(moduleName)) expect(byName.get(expected.name!), expected.name).toMatchObject(expected);
+  for (const expected of expectedEntries(moduleName))
+    expect(byName.get(expected.name!), expected.name).toMatchObject(expected);
   // STRINGS strings of LENGTH characters in each of the two Maps and the static array.
   for (const name of ['Store', 'cache', 'sessions']) {
     expect(byName.get(name)!.dominated_size, name).toBeGreaterThanOrEqual(STRINGS * LENGTH);
@@ -82,7 +83,10 @@ async function compile(root: string, args: string[], outDir = 'dist'): Promise<v
   mkdirSync(join(root, 'src'), { recursive: true });
   copyFileSync(join(fixture, 'src/store.ts'), join(root, 'src/store.ts'));
   // Run in the app's folder so that tsc does not pick up the repository's tsconfig.json.
-  await run(tsc, [...args, '--target', 'es2022', '--outDir', outDir, '--rootDir', 'src', 'src/store.ts'], { cwd: root, timeout: 60_000 });
+  await run(tsc, [...args, '--target', 'es2022', '--outDir', outDir, '--rootDir', 'src', 'src/store.ts'], {
+    cwd: root,
+    timeout: 60_000,
+  });
 }
 
 function options(root: string, patterns?: string[]): EntryOptions {
@@ -107,7 +111,14 @@ beforeAll(async () => {
   snapshotFile = join(dir, 'ts.heapsnapshot');
   await run(
     process.execPath,
-    [join(fixture, 'write-snapshot.mjs'), snapshotFile, String(STRINGS), String(LENGTH), `require:${join(cjsRoot, 'dist/store.js')}`, `import:${join(esmRoot, 'dist/store.js')}`],
+    [
+      join(fixture, 'write-snapshot.mjs'),
+      snapshotFile,
+      String(STRINGS),
+      String(LENGTH),
+      `require:${join(cjsRoot, 'dist/store.js')}`,
+      `import:${join(esmRoot, 'dist/store.js')}`,
+    ],
     { timeout: 30_000 },
   );
   snapshot = loadSnapshotFile(snapshotFile);
@@ -151,10 +162,20 @@ describe('entries of a TypeScript app with source maps (offline)', () => {
       source: (url) => (url === jsPath || url === pathToFileURL(jsPath).href ? withoutMap : readScriptSource(url)),
     });
     const byName = named(entries);
-    expect(byName.get('Store')).toMatchObject({ module_name: 'dist/store.js', filename: 'dist/store.js', lineno: lineOf(js, /^class Store\b/) });
-    expect(byName.get('sessions')).toMatchObject({ filename: 'dist/store.js', lineno: lineOf(js, /^exports\.sessions = new Map/) });
+    expect(byName.get('Store')).toMatchObject({
+      module_name: 'dist/store.js',
+      filename: 'dist/store.js',
+      lineno: lineOf(js, /^class Store\b/),
+    });
+    expect(byName.get('sessions')).toMatchObject({
+      filename: 'dist/store.js',
+      lineno: lineOf(js, /^exports\.sessions = new Map/),
+    });
     expect(byName.get('cache')).toMatchObject({ filename: 'dist/store.js', lineno: lineOf(js, /^const cache\b/) });
-    expect(byName.get('remember')).toMatchObject({ filename: 'dist/store.js', lineno: lineOf(js, /^function remember\(/) });
+    expect(byName.get('remember')).toMatchObject({
+      filename: 'dist/store.js',
+      lineno: lineOf(js, /^function remember\(/),
+    });
   });
 
   it('gives the code browser the .ts text: from disk (map file) and from sourcesContent (inline)', () => {
@@ -166,9 +187,13 @@ describe('entries of a TypeScript app with source maps (offline)', () => {
   });
 
   it('apptrace-profiler analyze --root DIR --trace-module src/store.ts maps entries (compiled CLI)', async () => {
-    const { stdout } = await run(process.execPath, [cli, 'analyze', snapshotFile, '--root', cjsRoot, '--trace-module', 'src/store.ts', '--json'], {
-      timeout: 60_000,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      [cli, 'analyze', snapshotFile, '--root', cjsRoot, '--trace-module', 'src/store.ts', '--json'],
+      {
+        timeout: 60_000,
+      },
+    );
     const entries = (JSON.parse(stdout) as { entries: Entry[] }).entries;
     expectTypeScriptEntries(entries);
     const text = await run(process.execPath, [cli, 'analyze', snapshotFile, '--root', esmRoot], { timeout: 60_000 });
@@ -183,7 +208,7 @@ describe('entries of a TypeScript app over a real inspector (node --enable-sourc
     target?.stop();
   });
 
-  it('maps entries with the inspector\'s script URLs and sources, like offline; the code browser gets the .ts', async () => {
+  it("maps entries with the inspector's script URLs and sources, like offline; the code browser gets the .ts", async () => {
     target = await startInspectableTarget(
       [
         join(fixture, 'write-snapshot.mjs'),
@@ -209,7 +234,9 @@ describe('entries of a TypeScript app over a real inspector (node --enable-sourc
       client.Debugger.scriptParsed(({ scriptId, url }) => {
         scriptUrls.set(Number(scriptId), url);
         if (matchers.every((m) => m.traced(url) === undefined)) return;
-        fetches.push(client.Debugger.getScriptSource({ scriptId }).then(({ scriptSource }) => void sources.set(url, scriptSource)));
+        fetches.push(
+          client.Debugger.getScriptSource({ scriptId }).then(({ scriptSource }) => void sources.set(url, scriptSource)),
+        );
       });
       await client.Debugger.enable({});
       await Promise.all(fetches);
@@ -220,7 +247,11 @@ describe('entries of a TypeScript app over a real inspector (node --enable-sourc
     } finally {
       await client.close();
     }
-    const loadedUrls = [join(cjsRoot, 'dist/store.js'), join(esmRoot, 'dist/store.js'), join(tsxRoot, 'src/store.ts')].map((p) => pathToFileURL(p).href);
+    const loadedUrls = [
+      join(cjsRoot, 'dist/store.js'),
+      join(esmRoot, 'dist/store.js'),
+      join(tsxRoot, 'src/store.ts'),
+    ].map((p) => pathToFileURL(p).href);
     expect([...sources.keys()].sort()).toEqual([...loadedUrls].sort());
     // Under tsx the script named src/store.ts is JavaScript: entries must not use its lines.
     expect(sources.get(loadedUrls[2]!)).not.toBe(tsText);

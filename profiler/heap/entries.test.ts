@@ -40,7 +40,15 @@ beforeAll(async () => {
   );
   snapshot = loadSnapshotFile(file);
   retained = computeDominators(snapshot).retained;
-  for (const name of ['entries-store.cjs', 'entries-store.mjs', 'entries-no-context.cjs', 'entries-reexport.mjs', 'entries-tslike.cjs', 'entries-class-export.cjs', 'entries-nested.cjs']) {
+  for (const name of [
+    'entries-store.cjs',
+    'entries-store.mjs',
+    'entries-no-context.cjs',
+    'entries-reexport.mjs',
+    'entries-tslike.cjs',
+    'entries-class-export.cjs',
+    'entries-nested.cjs',
+  ]) {
     texts.set(name, await readFile(join(fixtures, name), 'utf8'));
   }
 });
@@ -115,7 +123,15 @@ describe('entries for a CommonJS and an ESM module', () => {
   it('lists the CommonJS module: Map, class, functions, exported and captured objects', () => {
     const m = 'entries-store.cjs';
     const entries = byModule(findEntries(snapshot, retained, offlineOptions()), m);
-    expect([...entries.keys()].sort()).toEqual(['Registry', 'bump', 'events', 'hidden', 'remember', 'sessions', 'settings']);
+    expect([...entries.keys()].sort()).toEqual([
+      'Registry',
+      'bump',
+      'events',
+      'hidden',
+      'remember',
+      'sessions',
+      'settings',
+    ]);
     const expected: [string, string, RegExp][] = [
       ['sessions', 'Map', /^const sessions = new Map\(\)/],
       ['Registry', 'class', /^class Registry \{/],
@@ -126,7 +142,12 @@ describe('entries for a CommonJS and an ESM module', () => {
       ['settings', 'Object', /^\s+settings: \{/],
     ];
     for (const [name, objType, line] of expected) {
-      expect(entries.get(name), name).toMatchObject({ obj_type: objType, filename: m, module_name: m, lineno: lineOf(m, line) });
+      expect(entries.get(name), name).toMatchObject({
+        obj_type: objType,
+        filename: m,
+        module_name: m,
+        lineno: lineOf(m, line),
+      });
     }
     expect(nodeTypeOfId(entries.get('remember')!.id!)).toBe('closure');
     expect(nodeTypeOfId(entries.get('sessions')!.id!)).toBe('object');
@@ -136,7 +157,16 @@ describe('entries for a CommonJS and an ESM module', () => {
     const m = 'entries-store.mjs';
     const entries = byModule(findEntries(snapshot, retained, offlineOptions()), m);
     // `counter` holds a small integer (not a heap object) and `EventEmitter` is an import.
-    expect([...entries.keys()].sort()).toEqual(['Registry', 'bump', 'default', 'events', 'hidden', 'remember', 'sessions', 'settings']);
+    expect([...entries.keys()].sort()).toEqual([
+      'Registry',
+      'bump',
+      'default',
+      'events',
+      'hidden',
+      'remember',
+      'sessions',
+      'settings',
+    ]);
     const expected: [string, string, RegExp][] = [
       ['sessions', 'Map', /^const sessions = new Map\(\)/],
       ['Registry', 'class', /^export class Registry \{/],
@@ -148,7 +178,12 @@ describe('entries for a CommonJS and an ESM module', () => {
       ['settings', 'Object', /^export const settings = /],
     ];
     for (const [name, objType, line] of expected) {
-      expect(entries.get(name), name).toMatchObject({ obj_type: objType, filename: m, module_name: m, lineno: lineOf(m, line) });
+      expect(entries.get(name), name).toMatchObject({
+        obj_type: objType,
+        filename: m,
+        module_name: m,
+        lineno: lineOf(m, line),
+      });
     }
   });
 
@@ -156,7 +191,10 @@ describe('entries for a CommonJS and an ESM module', () => {
     const m = 'entries-no-context.cjs';
     const entries = byModule(findEntries(snapshot, retained, offlineOptions()), m);
     expect([...entries.keys()].sort()).toEqual(['makeCounter', 'tick']);
-    expect(entries.get('makeCounter')).toMatchObject({ obj_type: 'function', lineno: lineOf(m, /^function makeCounter\(/) });
+    expect(entries.get('makeCounter')).toMatchObject({
+      obj_type: 'function',
+      lineno: lineOf(m, /^function makeCounter\(/),
+    });
     // `tick` is the arrow function makeCounter returned: defined inside it.
     expect(entries.get('tick')).toMatchObject({ obj_type: 'function', lineno: lineOf(m, /return \(\) =>/) });
   });
@@ -164,7 +202,10 @@ describe('entries for a CommonJS and an ESM module', () => {
   it('keeps re-exported bindings with the module that defines them', () => {
     const entries = byModule(findEntries(snapshot, retained, offlineOptions()), 'entries-reexport.mjs');
     expect([...entries.keys()]).toEqual(['own']);
-    expect(entries.get('own')).toMatchObject({ obj_type: 'Array', lineno: lineOf('entries-reexport.mjs', /^export const own/) });
+    expect(entries.get('own')).toMatchObject({
+      obj_type: 'Array',
+      lineno: lineOf('entries-reexport.mjs', /^export const own/),
+    });
   });
 
   it('does not list imports, nor the import wrappers TypeScript emits', () => {
@@ -198,7 +239,8 @@ describe('entries for a CommonJS and an ESM module', () => {
     expect(without.map(strip).sort()).toEqual(withSource.map(strip).sort());
     for (const entry of without) {
       const same = withSource.find((e) => e.module_name === entry.module_name && e.name === entry.name)!;
-      if (entry.obj_type === 'function' || entry.obj_type === 'class') expect(entry.lineno, entry.name).toBe(same.lineno);
+      if (entry.obj_type === 'function' || entry.obj_type === 'class')
+        expect(entry.lineno, entry.name).toBe(same.lineno);
     }
   });
 
@@ -246,14 +288,17 @@ describe('entries for a CommonJS and an ESM module', () => {
     const from = keep.map((f) => meta.node_fields.indexOf(f));
     const narrow = new Uint32Array(snapshot.nodeCount * keep.length);
     for (let ordinal = 0; ordinal < snapshot.nodeCount; ordinal++) {
-      for (let f = 0; f < keep.length; f++) narrow[ordinal * keep.length + f] = nodes[ordinal * layout.nodeFieldCount + from[f]!]!;
+      for (let f = 0; f < keep.length; f++)
+        narrow[ordinal * keep.length + f] = nodes[ordinal * layout.nodeFieldCount + from[f]!]!;
     }
     // Node offsets in edges and locations scale with the node width.
     const rescale = (offset: number) => (offset / layout.nodeFieldCount) * keep.length;
     const narrowEdges = edges.slice();
-    for (let e = layout.edgeToNodeOffset; e < narrowEdges.length; e += layout.edgeFieldCount) narrowEdges[e] = rescale(narrowEdges[e]!);
+    for (let e = layout.edgeToNodeOffset; e < narrowEdges.length; e += layout.edgeFieldCount)
+      narrowEdges[e] = rescale(narrowEdges[e]!);
     const narrowLocations = locations.slice();
-    for (let row = 0; row < narrowLocations.length; row += layout.locationFieldCount) narrowLocations[row] = rescale(narrowLocations[row]!);
+    for (let row = 0; row < narrowLocations.length; row += layout.locationFieldCount)
+      narrowLocations[row] = rescale(narrowLocations[row]!);
     const narrowMeta = { ...meta, node_fields: keep, node_types: from.map((f) => meta.node_types[f]!) };
     const narrowSnapshot: HeapSnapshot = {
       ...snapshot,
@@ -263,13 +308,19 @@ describe('entries for a CommonJS and an ESM module', () => {
       edges: narrowEdges,
       locations: narrowLocations,
     };
-    expect(findEntries(narrowSnapshot, retained, offlineOptions())).toEqual(findEntries(snapshot, retained, offlineOptions()));
+    expect(findEntries(narrowSnapshot, retained, offlineOptions())).toEqual(
+      findEntries(snapshot, retained, offlineOptions()),
+    );
   });
 
   it('traces only the modules the patterns name', () => {
     const entries = findEntries(snapshot, retained, createModuleMatcher({ root: fixtures, patterns: ['*.mjs'] }));
     expect(new Set(entries.map((e) => e.module_name))).toEqual(new Set(['entries-store.mjs', 'entries-reexport.mjs']));
-    const one = findEntries(snapshot, retained, createModuleMatcher({ root: fixtures, patterns: ['entries-store.cjs'] }));
+    const one = findEntries(
+      snapshot,
+      retained,
+      createModuleMatcher({ root: fixtures, patterns: ['entries-store.cjs'] }),
+    );
     expect(new Set(one.map((e) => e.module_name))).toEqual(new Set(['entries-store.cjs']));
     const none = findEntries(snapshot, retained, createModuleMatcher({ root: join(fixtures, 'nowhere') }));
     expect(none).toEqual([]);

@@ -218,7 +218,11 @@ class EntryFinder {
    * A loader that writes a module on one line (tsx, esbuild's minified whitespace) maps
    * every original line from that one: the column of `name`'s declaration on it decides.
    */
-  private mapLine(module: TracedModule, line: number | undefined, name?: string): { filename: string; lineno: number } | undefined {
+  private mapLine(
+    module: TracedModule,
+    line: number | undefined,
+    name?: string,
+  ): { filename: string; lineno: number } | undefined {
     if (line === undefined) return undefined;
     const map = this.sourceMapOf(module.url, module.script);
     if (map === undefined) return undefined;
@@ -242,7 +246,8 @@ class EntryFinder {
     const original = map === undefined ? undefined : singleOriginalSource(map);
     const text = original === undefined ? undefined : map!.sourceText(original);
     if (text === undefined) return () => false;
-    return (name) => /^[A-Za-z_$][\w$]*$/.test(name) && !new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`).test(text);
+    return (name) =>
+      /^[A-Za-z_$][\w$]*$/.test(name) && !new RegExp(`(?<![\\w$])${name.replace(/\$/g, '\\$')}(?![\\w$])`).test(text);
   }
 
   // ---- the bindings of one module ----
@@ -279,7 +284,11 @@ class EntryFinder {
 
     for (const exportsObject of module.exportsObjects) {
       if (view.type(exportsObject) === view.t.object && view.name(exportsObject) === 'Object') {
-        for (let edge = view.edgesStart(exportsObject), end = view.edgesEnd(exportsObject); edge < end; edge += view.edgeFieldCount) {
+        for (
+          let edge = view.edgesStart(exportsObject), end = view.edgesEnd(exportsObject);
+          edge < end;
+          edge += view.edgeFieldCount
+        ) {
           if (view.edgeType(edge) !== view.e.property) continue;
           const name = view.edgeName(edge);
           if (name === '__proto__' || name.startsWith('<symbol')) continue;
@@ -301,7 +310,11 @@ class EntryFinder {
     const view = this.view;
     const pairs: [string, number][] = [];
     let ownCells: Set<number> | undefined;
-    for (let edge = view.edgesStart(moduleRecord), end = view.edgesEnd(moduleRecord); edge < end; edge += view.edgeFieldCount) {
+    for (
+      let edge = view.edgesStart(moduleRecord), end = view.edgesEnd(moduleRecord);
+      edge < end;
+      edge += view.edgeFieldCount
+    ) {
       const array = view.to(edge);
       if (view.type(array) !== view.t.array) continue;
       // The hash table stores key, value pairs in consecutive slots: a name string, then its Cell.
@@ -310,7 +323,11 @@ class EntryFinder {
       let cells = 0;
       let others = 0;
       const found: [string, number][] = [];
-      for (let inner = view.edgesStart(array), innerEnd = view.edgesEnd(array); inner < innerEnd; inner += view.edgeFieldCount) {
+      for (
+        let inner = view.edgesStart(array), innerEnd = view.edgesEnd(array);
+        inner < innerEnd;
+        inner += view.edgeFieldCount
+      ) {
         const target = view.to(inner);
         if (view.nameTag(target) === Tag.NCell) {
           cells++;
@@ -328,7 +345,11 @@ class EntryFinder {
         pairs.push(...found);
       } else if (cells > 0 && others === 0 && ownCells === undefined) {
         ownCells = new Set();
-        for (let inner = view.edgesStart(array), innerEnd = view.edgesEnd(array); inner < innerEnd; inner += view.edgeFieldCount) {
+        for (
+          let inner = view.edgesStart(array), innerEnd = view.edgesEnd(array);
+          inner < innerEnd;
+          inner += view.edgeFieldCount
+        ) {
           ownCells.add(view.to(inner));
         }
       }
@@ -396,7 +417,11 @@ class EntryFinder {
       const traced = view.nameTag(node) === Tag.NModule ? this.options.traced(filename) : undefined;
       const owner = traced ?? `\u0000${filename}`;
       if (!owners.has(exportsObject)) owners.set(exportsObject, owner);
-      for (let edge = view.edgesStart(exportsObject), end = view.edgesEnd(exportsObject); edge < end; edge += view.edgeFieldCount) {
+      for (
+        let edge = view.edgesStart(exportsObject), end = view.edgesEnd(exportsObject);
+        edge < end;
+        edge += view.edgeFieldCount
+      ) {
         if (view.edgeType(edge) !== view.e.property || view.edgeTag(edge) === Tag.EProto) continue;
         const target = view.to(edge);
         if (!owners.has(target)) owners.set(target, owner);
@@ -450,12 +475,17 @@ class EntryFinder {
     const row = view.locations.find(closure);
     if (row < 0) {
       const mapped = this.mapLine(module, declaredLine, name);
-      return { obj_type: isClass ? 'class' : 'function', filename: mapped?.filename ?? filename, lineno: mapped?.lineno ?? declaredLine ?? 1 };
+      return {
+        obj_type: isClass ? 'class' : 'function',
+        filename: mapped?.filename ?? filename,
+        lineno: mapped?.lineno ?? declaredLine ?? 1,
+      };
     }
     const line = view.locations.line(row);
     const column = view.locations.column(row);
     // The module's own script is read by the module's URL (the inspector's, when known).
-    const [scriptUrl, scriptNode] = url === undefined || this.options.traced(url) === module.moduleName ? [module.url, module.script] : [url, script];
+    const [scriptUrl, scriptNode] =
+      url === undefined || this.options.traced(url) === module.moduleName ? [module.url, module.script] : [url, script];
     // 1-based line, 0-based column of the definition in the script V8 ran.
     let at = { line: line + 1, column };
     const source = url === undefined ? undefined : this.sourceOf(scriptUrl, scriptNode);

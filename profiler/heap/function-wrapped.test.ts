@@ -39,7 +39,10 @@ describe('a module wrapped by a Function constructor', () => {
   });
 
   it('an ordinary function named anonymous in a script is not taken for a wrapper', () => {
-    const declarations = moduleDeclarations('const keep = 1;\n(function anonymous() { const inner = 2; })();\n', 'commonjs')!;
+    const declarations = moduleDeclarations(
+      'const keep = 1;\n(function anonymous() { const inner = 2; })();\n',
+      'commonjs',
+    )!;
     expect(declarations.localLine('keep')).toBe(1);
     expect(declarations.locals.has('inner')).toBe(false);
   });

@@ -8,7 +8,10 @@ import type { HeapSnapshot } from './snapshot.js';
  * `firstEdge[ordinal]` is the offset in `edges` of the node's first edge;
  * `firstEdge[nodeCount]` is `edges.length`. (Prefix sums of the nodes' edge counts.)
  */
-export function buildFirstEdgeIndexes(snapshot: Pick<HeapSnapshot, 'nodes' | 'layout' | 'nodeCount'>, into?: Uint32Array): Uint32Array {
+export function buildFirstEdgeIndexes(
+  snapshot: Pick<HeapSnapshot, 'nodes' | 'layout' | 'nodeCount'>,
+  into?: Uint32Array,
+): Uint32Array {
   const { nodes, layout, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;

@@ -66,7 +66,12 @@ describe('growers named after their holders and placed at their owners in the ap
 
   it('an array in an instance of an app class: Cart.items, at the line that creates the field', () => {
     const items = find('Cart.items');
-    expect(items).toMatchObject({ obj_type: 'Array', length: 700, filename: 'app.js', lineno: lineOf('this.items = []') });
+    expect(items).toMatchObject({
+      obj_type: 'Array',
+      length: 700,
+      filename: 'app.js',
+      lineno: lineOf('this.items = []'),
+    });
     expect(items.owner).toEqual({ kind: 'instance', name: 'Cart.items' });
     expect(items.retainers.at(-1)).toMatchObject({ edge: 'items', name: 'Array' });
     expect(items.retainers.at(-2)).toMatchObject({ name: 'Cart' });
@@ -74,7 +79,12 @@ describe('growers named after their holders and placed at their owners in the ap
 
   it('a Map in a module-scope variable an app function captures: seen, at its declaration', () => {
     const map = find('seen');
-    expect(map).toMatchObject({ obj_type: 'Map', length: 600, filename: 'app.js', lineno: lineOf('const seen = new Map()') });
+    expect(map).toMatchObject({
+      obj_type: 'Map',
+      length: 600,
+      filename: 'app.js',
+      lineno: lineOf('const seen = new Map()'),
+    });
     expect(map.owner).toEqual({ kind: 'variable', name: 'seen' });
     expect(map.retainers.at(-1)).toMatchObject({ edge: '(context) seen', name: 'Map' });
     expect(map.retainers.at(-2)).toMatchObject({ edge: '(closure context)', name: '(closure context)' });

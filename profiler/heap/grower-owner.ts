@@ -59,7 +59,11 @@ const MAX_RETAINER_STEPS = 24;
  * For each grower ordinal, the shortest retaining path from the root: ordinals and the
  * edge offsets that lead to them (root first, edge -1).
  */
-export function shortestRetainingPaths(snapshot: HeapSnapshot, tree: Tree, targets: readonly number[]): Map<number, { ordinal: number; edge: number }[]> {
+export function shortestRetainingPaths(
+  snapshot: HeapSnapshot,
+  tree: Tree,
+  targets: readonly number[],
+): Map<number, { ordinal: number; edge: number }[]> {
   const { edges, layout, nodeCount } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
@@ -174,7 +178,12 @@ export class GrowerNamer {
       id: view.id(node),
       edge: edge < 0 ? '' : this.edgeLabel(edge),
       type: this.snapshot.layout.nodeTypes[view.type(node)] ?? 'unknown',
-      name: rawName === 'system / Context' ? '(closure context)' : rawName.length > 80 ? `${rawName.slice(0, 77)}…` : rawName,
+      name:
+        rawName === 'system / Context'
+          ? '(closure context)'
+          : rawName.length > 80
+            ? `${rawName.slice(0, 77)}…`
+            : rawName,
     };
   }
 
@@ -217,7 +226,10 @@ export class GrowerNamer {
       } else if (type !== view.e.internal) parts.unshift(`(${view.edgeName(edge)})`);
       const holderType = view.type(holder);
       const name = view.name(holder);
-      if ((holderType === view.t.object && name !== 'Object' && name !== '' && !name.startsWith('system /')) || (holderType === view.t.closure && name !== '')) {
+      if (
+        (holderType === view.t.object && name !== 'Object' && name !== '' && !name.startsWith('system /')) ||
+        (holderType === view.t.closure && name !== '')
+      ) {
         return name + parts.join('');
       }
     }
@@ -226,7 +238,10 @@ export class GrowerNamer {
 
   // ---- owners ----
 
-  private owner(path: readonly { ordinal: number; edge: number }[], expression: string): { owner: GrowerOwner; filename: string; lineno: number } {
+  private owner(
+    path: readonly { ordinal: number; edge: number }[],
+    expression: string,
+  ): { owner: GrowerOwner; filename: string; lineno: number } {
     const view = this.view;
     let library: { node: number; url: string } | undefined;
     for (let i = path.length - 2; i >= 0; i--) {
@@ -272,7 +287,11 @@ export class GrowerNamer {
     const toContext = path[closureAt + 1];
     const toValue = path[closureAt + 2];
     if (!toContext || !toValue) return undefined;
-    if (view.edgeType(toContext.edge) !== view.e.internal || this.snapshot.edges[toContext.edge + this.snapshot.layout.edgeNameOffset] !== this.contextName) return undefined;
+    if (
+      view.edgeType(toContext.edge) !== view.e.internal ||
+      this.snapshot.edges[toContext.edge + this.snapshot.layout.edgeNameOffset] !== this.contextName
+    )
+      return undefined;
     if (view.edgeType(toValue.edge) !== view.e.context) return undefined;
     return view.edgeName(toValue.edge);
   }
@@ -307,7 +326,10 @@ export class GrowerNamer {
   }
 
   /** A closure's definition, source-mapped: file name and 1-based line. */
-  private placeOf(closure: number, url: string): { filename: string; lineno: number; url: string; text: string | undefined } {
+  private placeOf(
+    closure: number,
+    url: string,
+  ): { filename: string; lineno: number; url: string; text: string | undefined } {
     const view = this.view;
     const row = view.locations.find(closure);
     const source = this.sourceOf(url);
@@ -316,7 +338,13 @@ export class GrowerNamer {
     const column = view.locations.column(row);
     const map = source === undefined ? undefined : scriptSourceMap(url, source);
     const original = map?.originalPosition(line, column);
-    if (map && original) return { filename: this.options.filename(original.url), lineno: original.line, url: original.url, text: map.sourceText(original.url) };
+    if (map && original)
+      return {
+        filename: this.options.filename(original.url),
+        lineno: original.line,
+        url: original.url,
+        text: map.sourceText(original.url),
+      };
     return { filename: this.options.filename(url), lineno: line, url, text: source };
   }
 
@@ -324,11 +352,17 @@ export class GrowerNamer {
    * The line of `property`'s field or first assignment in class `className`, whose
    * definition V8 places at `place` (its `class` keyword, or its constructor).
    */
-  private fieldLine(place: { filename: string; lineno: number; text: string | undefined }, className: string, property: string): { filename: string; lineno: number } | undefined {
+  private fieldLine(
+    place: { filename: string; lineno: number; text: string | undefined },
+    className: string,
+    property: string,
+  ): { filename: string; lineno: number } | undefined {
     if (place.text === undefined) return { filename: place.filename, lineno: place.lineno };
     const lines = place.text.split('\n');
     const name = escapeRegExp(property);
-    const field = new RegExp(`^\\s*(?:(?:public|private|protected|readonly|static|declare|override|#)\\s*)*${name}\\s*[?!]?\\s*[:=;]|this\\.${name}\\s*=[^=]`);
+    const field = new RegExp(
+      `^\\s*(?:(?:public|private|protected|readonly|static|declare|override|#)\\s*)*${name}\\s*[?!]?\\s*[:=;]|this\\.${name}\\s*=[^=]`,
+    );
     // From the `class` line when the location is the constructor's, further down.
     const classLine = new RegExp(`\\bclass\\s+${escapeRegExp(className)}\\b`);
     let start = Math.max(0, place.lineno - 1);
@@ -346,12 +380,18 @@ export class GrowerNamer {
   }
 
   /** A module-scope variable's declaration line, searched in the closure's source. */
-  private declarationLine(place: { filename: string; lineno: number; text: string | undefined }, variable: string): { filename: string; lineno: number } | undefined {
+  private declarationLine(
+    place: { filename: string; lineno: number; text: string | undefined },
+    variable: string,
+  ): { filename: string; lineno: number } | undefined {
     if (place.text === undefined) return undefined;
     const name = escapeRegExp(variable);
-    const declaration = new RegExp(`\\b(?:const|let|var|function\\*?|class)\\s+${name}\\b|\\b(?:const|let|var)\\s*[{[][^=]*\\b${name}\\b`);
+    const declaration = new RegExp(
+      `\\b(?:const|let|var|function\\*?|class)\\s+${name}\\b|\\b(?:const|let|var)\\s*[{[][^=]*\\b${name}\\b`,
+    );
     const lines = place.text.split('\n');
-    for (let i = 0; i < lines.length; i++) if (declaration.test(lines[i]!)) return { filename: place.filename, lineno: i + 1 };
+    for (let i = 0; i < lines.length; i++)
+      if (declaration.test(lines[i]!)) return { filename: place.filename, lineno: i + 1 };
     return undefined;
   }
 
@@ -401,4 +441,3 @@ export function packageOf(url: string): string | undefined {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
-

@@ -103,7 +103,11 @@ describe('growthPath on hand-built graphs', () => {
     expect(growthPath(snapshot, dominators, shaped).map((s) => s.name)).toEqual(['Shaped']);
     expect(growthPath(snapshot, dominators, page, { maxDepth: 0 })).toHaveLength(1);
     // requestLog holds 1100 of the global's 3304 bytes (a third); a value holds 300 of the table's 996.
-    expect(growthPath(snapshot, dominators, global, { share: 0.33 }).map((s) => s.edge)).toEqual(['', 'requestLog', '(table)']);
+    expect(growthPath(snapshot, dominators, global, { share: 0.33 }).map((s) => s.edge)).toEqual([
+      '',
+      'requestLog',
+      '(table)',
+    ]);
   });
 
   it('has no fixed depth: it reaches a collection twelve steps below the entry (express-session: server → … → store → sessions)', () => {
@@ -148,7 +152,8 @@ describe('growthPath on a live snapshot', () => {
     const requestLog = new Map<string, { n: number; text: string }>();
     const bus = new EventEmitter();
     bus.setMaxListeners(0);
-    for (let i = 0; i < PUSHES; i++) ApptraceGrowthPage.history.push({ url: `/p${i}`, body: `${i}`.padStart(500, 'x') });
+    for (let i = 0; i < PUSHES; i++)
+      ApptraceGrowthPage.history.push({ url: `/p${i}`, body: `${i}`.padStart(500, 'x') });
     for (let i = 0; i < SETS; i++) requestLog.set(`key${i}`, { n: i, text: `${i}`.padStart(400, 'y') });
     for (let i = 0; i < LISTENERS; i++) bus.on('request', () => `${i}`.padStart(300, 'z'));
     (globalThis as Record<string, unknown>).apptraceGrowthTest = { ApptraceGrowthPage, requestLog, bus };
@@ -168,7 +173,10 @@ describe('growthPath on a live snapshot', () => {
     const nfc = layout.nodeFieldCount;
     const child = (o: number, property: string): number => {
       for (let e = firstEdge[o]!; e < firstEdge[o + 1]!; e += layout.edgeFieldCount) {
-        if (edges[e + layout.edgeTypeOffset] === layout.edgeType.property && strings[edges[e + layout.edgeNameOffset]!] === property) {
+        if (
+          edges[e + layout.edgeTypeOffset] === layout.edgeType.property &&
+          strings[edges[e + layout.edgeNameOffset]!] === property
+        ) {
           return edges[e + layout.edgeToNodeOffset]! / nfc;
         }
       }

@@ -43,7 +43,12 @@ type DominatorTree = Pick<Dominators, 'dominator' | 'retained' | 'selfSize' | 'e
  *   const path = growthPath(snapshot, dominators, entryOrdinal);
  *   // [{ edge: '', name: 'MainPage', … }, { edge: 'history', name: 'Array', length: 120, … }]
  */
-export function growthPath(snapshot: HeapSnapshot, tree: DominatorTree, ordinal: number, options: GrowthPathOptions = {}): PathStep[] {
+export function growthPath(
+  snapshot: HeapSnapshot,
+  tree: DominatorTree,
+  ordinal: number,
+  options: GrowthPathOptions = {},
+): PathStep[] {
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   const share = options.share ?? DEFAULT_SHARE;
   const reader = new StepReader(snapshot, tree);
@@ -133,7 +138,10 @@ class StepReader {
   private displayName(ordinal: number, name: string, parent: number): string {
     if (name !== '' || parent < 0) return name;
     const { nodes, layout } = this.snapshot;
-    if (nodes[ordinal * this.nfc + layout.nodeTypeOffset] === layout.nodeType.array && this.isTableOf(parent, ordinal)) {
+    if (
+      nodes[ordinal * this.nfc + layout.nodeTypeOffset] === layout.nodeType.array &&
+      this.isTableOf(parent, ordinal)
+    ) {
       return `(${this.nameOf(parent)} table)`;
     }
     return name;
@@ -158,7 +166,8 @@ class StepReader {
     const { firstEdge } = this.tree;
     for (let e = firstEdge[ordinal]!, end = firstEdge[ordinal + 1]!; e < end; e += this.efc) {
       if (edges[e + layout.edgeTypeOffset] !== layout.edgeType.internal) continue;
-      if (strings.get(edges[e + layout.edgeNameOffset]!) === 'table') return (edges[e + layout.edgeToNodeOffset]! * this.scale + 0.5) | 0;
+      if (strings.get(edges[e + layout.edgeNameOffset]!) === 'table')
+        return (edges[e + layout.edgeToNodeOffset]! * this.scale + 0.5) | 0;
     }
     return -1;
   }
@@ -179,7 +188,11 @@ class StepReader {
     const { firstEdge } = this.tree;
     const wanted = String(slot - 1);
     for (let e = firstEdge[table]!, end = firstEdge[table + 1]!; e < end; e += this.efc) {
-      if (edges[e + layout.edgeTypeOffset] !== layout.edgeType.internal || strings.get(edges[e + layout.edgeNameOffset]!) !== wanted) continue;
+      if (
+        edges[e + layout.edgeTypeOffset] !== layout.edgeType.internal ||
+        strings.get(edges[e + layout.edgeNameOffset]!) !== wanted
+      )
+        continue;
       const to = edges[e + layout.edgeToNodeOffset]!;
       if (nodes[to + layout.nodeTypeOffset] !== layout.nodeType.string) return undefined;
       const text = strings.get(nodes[to + layout.nodeNameOffset]!);
@@ -209,7 +222,10 @@ class StepReader {
       // Every slot but the hidden class (`map`, V8 writes it first or last): no pass needed.
       let count = (end - start) / this.efc;
       for (const e of count > 0 ? [start, end - this.efc] : []) {
-        if (edges[e + layout.edgeTypeOffset] === internal && this.snapshot.stringTable.get(edges[e + layout.edgeNameOffset]!) === 'map') {
+        if (
+          edges[e + layout.edgeTypeOffset] === internal &&
+          this.snapshot.stringTable.get(edges[e + layout.edgeNameOffset]!) === 'map'
+        ) {
           count--;
           break;
         }

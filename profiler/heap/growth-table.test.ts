@@ -77,7 +77,13 @@ describe('findGrowers', () => {
   const tables = [tableAfter(2), tableAfter(4), tableAfter(6)];
   const latest = tables[2]!;
   const grow = (options: Parameters<typeof findGrowers>[4] = {}) =>
-    findGrowers(latest.table, [tables[0]!.table, tables[1]!.table], latest.dominators.dominator, latest.dominators.rootOrdinal, options);
+    findGrowers(
+      latest.table,
+      [tables[0]!.table, tables[1]!.table],
+      latest.dominators.dominator,
+      latest.dominators.rootOrdinal,
+      options,
+    );
 
   it('finds the innermost collections that grow in length, not their owners nor code that gains bytes', () => {
     const ids = grow().map((c) => c.id);
@@ -94,9 +100,15 @@ describe('findGrowers', () => {
 
   it('leaves out ids the entries cover, and keeps tracked ones that stopped growing', () => {
     expect(grow({ skip: new Set([7]) }).map((c) => c.id)).toEqual([11]);
-    const flat = findGrowers(latest.table, [latest.table, latest.table], latest.dominators.dominator, latest.dominators.rootOrdinal, {
-      tracked: new Set([7]),
-    });
+    const flat = findGrowers(
+      latest.table,
+      [latest.table, latest.table],
+      latest.dominators.dominator,
+      latest.dominators.rootOrdinal,
+      {
+        tracked: new Set([7]),
+      },
+    );
     expect(flat).toEqual([{ ordinal: rowOrdinal(7), id: 7, bytes: 0, elements: 0, requests: 0 }]);
   });
 
@@ -106,12 +118,15 @@ describe('findGrowers', () => {
     const withOuter = (requests: number) => {
       const g = heapAfter(requests);
       const lists = g.nodes.findIndex((n) => n.id === 9);
-      for (let i = 0; i < requests; i++) g.edge(lists, 'property', `extra${i}`, g.node('object', 'Extra', 40, 5001 + 2 * i));
+      for (let i = 0; i < requests; i++)
+        g.edge(lists, 'property', `extra${i}`, g.node('object', 'Extra', 40, 5001 + 2 * i));
       const { snapshot, dominators } = load(g);
       return { dominators, table: growthTable(snapshot, dominators, requests, 100) };
     };
     const [a, b, c] = [withOuter(2), withOuter(4), withOuter(6)];
-    const ids = findGrowers(c!.table, [a!.table, b!.table], c!.dominators.dominator, c!.dominators.rootOrdinal).map((g) => g.id);
+    const ids = findGrowers(c!.table, [a!.table, b!.table], c!.dominators.dominator, c!.dominators.rootOrdinal).map(
+      (g) => g.id,
+    );
     expect(ids.sort((x, y) => x - y)).toEqual([7, 11]);
   });
 

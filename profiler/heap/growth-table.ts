@@ -48,7 +48,12 @@ interface TableTree {
  * @example
  *   const table = growthTable(snapshot, dominators, cumulativeRequests);
  */
-export function growthTable(snapshot: HeapSnapshot, tree: TableTree, requests: number, floor = TABLE_FLOOR_BYTES): GrowthTable {
+export function growthTable(
+  snapshot: HeapSnapshot,
+  tree: TableTree,
+  requests: number,
+  floor = TABLE_FLOOR_BYTES,
+): GrowthTable {
   const { nodes, edges, layout, nodeCount, stringTable } = snapshot;
   const nfc = layout.nodeFieldCount;
   const efc = layout.edgeFieldCount;
@@ -161,7 +166,13 @@ export function findGrowers(
     // gain compiled code and feedback for many requests (V8's, not the app's data).
     const byLength = la < lb && lb < lc && ra < rc;
     if (!byLength && !tracked.has(id)) continue;
-    candidates.push({ ordinal: current.ordinals[i]!, id, bytes: rc - ra, elements: lc - la, requests: current.requests - older.requests });
+    candidates.push({
+      ordinal: current.ordinals[i]!,
+      id,
+      bytes: rc - ra,
+      elements: lc - la,
+      requests: current.requests - older.requests,
+    });
   }
   // Collapse: walk up from each candidate; a candidate met on the way has a grower
   // inside it. Nodes already walked are not walked again (their owners are marked).
@@ -185,7 +196,12 @@ export function findGrowers(
   return result.concat(fresh.slice(0, max));
 }
 
-function trackedOnly(current: GrowthTable, previous: readonly GrowthTable[], tracked: ReadonlySet<number>, skip: ReadonlySet<number>): GrowerCandidate[] {
+function trackedOnly(
+  current: GrowthTable,
+  previous: readonly GrowthTable[],
+  tracked: ReadonlySet<number>,
+  skip: ReadonlySet<number>,
+): GrowerCandidate[] {
   const result: GrowerCandidate[] = [];
   const before = previous[previous.length - 1];
   for (const id of tracked) {
@@ -224,7 +240,11 @@ export class GrowthTracker {
       this.#tables = [];
       this.#tracked = new Set();
     }
-    return { previous: [...this.#tables], tracked: new Set(this.#tracked), requestsBefore: this.#tables[this.#tables.length - 1]?.requests ?? 0 };
+    return {
+      previous: [...this.#tables],
+      tracked: new Set(this.#tracked),
+      requestsBefore: this.#tables[this.#tables.length - 1]?.requests ?? 0,
+    };
   }
 
   /**

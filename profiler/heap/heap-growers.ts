@@ -41,17 +41,28 @@ export function heapGrowth(result: AnalysisResult, input: HeapGrowthInput): Heap
     if (entry.id !== undefined) skip.add(entry.id);
     for (const step of (entry.path ?? []).slice(0, 2)) skip.add(step.id);
   }
-  const candidates = findGrowers(table, input.previous, dominators.dominator, dominators.rootOrdinal, { tracked: input.tracked, skip });
+  const candidates = findGrowers(table, input.previous, dominators.dominator, dominators.rootOrdinal, {
+    tracked: input.tracked,
+    skip,
+  });
   const growers = nameGrowers(result, candidates, input.owner);
   return { table, growers, ms: performance.now() - started };
 }
 
 /** Growers as records carry them: name, owner, retaining path and growth path. */
-export function nameGrowers(result: AnalysisResult, candidates: readonly GrowerCandidate[], owner: OwnerOptions): HeapGrower[] {
+export function nameGrowers(
+  result: AnalysisResult,
+  candidates: readonly GrowerCandidate[],
+  owner: OwnerOptions,
+): HeapGrower[] {
   if (candidates.length === 0) return [];
   const { snapshot, dominators } = result;
   const nfc = snapshot.layout.nodeFieldCount;
-  const paths = shortestRetainingPaths(snapshot, dominators, candidates.map((c) => c.ordinal));
+  const paths = shortestRetainingPaths(
+    snapshot,
+    dominators,
+    candidates.map((c) => c.ordinal),
+  );
   const namer = new GrowerNamer(snapshot, dominators, owner);
   const growers: HeapGrower[] = [];
   for (const candidate of candidates) {
@@ -93,7 +104,13 @@ export function largestCollections(result: AnalysisResult, owner: OwnerOptions, 
     .filter((i) => table.ordinals[i] !== dominators.rootOrdinal)
     .sort((a, b) => table.lengths[b]! - table.lengths[a]! || table.retained[b]! - table.retained[a]!)
     .slice(0, max);
-  const candidates = rows.map((i) => ({ ordinal: table.ordinals[i]!, id: table.ids[i]!, bytes: 0, elements: 0, requests: 0 }));
+  const candidates = rows.map((i) => ({
+    ordinal: table.ordinals[i]!,
+    id: table.ids[i]!,
+    bytes: 0,
+    elements: 0,
+    requests: 0,
+  }));
   const growers = nameGrowers(result, candidates, owner);
   return { table, growers, ms: performance.now() - started };
 }

@@ -50,7 +50,9 @@ export function layoutFromMeta(meta: unknown): SnapshotLayout {
   const edgeFields = stringList(m.edge_fields, 'edge_fields');
   for (const f of nodeFields) {
     if (!KNOWN_NODE_FIELDS.includes(f)) {
-      bad(`unknown node field "${f}" in snapshot.meta.node_fields (known: ${KNOWN_NODE_FIELDS.join(', ')}); this snapshot format is not supported.`);
+      bad(
+        `unknown node field "${f}" in snapshot.meta.node_fields (known: ${KNOWN_NODE_FIELDS.join(', ')}); this snapshot format is not supported.`,
+      );
     }
   }
   for (const f of REQUIRED_NODE_FIELDS) {
@@ -58,7 +60,9 @@ export function layoutFromMeta(meta: unknown): SnapshotLayout {
   }
   for (const f of edgeFields) {
     if (!KNOWN_EDGE_FIELDS.includes(f)) {
-      bad(`unknown edge field "${f}" in snapshot.meta.edge_fields (known: ${KNOWN_EDGE_FIELDS.join(', ')}); this snapshot format is not supported.`);
+      bad(
+        `unknown edge field "${f}" in snapshot.meta.edge_fields (known: ${KNOWN_EDGE_FIELDS.join(', ')}); this snapshot format is not supported.`,
+      );
     }
   }
   for (const f of KNOWN_EDGE_FIELDS) {
@@ -69,14 +73,22 @@ export function layoutFromMeta(meta: unknown): SnapshotLayout {
   }
   const nodeTypeOffset = nodeFields.indexOf('type');
   const edgeTypeOffset = edgeFields.indexOf('type');
-  const nodeTypes = stringList(Array.isArray(m.node_types) ? m.node_types[nodeTypeOffset] : undefined, 'node_types[type]');
-  const edgeTypes = stringList(Array.isArray(m.edge_types) ? m.edge_types[edgeTypeOffset] : undefined, 'edge_types[type]');
+  const nodeTypes = stringList(
+    Array.isArray(m.node_types) ? m.node_types[nodeTypeOffset] : undefined,
+    'node_types[type]',
+  );
+  const edgeTypes = stringList(
+    Array.isArray(m.edge_types) ? m.edge_types[edgeTypeOffset] : undefined,
+    'edge_types[type]',
+  );
   const nodeType = {} as SnapshotLayout['nodeType'];
   for (const name of NODE_TYPE_NAMES) nodeType[name] = nodeTypes.indexOf(name);
   const edgeType = {} as SnapshotLayout['edgeType'];
   for (const name of EDGE_TYPE_NAMES) edgeType[name] = edgeTypes.indexOf(name);
   if (edgeType.weak === -1 || edgeType.shortcut === -1 || nodeType.synthetic === -1) {
-    bad('snapshot.meta lacks the "weak"/"shortcut" edge types or the "synthetic" node type; this snapshot format is not supported.');
+    bad(
+      'snapshot.meta lacks the "weak"/"shortcut" edge types or the "synthetic" node type; this snapshot format is not supported.',
+    );
   }
   const locationFields = m.location_fields ?? [];
   return {

@@ -39,7 +39,10 @@ function ordinalsNamed(name: string): number[] {
   const found: number[] = [];
   for (let o = 0; o < nodeCount; o++) {
     const base = o * layout.nodeFieldCount;
-    if (nodes[base + layout.nodeTypeOffset] === layout.nodeType.object && strings[nodes[base + layout.nodeNameOffset]!] === name) {
+    if (
+      nodes[base + layout.nodeTypeOffset] === layout.nodeType.object &&
+      strings[nodes[base + layout.nodeNameOffset]!] === name
+    ) {
       found.push(o);
     }
   }
@@ -49,7 +52,11 @@ function ordinalsNamed(name: string): number[] {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'apptrace-live-'));
   const shared = new ApptraceLiveShared();
-  const keep = { owner: new ApptraceLiveMapOwner(), a: new ApptraceLiveOwnerA(shared), b: new ApptraceLiveOwnerB(shared) };
+  const keep = {
+    owner: new ApptraceLiveMapOwner(),
+    a: new ApptraceLiveOwnerA(shared),
+    b: new ApptraceLiveOwnerB(shared),
+  };
   (globalThis as Record<string, unknown>).__apptraceLiveTest = keep;
   const path = writeHeapSnapshot(join(dir, 'live.heapsnapshot'));
   delete (globalThis as Record<string, unknown>).__apptraceLiveTest;

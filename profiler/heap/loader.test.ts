@@ -163,13 +163,23 @@ describe('SnapshotLoader', () => {
     expect(badSnapshotMessage(load('[1,2,3]'))).toMatch(/not a V8 heap snapshot/);
     expect(badSnapshotMessage(load('{"a": 1, "b": [1, 2]}'))).toMatch(/no "snapshot" header/);
     expect(badSnapshotMessage(load('hello'))).toMatch(/not a V8 heap snapshot/);
-    for (const at of [10, good.indexOf('"nodes"') + 12, good.indexOf('"edges"') + 12, good.indexOf('"strings"') + 14, good.length - 1]) {
+    for (const at of [
+      10,
+      good.indexOf('"nodes"') + 12,
+      good.indexOf('"edges"') + 12,
+      good.indexOf('"strings"') + 14,
+      good.length - 1,
+    ]) {
       expect(badSnapshotMessage(load(good.slice(0, at)))).toMatch(/truncated|no complete "snapshot" header/);
     }
     expect(badSnapshotMessage(load(good.replace('"detachedness"', '"colour"')))).toMatch(/unknown node field "colour"/);
     expect(badSnapshotMessage(load(good.replace('"to_node"', '"target"')))).toMatch(/unknown edge field "target"/);
-    expect(badSnapshotMessage(load(good.replace('"node_count":3', '"node_count":4')))).toMatch(/"nodes" has 21 values but the header promises 28/);
-    expect(badSnapshotMessage(load(good.replace('"nodes":[9', '"nodes":[x')))).toMatch(/unexpected character "x" in "nodes"/);
+    expect(badSnapshotMessage(load(good.replace('"node_count":3', '"node_count":4')))).toMatch(
+      /"nodes" has 21 values but the header promises 28/,
+    );
+    expect(badSnapshotMessage(load(good.replace('"nodes":[9', '"nodes":[x')))).toMatch(
+      /unexpected character "x" in "nodes"/,
+    );
   });
 
   it('turns odd data into warnings with counts', () => {
@@ -182,14 +192,12 @@ describe('SnapshotLoader', () => {
     g.edge(global, 'property', 'nowhere', a);
     g.edge(a, 'property', 'nowhere2', a);
     // Point the last two edges past the end of the nodes array.
-    const text = g
-      .toJSON()
-      .replace(/"edges":\[([^\]]*)\]/, (_, body: string) => {
-        const rows = body.split('\n,');
-        rows[2] = rows[2]!.replace(/,\d+$/, ',700');
-        rows[3] = rows[3]!.replace(/,\d+$/, ',15');
-        return `"edges":[${rows.join('\n,')}]`;
-      });
+    const text = g.toJSON().replace(/"edges":\[([^\]]*)\]/, (_, body: string) => {
+      const rows = body.split('\n,');
+      rows[2] = rows[2]!.replace(/,\d+$/, ',700');
+      rows[3] = rows[3]!.replace(/,\d+$/, ',15');
+      return `"edges":[${rows.join('\n,')}]`;
+    });
     const analysis = new StreamingAnalysis();
     analysis.write(text);
     const result = analysis.finish();

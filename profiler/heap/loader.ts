@@ -363,7 +363,8 @@ export class SnapshotLoader {
       }
       if (c === C_OPEN_BRACKET) {
         // A children array belongs to the row just read.
-        if (tree.last < 0 || tree.filled !== 0) bad('"trace_tree" is not nested as V8 writes it (children without their node).');
+        if (tree.last < 0 || tree.filled !== 0)
+          bad('"trace_tree" is not nested as V8 writes it (children without their node).');
         tree.parents.push(tree.last);
         this.depth++;
       } else if (c === C_CLOSE_BRACKET) {
@@ -382,7 +383,9 @@ export class SnapshotLoader {
 
   private badByte(c: number, i: number): never {
     const what = this.target ? `"${this.target.key}"` : 'the snapshot';
-    bad(`unexpected character ${JSON.stringify(String.fromCharCode(c))} in ${what} at byte ${this.bytes + i}; expected numbers.`);
+    bad(
+      `unexpected character ${JSON.stringify(String.fromCharCode(c))} in ${what} at byte ${this.bytes + i}; expected numbers.`,
+    );
   }
 
   /** The string table: bytes and offsets (see StringTable). */
@@ -514,7 +517,8 @@ export class SnapshotLoader {
       case 'trace_function_infos': {
         const fields = header.meta.trace_function_info_fields?.length ?? 0;
         const count = header.trace_function_count ?? 0;
-        if (fields > 0) return { key, array: new Uint32Array(fields * count), growable: false, expected: fields * count };
+        if (fields > 0)
+          return { key, array: new Uint32Array(fields * count), growable: false, expected: fields * count };
         return { key, array: new Uint32Array(16), growable: true, expected: 0 };
       }
       case 'locations':
@@ -571,7 +575,8 @@ export class SnapshotLoader {
     }
     if (this.mode === M_HEADER) {
       this.headerBytes += i - start;
-      if (this.headerBytes > MAX_HEADER_BYTES) bad('the "snapshot" header is implausibly large; this is not a V8 heap snapshot.');
+      if (this.headerBytes > MAX_HEADER_BYTES)
+        bad('the "snapshot" header is implausibly large; this is not a V8 heap snapshot.');
       this.headerParts.push(Buffer.from(buf.subarray(start, i)));
       if (done) this.finishHeader();
     }
@@ -655,9 +660,14 @@ export class SnapshotLoader {
     }
     if (this.bytes === 0) bad('the snapshot is empty (0 bytes).');
     if (this.mode !== M_DONE) {
-      if (this.mode === M_HEADER) bad(`the snapshot is truncated: it ends inside the "snapshot" header after ${this.bytes} bytes.`);
+      if (this.mode === M_HEADER)
+        bad(`the snapshot is truncated: it ends inside the "snapshot" header after ${this.bytes} bytes.`);
       if (!this.header) bad('this is not a V8 heap snapshot: it has no complete "snapshot" header.');
-      const where = this.target ? `inside "${this.target.key}"` : this.mode === M_STRINGS ? 'inside "strings"' : 'early';
+      const where = this.target
+        ? `inside "${this.target.key}"`
+        : this.mode === M_STRINGS
+          ? 'inside "strings"'
+          : 'early';
       bad(`the snapshot is truncated: it ends ${where} after ${this.bytes} bytes.`);
     }
     if (!this.header) bad('this is not a V8 heap snapshot: it has no "snapshot" header.');
@@ -665,7 +675,8 @@ export class SnapshotLoader {
       throw new Error('SnapshotLoader.end: the edges parsed elsewhere were not provided (provideEdges)');
     }
     for (const key of ['nodes', 'edges', 'strings']) {
-      if (!this.seenKeys.has(key)) bad(`the snapshot has no "${key}" section; it is damaged or not a V8 heap snapshot.`);
+      if (!this.seenKeys.has(key))
+        bad(`the snapshot has no "${key}" section; it is damaged or not a V8 heap snapshot.`);
     }
     const stringTable = this.stringBuilder!.finish();
     this.stringBuilder = null;
@@ -760,7 +771,8 @@ function checkSnapshot(snapshot: HeapSnapshot, rootIndex: number, edgeCheck: Edg
   const edgeCountOffset = layout.nodeEdgeCountOffset;
   const nameOffset = layout.nodeNameOffset;
   const stringCount = stringTable.length;
-  if (rootIndex !== 0) bad(`snapshot.root_index is ${rootIndex}; only snapshots whose root is the first node are supported.`);
+  if (rootIndex !== 0)
+    bad(`snapshot.root_index is ${rootIndex}; only snapshots whose root is the first node are supported.`);
   let edgeSum = 0;
   let badNodeNames = 0;
   for (let i = 0, n = nodes.length; i < n; i += nfc) {
@@ -768,9 +780,12 @@ function checkSnapshot(snapshot: HeapSnapshot, rootIndex: number, edgeCheck: Edg
     if (nodes[i + nameOffset]! >= stringCount) badNodeNames++;
   }
   if (edgeSum !== snapshot.edgeCount) {
-    bad(`the nodes' edge counts add up to ${edgeSum} but the header says edge_count is ${snapshot.edgeCount}; the snapshot is damaged.`);
+    bad(
+      `the nodes' edge counts add up to ${edgeSum} but the header says edge_count is ${snapshot.edgeCount}; the snapshot is damaged.`,
+    );
   }
-  const { nowhere, badTypes, maxName } = edgeCheck ?? checkEdges(edges, edgeCheckLayout(layout, snapshot.nodeCount, rootIndex));
+  const { nowhere, badTypes, maxName } =
+    edgeCheck ?? checkEdges(edges, edgeCheckLayout(layout, snapshot.nodeCount, rootIndex));
   const typeOffset = layout.edgeTypeOffset;
   const edgeNameOffset = layout.edgeNameOffset;
   const elementType = layout.edgeType.element;
@@ -785,16 +800,20 @@ function checkSnapshot(snapshot: HeapSnapshot, rootIndex: number, edgeCheck: Edg
   if (badNodeNames > 0 || badEdgeNames > 0) {
     // Point bad names at an empty string appended to the table.
     const empty = stringTable.push('');
-    for (let i = 0, n = nodes.length; i < n; i += nfc) if (nodes[i + nameOffset]! >= stringCount) nodes[i + nameOffset] = empty;
+    for (let i = 0, n = nodes.length; i < n; i += nfc)
+      if (nodes[i + nameOffset]! >= stringCount) nodes[i + nameOffset] = empty;
     for (let e = 0, n = edges.length; e < n; e += efc) {
       const type = edges[e + typeOffset]!;
-      if (type !== elementType && type !== hiddenType && edges[e + edgeNameOffset]! >= stringCount) edges[e + edgeNameOffset] = empty;
+      if (type !== elementType && type !== hiddenType && edges[e + edgeNameOffset]! >= stringCount)
+        edges[e + edgeNameOffset] = empty;
     }
   }
   if (nowhere > 0) snapshot.warnings.push(`${nowhere} edges point to no node; they are ignored.`);
   if (badTypes > 0) snapshot.warnings.push(`${badTypes} edges have an unknown type; they are treated as weak.`);
-  if (badNodeNames > 0) snapshot.warnings.push(`${badNodeNames} nodes have a name outside the string table; shown as "".`);
-  if (badEdgeNames > 0) snapshot.warnings.push(`${badEdgeNames} edges have a name outside the string table; shown as "".`);
+  if (badNodeNames > 0)
+    snapshot.warnings.push(`${badNodeNames} nodes have a name outside the string table; shown as "".`);
+  if (badEdgeNames > 0)
+    snapshot.warnings.push(`${badEdgeNames} edges have a name outside the string table; shown as "".`);
 }
 
 export interface LoadFileOptions {

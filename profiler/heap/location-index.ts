@@ -48,8 +48,19 @@ export class LocationIndex {
     }
     const index = this.index;
     if (index instanceof Map) return index.get(node) ?? -1;
-    if (index === 'rows') return this.search(node, this.count, (row) => this.object(row), (row) => row);
-    return this.search(node, index.length, (i) => Math.floor(index[i]! / ROW_LIMIT), (i) => index[i]! % ROW_LIMIT);
+    if (index === 'rows')
+      return this.search(
+        node,
+        this.count,
+        (row) => this.object(row),
+        (row) => row,
+      );
+    return this.search(
+      node,
+      index.length,
+      (i) => Math.floor(index[i]! / ROW_LIMIT),
+      (i) => index[i]! % ROW_LIMIT,
+    );
   }
 
   scriptId(row: number): number {
@@ -88,7 +99,11 @@ export class LocationIndex {
     const rows = this.rows;
     const width = this.width;
     let sorted = true;
-    for (let i = this.objectField + width, end = this.count * width, previous = rows[this.objectField] ?? 0; i < end; i += width) {
+    for (
+      let i = this.objectField + width, end = this.count * width, previous = rows[this.objectField] ?? 0;
+      i < end;
+      i += width
+    ) {
       const object = rows[i]!;
       if (object < previous) {
         sorted = false;

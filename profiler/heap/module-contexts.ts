@@ -166,7 +166,11 @@ function contextCandidate(view: HeapView, context: number, outermost: Map<number
   let isOutermost = outermost.get(scopeInfo);
   if (isOutermost === undefined) {
     isOutermost = true;
-    for (let edge = view.edgesStart(scopeInfo), end = view.edgesEnd(scopeInfo); edge < end; edge += view.edgeFieldCount) {
+    for (
+      let edge = view.edgesStart(scopeInfo), end = view.edgesEnd(scopeInfo);
+      edge < end;
+      edge += view.edgeFieldCount
+    ) {
       if (view.nameTag(view.to(edge)) === Tag.NScopeInfo) {
         isOutermost = false;
         break;
@@ -280,7 +284,11 @@ function namedFunctionScopeInfos(view: HeapView, script: number): Set<number> {
   for (let edge = view.edgesStart(script), end = view.edgesEnd(script); edge < end; edge += view.edgeFieldCount) {
     const list = view.to(edge);
     if (view.type(list) === view.t.string) continue;
-    for (let inner = view.edgesStart(list), innerEnd = view.edgesEnd(list); inner < innerEnd; inner += view.edgeFieldCount) {
+    for (
+      let inner = view.edgesStart(list), innerEnd = view.edgesEnd(list);
+      inner < innerEnd;
+      inner += view.edgeFieldCount
+    ) {
       const shared = view.to(inner);
       // `anonymous` is the function a Function constructor makes: for a module run that way
       // (Vite's module runner) its scope is the module's own.

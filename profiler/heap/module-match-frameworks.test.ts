@@ -14,6 +14,8 @@ describe("the default traced modules leave frameworks' build output out", () => 
     expect(modules.traced('file:///app/app/api/visits/route.js')).toBe('app/api/visits/route.js');
     expect(modules.traced('/app/lib/next-helpers.js')).toBe('lib/next-helpers.js');
     const asked = createModuleMatcher({ root: '/app', patterns: ['.next/**'] });
-    expect(asked.traced('file:///app/.next/server/chunks/[turbopack]_runtime.js')).toBe('.next/server/chunks/[turbopack]_runtime.js');
+    expect(asked.traced('file:///app/.next/server/chunks/[turbopack]_runtime.js')).toBe(
+      '.next/server/chunks/[turbopack]_runtime.js',
+    );
   });
 });

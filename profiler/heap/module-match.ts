@@ -106,7 +106,10 @@ function globToRegExp(glob: string): RegExp {
       const end = glob.indexOf('}', i);
       // Taken literally, an unclosed `{` would make the pattern match nothing, silently.
       if (end < 0) throw unbalanced(glob, "'{' is never closed: write {a,b} with its '}'");
-      const options = glob.slice(i + 1, end).split(',').map(escapeRegExp);
+      const options = glob
+        .slice(i + 1, end)
+        .split(',')
+        .map(escapeRegExp);
       source += `(?:${options.join('|')})`;
       i = end;
     } else if (c === '}') {
@@ -144,7 +147,8 @@ export function checkModulePattern(pattern: string): string {
     compileModulePattern(pattern);
   } catch (error) {
     // The option parser names the flag and the value itself.
-    if (error instanceof AppError) throw new Error(error.message.replace(/^--trace-module "(?:[^"\\]|\\.)*" (?:is )?/, ''));
+    if (error instanceof AppError)
+      throw new Error(error.message.replace(/^--trace-module "(?:[^"\\]|\\.)*" (?:is )?/, ''));
     throw error;
   }
   return pattern;
@@ -181,7 +185,9 @@ function compileModulePattern(pattern: string): PatternTest {
   body = toSlashes(body).replace(/^\.\//, '').replace(/\/+$/, '');
   if (GLOB_CHARS.test(body)) {
     const re = compileGlob(pattern, body);
-    return absolute ? (_rel, abs) => abs !== undefined && re.test(toSlashes(abs)) : (rel) => rel !== undefined && re.test(rel);
+    return absolute
+      ? (_rel, abs) => abs !== undefined && re.test(toSlashes(abs))
+      : (rel) => rel !== undefined && re.test(rel);
   }
   // A plain name: that file, or everything under that directory.
   const matches = (name: string | undefined) => name !== undefined && (name === body || name.startsWith(`${body}/`));

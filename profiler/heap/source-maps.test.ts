@@ -12,7 +12,14 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { moduleDeclarations } from './declarations.js';
 import { createModuleMatcher } from './module-match.js';
-import { moduleSourceOf, originalName, originalSource, originalSources, scriptSourceMap, sourceMappingUrl } from './source-maps.js';
+import {
+  moduleSourceOf,
+  originalName,
+  originalSource,
+  originalSources,
+  scriptSourceMap,
+  sourceMappingUrl,
+} from './source-maps.js';
 
 let dir: string;
 
@@ -76,7 +83,10 @@ describe('scriptSourceMap', () => {
   });
 
   it('reads a map file next to the script, and again once it is rebuilt', () => {
-    const mapPath = write('file/dist/b.js.map', JSON.stringify({ version: 3, sourceRoot: '', sources: ['../src/b.ts'], names: [], mappings: 'AAAA;AAEA' }));
+    const mapPath = write(
+      'file/dist/b.js.map',
+      JSON.stringify({ version: 3, sourceRoot: '', sources: ['../src/b.ts'], names: [], mappings: 'AAAA;AAEA' }),
+    );
     const script = write('file/dist/b.js', 'one();\ntwo();\n//# sourceMappingURL=b.js.map\n');
     const source = 'one();\ntwo();\n//# sourceMappingURL=b.js.map\n';
     const original = pathToFileURL(join(dir, 'file/src/b.ts')).href;
@@ -92,7 +102,9 @@ describe('scriptSourceMap', () => {
     write('broken/c.js.map', '{ not json');
     expect(scriptSourceMap(join(dir, 'broken/c.js'), 'c();\n//# sourceMappingURL=c.js.map\n')).toBeUndefined();
     expect(scriptSourceMap(join(dir, 'broken/d.js'), 'd();\n//# sourceMappingURL=missing.js.map\n')).toBeUndefined();
-    expect(scriptSourceMap(join(dir, 'e.js'), 'e();\n//# sourceMappingURL=http://127.0.0.1:1/e.js.map\n')).toBeUndefined();
+    expect(
+      scriptSourceMap(join(dir, 'e.js'), 'e();\n//# sourceMappingURL=http://127.0.0.1:1/e.js.map\n'),
+    ).toBeUndefined();
     expect(scriptSourceMap('evalmachine.<anonymous>', 'f();\n//# sourceMappingURL=f.js.map\n')).toBeUndefined();
     expect(scriptSourceMap(join(dir, 'g.js'), 'g();\n')).toBeUndefined();
   });
@@ -129,7 +141,8 @@ describe('scriptSourceMap', () => {
 describe('moduleSourceOf (what the code browser shows)', () => {
   it('shows the original of a source-mapped module, the loaded script otherwise, and nothing untraced', async () => {
     const root = join(dir, 'browser');
-    const map = (sources: string[], content: string[]) => inline({ version: 3, sources, sourcesContent: content, names: [], mappings: 'AAAA' });
+    const map = (sources: string[], content: string[]) =>
+      inline({ version: 3, sources, sourcesContent: content, names: [], mappings: 'AAAA' });
     const u = (path: string) => pathToFileURL(join(root, path)).href;
     const loaded = new Map<string, string>([
       // tsc output: dist/store.js from src/store.ts.
@@ -147,23 +160,40 @@ describe('moduleSourceOf (what the code browser shows)', () => {
     ];
     const read = async (url: string) => loaded.get(url);
     // An original says which script it was found through.
-    expect(await moduleSourceOf('src/store.ts', scripts, read, root)).toEqual({ url: u('src/store.ts'), source: 'export const a = 1;\n', generated: scripts[0] });
-    expect(await moduleSourceOf('src/view.ts', scripts, read, root)).toEqual({ url: u('src/view.ts'), source: 'export const v: number = 1;\n', generated: scripts[1] });
-    expect(await moduleSourceOf('plain.js', scripts, read, root)).toEqual({ url: u('plain.js'), source: 'exports.p = 1;\n' });
+    expect(await moduleSourceOf('src/store.ts', scripts, read, root)).toEqual({
+      url: u('src/store.ts'),
+      source: 'export const a = 1;\n',
+      generated: scripts[0],
+    });
+    expect(await moduleSourceOf('src/view.ts', scripts, read, root)).toEqual({
+      url: u('src/view.ts'),
+      source: 'export const v: number = 1;\n',
+      generated: scripts[1],
+    });
+    expect(await moduleSourceOf('plain.js', scripts, read, root)).toEqual({
+      url: u('plain.js'),
+      source: 'exports.p = 1;\n',
+    });
     expect(await moduleSourceOf('secret.js', scripts, read, root)).toBeUndefined();
     expect(await moduleSourceOf('src/other.ts', scripts, read, root)).toBeUndefined();
   });
 });
 
 describe('--trace-module and original sources', () => {
-  it('traces a built script when a pattern names its original source, under the script\'s own name', () => {
+  it("traces a built script when a pattern names its original source, under the script's own name", () => {
     const root = join(dir, 'match');
     write('match/src/store.ts', 'export const s = 1;\n');
-    write('match/dist/store.js.map', JSON.stringify({ version: 3, sources: ['../src/store.ts'], names: [], mappings: 'AAAA' }));
+    write(
+      'match/dist/store.js.map',
+      JSON.stringify({ version: 3, sources: ['../src/store.ts'], names: [], mappings: 'AAAA' }),
+    );
     const script = write('match/dist/store.js', 'exports.s = 1;\n//# sourceMappingURL=store.js.map\n');
     const plain = write('match/dist/plain.js', 'exports.p = 1;\n');
     const dep = write('match/node_modules/dep/index.js', 'exports.d = 1;\n//# sourceMappingURL=index.js.map\n');
-    write('match/node_modules/dep/index.js.map', JSON.stringify({ version: 3, sources: ['../../src/store.ts'], names: [], mappings: 'AAAA' }));
+    write(
+      'match/node_modules/dep/index.js.map',
+      JSON.stringify({ version: 3, sources: ['../../src/store.ts'], names: [], mappings: 'AAAA' }),
+    );
 
     const m = createModuleMatcher({ root, patterns: ['src/store.ts'] });
     expect(m.traced(pathToFileURL(script).href)).toBe('dist/store.js');
@@ -199,7 +229,7 @@ describe('--trace-module and original sources', () => {
   });
 });
 
-describe('declarations of tsc\'s CommonJS output', () => {
+describe("declarations of tsc's CommonJS output", () => {
   it('takes the assignment that defines an export, not the `void 0` preamble', () => {
     const source = [
       '"use strict";',

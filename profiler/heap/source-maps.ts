@@ -164,11 +164,18 @@ function makeSourceMap(map: TraceMap, mapUrl: string): ScriptSourceMap {
   const resolved = map.resolvedSources.map(normalizeSource);
   const sources = [...new Set(resolved.filter((s) => s !== ''))];
   const texts = new Map<string, string | undefined>();
-  const { decodedMappings, originalPositionFor, sourceContentFor, GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND } = loadTraceMapping();
+  const { decodedMappings, originalPositionFor, sourceContentFor, GREATEST_LOWER_BOUND, LEAST_UPPER_BOUND } =
+    loadTraceMapping();
   const lines = decodedMappings(map);
 
-  const position = (found: { source: string | null; line: number | null; column: number | null }): OriginalPosition | undefined =>
-    found.source === null || found.line === null ? undefined : { url: normalizeSource(found.source), line: found.line, column: found.column ?? 0 };
+  const position = (found: {
+    source: string | null;
+    line: number | null;
+    column: number | null;
+  }): OriginalPosition | undefined =>
+    found.source === null || found.line === null
+      ? undefined
+      : { url: normalizeSource(found.source), line: found.line, column: found.column ?? 0 };
 
   return {
     mapUrl,
@@ -242,7 +249,12 @@ function loadSourceMap(url: string, source: string): CacheEntry {
     const text = dataUrlText(reference);
     // An inline map resolves its sources against the script itself.
     const map = text === undefined ? undefined : parseMap(text, base ?? url);
-    if (!map) debug('inline source map of %s not used: %s', url, text === undefined ? 'cannot decode the data: URL' : 'not a source map');
+    if (!map)
+      debug(
+        'inline source map of %s not used: %s',
+        url,
+        text === undefined ? 'cannot decode the data: URL' : 'not a source map',
+      );
     return { map: map ? makeSourceMap(map, base ?? url) : null };
   }
   const notUsed = (why: string): null => {
@@ -297,7 +309,11 @@ export function singleOriginalSource(map: ScriptSourceMap): string | undefined {
  *   const original = originalSource(url, scriptSource, root);
  *   if (original) show(original.path, original.text); // 'src/store.ts', the TypeScript text
  */
-export function originalSource(url: string, source: string, root: string): { path: string; url: string; text: string } | undefined {
+export function originalSource(
+  url: string,
+  source: string,
+  root: string,
+): { path: string; url: string; text: string } | undefined {
   const map = scriptSourceMap(url, source);
   const original = map === undefined ? undefined : singleOriginalSource(map);
   if (map === undefined || original === undefined) return undefined;
@@ -343,7 +359,10 @@ export async function moduleSourceOf(
 ): Promise<{ url: string; source: string; generated?: LoadedScript } | undefined> {
   const traced = [...scripts].filter((s) => s.moduleName !== undefined);
   // The script of that name first, then scripts whose original source has that name.
-  const ordered = [...traced.filter((s) => s.moduleName === moduleName), ...traced.filter((s) => s.moduleName !== moduleName)];
+  const ordered = [
+    ...traced.filter((s) => s.moduleName === moduleName),
+    ...traced.filter((s) => s.moduleName !== moduleName),
+  ];
   for (const script of ordered) {
     const source = await read(script.url);
     if (source === undefined) continue;

@@ -76,7 +76,14 @@ export class StringTable {
       decoded.set(i, s);
     });
     const kinds = new Uint8Array(strings.length).fill(K_DECODED);
-    return new StringTable(Buffer.alloc(0), new Uint32Array(strings.length), new Uint32Array(strings.length), kinds, strings.length, decoded);
+    return new StringTable(
+      Buffer.alloc(0),
+      new Uint32Array(strings.length),
+      new Uint32Array(strings.length),
+      kinds,
+      strings.length,
+      decoded,
+    );
   }
 
   get length(): number {

@@ -92,8 +92,13 @@ export function warmUpSnapshotText(): string {
     }
     if (random(4) === 0) edges[i]!.push([PROPERTY, S('a'), i]); // self edge
   }
-  for (let i = UNREFERENCED; i < CYCLE; i++) edges[i]!.push([PROPERTY, S('a'), 2 + random(UNREFERENCED - 2)], [PROPERTY, S('b'), UNREFERENCED + random(CYCLE - UNREFERENCED)]);
-  for (let i = CYCLE; i < N; i++) edges[i]!.push([PROPERTY, S('a'), i + 1 < N ? i + 1 : CYCLE], [INTERNAL, S('b'), 2 + random(UNREFERENCED - 2)]);
+  for (let i = UNREFERENCED; i < CYCLE; i++)
+    edges[i]!.push(
+      [PROPERTY, S('a'), 2 + random(UNREFERENCED - 2)],
+      [PROPERTY, S('b'), UNREFERENCED + random(CYCLE - UNREFERENCED)],
+    );
+  for (let i = CYCLE; i < N; i++)
+    edges[i]!.push([PROPERTY, S('a'), i + 1 < N ? i + 1 : CYCLE], [INTERNAL, S('b'), 2 + random(UNREFERENCED - 2)]);
   const nodeValues: number[] = [];
   const edgeValues: number[] = [];
   for (let i = 0; i < N; i++) {
@@ -102,9 +107,21 @@ export function warmUpSnapshotText(): string {
   }
   const meta = {
     node_fields: ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'],
-    node_types: [['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number', 'native', 'synthetic'], 'string', 'number', 'number', 'number', 'number', 'number'],
+    node_types: [
+      ['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number', 'native', 'synthetic'],
+      'string',
+      'number',
+      'number',
+      'number',
+      'number',
+      'number',
+    ],
     edge_fields: ['type', 'name_or_index', 'to_node'],
-    edge_types: [['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak'], 'string_or_number', 'node'],
+    edge_types: [
+      ['context', 'element', 'property', 'internal', 'hidden', 'shortcut', 'weak'],
+      'string_or_number',
+      'node',
+    ],
     location_fields: ['object_index', 'script_id', 'line', 'column'],
   };
   return (

@@ -72,40 +72,103 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   const i32 = (n: number): number[] => [CONST, ...sleb(n)];
   const skipIf = (ch: number): number[] => [...get(c), ...i32(ch), EQ, BR_IF, 0];
   const code = [
-    BLOCK, VOID,
-    LOOP, VOID,
-    ...get(pos), ...get(end), GE_U, BR_IF, 1,
-    ...get(pos), LOAD8_U, 0, 0, ...set(c),
-    ...get(pos), ...i32(1), ADD, ...set(pos),
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    ...get(pos),
+    ...get(end),
+    GE_U,
+    BR_IF,
+    1,
+    ...get(pos),
+    LOAD8_U,
+    0,
+    0,
+    ...set(c),
+    ...get(pos),
+    ...i32(1),
+    ADD,
+    ...set(pos),
     // A digit: value = value * 10 + d.
-    ...get(c), ...i32(48), SUB, TEE, d, ...i32(10), LT_U,
-    IF, VOID,
-    ...get(value), ...i32(10), MUL, ...get(d), ADD, ...set(value),
-    ...i32(1), ...set(has),
-    BR, 1,
+    ...get(c),
+    ...i32(48),
+    SUB,
+    TEE,
+    d,
+    ...i32(10),
+    LT_U,
+    IF,
+    VOID,
+    ...get(value),
+    ...i32(10),
+    MUL,
+    ...get(d),
+    ADD,
+    ...set(value),
+    ...i32(1),
+    ...set(has),
+    BR,
+    1,
     END,
     // A comma: store.
-    ...get(c), ...i32(44), EQ,
-    IF, VOID,
-    ...get(out), ...get(outEnd), LT_U,
-    IF, VOID, ...get(out), ...get(value), STORE, 2, 0, END,
-    ...get(out), ...i32(4), ADD, ...set(out),
-    ...i32(0), ...set(value),
-    ...i32(0), ...set(has),
-    BR, 1,
+    ...get(c),
+    ...i32(44),
+    EQ,
+    IF,
+    VOID,
+    ...get(out),
+    ...get(outEnd),
+    LT_U,
+    IF,
+    VOID,
+    ...get(out),
+    ...get(value),
+    STORE,
+    2,
+    0,
+    END,
+    ...get(out),
+    ...i32(4),
+    ADD,
+    ...set(out),
+    ...i32(0),
+    ...set(value),
+    ...i32(0),
+    ...set(has),
+    BR,
+    1,
     END,
     ...skipIf(10),
     ...skipIf(32),
     ...skipIf(13),
     ...skipIf(9),
-    ...i32(1), ...set(stop),
-    BR, 1,
+    ...i32(1),
+    ...set(stop),
+    BR,
+    1,
     END,
     END,
-    ...i32(STATE), ...get(out), STORE, 2, 0,
-    ...i32(STATE), ...get(value), STORE, 2, 4,
-    ...i32(STATE), ...get(has), STORE, 2, 8,
-    ...i32(STATE), ...get(stop), STORE, 2, 12,
+    ...i32(STATE),
+    ...get(out),
+    STORE,
+    2,
+    0,
+    ...i32(STATE),
+    ...get(value),
+    STORE,
+    2,
+    4,
+    ...i32(STATE),
+    ...get(has),
+    STORE,
+    2,
+    8,
+    ...i32(STATE),
+    ...get(stop),
+    STORE,
+    2,
+    12,
     ...get(pos),
     END,
   ];
@@ -127,7 +190,10 @@ function compiledModule(): WebAssembly.Module | null {
     try {
       compiled = new WebAssembly.Module(moduleBytes());
     } catch (error) {
-      debug('WebAssembly unavailable (%s): the loader parses numbers in JavaScript, about 2.5x slower', (error as Error).message);
+      debug(
+        'WebAssembly unavailable (%s): the loader parses numbers in JavaScript, about 2.5x slower',
+        (error as Error).message,
+      );
       compiled = null;
     }
   }
@@ -166,7 +232,10 @@ export class WasmNumberReader {
     const total = INPUT_AT + INPUT_SIZE + (nodeValues + edgeValues) * 4;
     const pages = Math.ceil(total / PAGE);
     if (pages > 65536) {
-      debug('snapshot too large for WebAssembly memory (%d pages of 64 KiB): the loader parses numbers in JavaScript', pages);
+      debug(
+        'snapshot too large for WebAssembly memory (%d pages of 64 KiB): the loader parses numbers in JavaScript',
+        pages,
+      );
       return null;
     }
     try {
@@ -174,7 +243,11 @@ export class WasmNumberReader {
       const instance = new WebAssembly.Instance(module, { env: { memory } });
       return new WasmNumberReader(memory, instance.exports.parse as ParseFunction, nodeValues, edgeValues);
     } catch (error) {
-      debug('no WebAssembly memory of %d pages (%s): the loader parses numbers in JavaScript', pages, (error as Error).message);
+      debug(
+        'no WebAssembly memory of %d pages (%s): the loader parses numbers in JavaScript',
+        pages,
+        (error as Error).message,
+      );
       return null;
     }
   }

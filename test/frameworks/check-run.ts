@@ -12,14 +12,26 @@ export interface CheckRun {
   stderr: string;
 }
 
-export function runCheck(target: { appPort: number; inspectPort: number }, args: string[], timeoutMs = 150_000): Promise<CheckRun> {
+export function runCheck(
+  target: { appPort: number; inspectPort: number },
+  args: string[],
+  timeoutMs = 150_000,
+): Promise<CheckRun> {
   const cli = `${projectRoot()}/dist/proxy/cli.js`;
   const child = spawn(
     process.execPath,
     [cli, 'check', '--target', `127.0.0.1:${target.appPort}`, '--inspect', `127.0.0.1:${target.inspectPort}`, ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, APPTRACE_TARGET: '', APPTRACE_INSPECT: '', APPTRACE_DB: '', APPTRACE_REQUEST: '', APPTRACE_BODY: '', APPTRACE_HEADER: '' },
+      env: {
+        ...process.env,
+        APPTRACE_TARGET: '',
+        APPTRACE_INSPECT: '',
+        APPTRACE_DB: '',
+        APPTRACE_REQUEST: '',
+        APPTRACE_BODY: '',
+        APPTRACE_HEADER: '',
+      },
     },
   );
   let stdout = '';

@@ -25,7 +25,8 @@ const STALE_LOCK_MS = INSTALL_TIMEOUT_MS + 10_000;
 
 export async function ensureInstalled(name: string): Promise<string> {
   const dir = join(FRAMEWORKS_DIR, name);
-  if (!existsSync(join(dir, 'package-lock.json'))) throw new Error(`no framework fixture ${name} (expected ${dir}/package-lock.json)`);
+  if (!existsSync(join(dir, 'package-lock.json')))
+    throw new Error(`no framework fixture ${name} (expected ${dir}/package-lock.json)`);
   const done = join(dir, 'node_modules', '.package-lock.json');
   if (existsSync(done)) return dir;
   const lock = join(dir, '.installing');

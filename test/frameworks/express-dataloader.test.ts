@@ -39,7 +39,9 @@ afterAll(async () => {
 });
 
 describe('Express + DataLoader', () => {
-  it("records the loader's retained size as a self-written snapshot without an inspector sees it (within 10%)", { timeout: 180_000 }, async () => {
+  it("records the loader's retained size as a self-written snapshot without an inspector sees it (within 10%)", {
+    timeout: 180_000,
+  }, async () => {
     stack = await startStack({ app: join(dir, 'server.js'), db: join(work, 'db.json') });
     await stack.waitForRecords(1);
     // One snapshot per request, so that the verdict has its points.
@@ -57,22 +59,32 @@ describe('Express + DataLoader', () => {
     const [, plainPort] = await plain.waitFor(/listening on (\d+)/);
     for (let i = 1; i <= REQUESTS; i++) await (await fetch(`http://127.0.0.1:${plainPort}/users/${i}`)).text();
     const file = join(work, 'self.heapsnapshot');
-    const res = await fetch(`http://127.0.0.1:${plainPort}/write-snapshot?file=${encodeURIComponent(file)}`, { method: 'POST' });
+    const res = await fetch(`http://127.0.0.1:${plainPort}/write-snapshot?file=${encodeURIComponent(file)}`, {
+      method: 'POST',
+    });
     expect(res.status).toBe(200);
     await res.text();
-    const analysed = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'profiler', 'cli.js'), 'analyze', file, '--root', dir, '--json'], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const analysed = spawnSync(
+      process.execPath,
+      [join(projectRoot(), 'dist', 'profiler', 'cli.js'), 'analyze', file, '--root', dir, '--json'],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
     expect(analysed.status, analysed.stderr).toBe(0);
     const offline = loaderOf((JSON.parse(analysed.stdout) as { entries: Entry[] }).entries);
 
-    console.log(`users after ${REQUESTS} ids: live ${live.dominated_size} B, self-written without inspector ${offline.dominated_size} B`);
+    console.log(
+      `users after ${REQUESTS} ids: live ${live.dominated_size} B, self-written without inspector ${offline.dominated_size} B`,
+    );
     expect(Math.abs(live.dominated_size - offline.dominated_size) / offline.dominated_size).toBeLessThan(0.1);
     expect(live.filename).toBe('server.js');
   });
 
-  it('names the loader as the first growing suspect, at its line, with the line that hands it the keys; check fails', { timeout: 180_000 }, async () => {
+  it('names the loader as the first growing suspect, at its line, with the line that hands it the keys; check fails', {
+    timeout: 180_000,
+  }, async () => {
     const js = readFileSync(join(dir, 'server.js'), 'utf8');
     const suspects = (await (await fetch(`${stack!.proxyUrl}/_ah/apptrace/api/suspects`)).json()) as Suspect[];
     const first = suspects[0]!;

@@ -39,9 +39,12 @@ describe('Express + lru-cache (the control)', () => {
     }
     const suspects = (await (await fetch(`${stack.proxyUrl}/_ah/apptrace/api/suspects`)).json()) as Suspect[];
     const items = suspects.find((s) => s.name === 'items');
-    expect(items, JSON.stringify(suspects.map((s) => [s.name, s.verdict]))).toMatchObject({ verdict: 'plateaued', filename: 'server.js', lineno: 6 });
+    expect(items, JSON.stringify(suspects.map((s) => [s.name, s.verdict]))).toMatchObject({
+      verdict: 'plateaued',
+      filename: 'server.js',
+      lineno: 6,
+    });
     expect(suspects.filter((s) => s.verdict === 'growing').map((s) => s.name)).toEqual([]);
-
 
     await stack.proxy.stop();
     const run = await runCheck(stack, ['--request', 'GET /items/c{i}', '--requests', '8']);

@@ -36,7 +36,12 @@ function lineOf(text: string, needle: string): number {
 describe('tsx', () => {
   it('names the growing Map at its .ts line and marks the .ts line that adds to it', { timeout: 120_000 }, async () => {
     const ts = readFileSync(join(dir, 'src/server.ts'), 'utf8');
-    stack = await startStack({ app: join(dir, 'src/server.ts'), cwd: dir, db: join(work, 'db.json'), nodeArgs: ['--import', 'tsx'] });
+    stack = await startStack({
+      app: join(dir, 'src/server.ts'),
+      cwd: dir,
+      db: join(work, 'db.json'),
+      nodeArgs: ['--import', 'tsx'],
+    });
     await stack.waitForRecords(1);
     for (let i = 1; i <= 8; i++) await (await fetch(`${stack.proxyUrl}/page/${i}`)).text();
     await stack.waitForRecordOf('/page/8');

@@ -37,7 +37,9 @@ function lineOf(text: string, needle: string): number {
 }
 
 describe('Vite SSR (ssrLoadModule)', () => {
-  it('names the module-level array of entry-server.js, growing, at its line; check fails', { timeout: 240_000 }, async () => {
+  it('names the module-level array of entry-server.js, growing, at its line; check fails', {
+    timeout: 240_000,
+  }, async () => {
     const source = readFileSync(join(dir, 'src/entry-server.js'), 'utf8');
     stack = await startStack({ app: join(dir, 'server.js'), db: join(work, 'db.json') });
     await stack.waitForRecords(1);

@@ -85,7 +85,11 @@ function append(records: readonly HeapRecord[]): boolean {
       const key = `${entry.module_name}\u0000${entry.name}`;
       let series = data.entries.get(key);
       if (!series) {
-        series = { key, label: `${entry.module_name} · ${entry.name}`, values: new Array<number | null>(pos + 1).fill(null) };
+        series = {
+          key,
+          label: `${entry.module_name} · ${entry.name}`,
+          values: new Array<number | null>(pos + 1).fill(null),
+        };
         data.entries.set(key, series);
         grew = true;
       }
@@ -158,9 +162,15 @@ function renderSessions(runs: readonly SessionRun[]): void {
       String(run.number),
     );
   }
-  button('all', 'every session, earlier ones dimmed', view === 'all', () => {
-    view = 'all';
-  }, 'all');
+  button(
+    'all',
+    'every session, earlier ones dimmed',
+    view === 'all',
+    () => {
+      view = 'all';
+    },
+    'all',
+  );
   nav.replaceChildren(...items);
 }
 
@@ -234,13 +244,19 @@ function sessionHook(u: uPlot): void {
  * uPlot options for one chart. `series` items may carry a `scale`; `yAxes` are the y axes
  * (the x axis is the record number).
  */
-function chartOptions(el: HTMLElement, series: readonly DrawnSeries[], height: number, yAxes: uPlot.Axis[]): uPlot.Options {
+function chartOptions(
+  el: HTMLElement,
+  series: readonly DrawnSeries[],
+  height: number,
+  yAxes: uPlot.Axis[],
+): uPlot.Options {
   const scales: uPlot.Scales = { x: { time: false } };
   // Sizes start at zero, so a line's height compares with the others'; the heap total
   // ranges over its data instead, or its changes would not show.
   for (const axis of yAxes) {
     const key = axis.scale ?? 'y';
-    scales[key] = key === 'total' ? { auto: true } : { auto: true, range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] };
+    scales[key] =
+      key === 'total' ? { auto: true } : { auto: true, range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] };
   }
   const count = shown.end - shown.start + 1;
   return {
@@ -314,7 +330,9 @@ function entrySeries(): DrawnSeries[] {
   const grouped = groupSmallFlat(list);
   const toggle = $('toggle-flat') as HTMLButtonElement;
   toggle.hidden = grouped.group === null;
-  toggle.textContent = ungrouped ? 'group small flat objects' : `show the ${grouped.members.length} small flat objects one by one`;
+  toggle.textContent = ungrouped
+    ? 'group small flat objects'
+    : `show the ${grouped.members.length} small flat objects one by one`;
   toggle.title = grouped.members.join('\n');
   if (ungrouped || !grouped.group) return list;
   return [...grouped.shown, { ...grouped.group, dash: [6, 3] }];
@@ -355,7 +373,9 @@ function pick(values: readonly (number | null)[]): (number | null)[] {
 
 function columns(series: readonly DrawnSeries[]): uPlot.AlignedData {
   // A gap sits halfway between the last record of one session and the first of the next.
-  const xs = positions.map((p, i) => (p >= 0 ? data.xs[p]! : (data.xs[positions[i - 1]!]! + data.xs[positions[i + 1]!]!) / 2));
+  const xs = positions.map((p, i) =>
+    p >= 0 ? data.xs[p]! : (data.xs[positions[i - 1]!]! + data.xs[positions[i + 1]!]!) / 2,
+  );
   return [xs, ...series.map((s) => s.values)];
 }
 
@@ -381,7 +401,11 @@ function draw(rebuild: boolean): void {
     charts.heap?.destroy();
     entryOrder = entrySeries();
     heapOrder = heapSeries();
-    charts.entries = new uPlot(chartOptions(entriesEl, entryOrder, 300, [bytesAxis('retained')]), columns(entryOrder), entriesEl);
+    charts.entries = new uPlot(
+      chartOptions(entriesEl, entryOrder, 300, [bytesAxis('retained')]),
+      columns(entryOrder),
+      entriesEl,
+    );
     charts.heap = new uPlot(
       chartOptions(heapEl, heapOrder, 220, [
         bytesAxis('heap total', { scale: 'total' }),
@@ -506,7 +530,13 @@ function renderSuspects(suspects: readonly Suspect[]): void {
     cell(tr, formatBytes(s.first_size), 'num');
     cell(tr, formatBytes(s.last_size), 'num');
     cell(tr, growthText(s.verdict, s.growth_per_request), 'num rate').title = growthTitle(s.verdict);
-    cell(tr, null, 'trend').appendChild(sparkline(s.history.map((h) => h.size), 72, 22));
+    cell(tr, null, 'trend').appendChild(
+      sparkline(
+        s.history.map((h) => h.size),
+        72,
+        22,
+      ),
+    );
     const verdict = cell(tr, null, 'verdict');
     const badge = document.createElement('span');
     badge.className = `badge ${s.verdict}`;
@@ -561,7 +591,8 @@ function renderWarnings(status: ProfilerStatus): void {
 }
 
 function renderCounts(count: number, lastIndex: number): void {
-  $('st-records').textContent = `${count} record${count === 1 ? '' : 's'}${lastIndex > 0 ? ` · latest #${lastIndex}` : ''}`;
+  $('st-records').textContent =
+    `${count} record${count === 1 ? '' : 's'}${lastIndex > 0 ? ` · latest #${lastIndex}` : ''}`;
   ($('clear-records') as HTMLButtonElement).disabled = count === 0;
 }
 
