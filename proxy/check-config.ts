@@ -167,7 +167,7 @@ export const CHECK_OPTIONS: readonly OptionSpec[] = [
     name: 'threshold',
     kind: 'string',
     value: 'BYTES',
-    help: 'fail when an object keeps growing by more than this per request (512, 1kb, …)',
+    help: 'fail when an object keeps growing by more than this per request (512, 1kb, …); up to the default, a collection that gains an element per request fails whatever its bytes',
     default: String(DEFAULT_THRESHOLD),
     check: checkThreshold,
   },

@@ -134,4 +134,42 @@ describe('the check verdict', () => {
       'users (Array) at app.mjs:3: +200 B/request after warm-up, growing in 3 of its last 3 rounds',
     );
   });
+
+  it('fails a collection that gains an element per request though its bytes stay under the threshold', () => {
+    // express-session's MemoryStore: ~250 B per cookieless request, one property each.
+    const path: NonNullable<Suspect['growth_path']> = {
+      steps: [],
+      summary: 'store.sessions → Object: +1 property, +250 B per request',
+      expression: 'store.sessions',
+      bytes_per_request: 250,
+      elements_per_request: 1,
+      from_index: 2,
+      to_index: 9,
+      requests: 7,
+    };
+    const sessions = suspect(
+      'sessions',
+      [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 250 * k),
+      'growing',
+      { growth_path: path },
+    );
+    expect(splitSuspects([sessions], 256).leaks.map((s) => s.name)).toEqual(['sessions']);
+    // A threshold raised above the default lifts the rule: the collection is listed below it.
+    const raised = splitSuspects([sessions], 2048, 1, false);
+    expect(raised.leaks).toEqual([]);
+    expect(raised.belowThreshold.map((s) => s.name)).toEqual(['sessions']);
+    // Bytes alone, with no element on its path, still need the threshold.
+    expect(
+      splitSuspects(
+        [
+          suspect(
+            'blob',
+            [0, 1, 2, 3, 4, 5, 6, 7].map((k) => 1000 + 250 * k),
+            'growing',
+          ),
+        ],
+        256,
+      ).leaks,
+    ).toEqual([]);
+  });
 });

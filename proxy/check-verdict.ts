@@ -72,7 +72,15 @@ export function recentGrowth(
  * - it grew in at least two thirds of those rounds: a leak grows round after round, while
  *   V8's one-off steps (a function optimised late, a table rehashed once) happen once and
  *   would otherwise show as a rate when they fall in the second half.
+ * With `countElements` (check sets it unless --threshold was raised above its default), a
+ * collection on its growth path that gains whole elements per request (at least one per
+ * two requests) fails whatever its bytes: express-session's MemoryStore keeps a ~250 B
+ * string per cookieless request, just under the default threshold, and a count that
+ * climbs request after request is no V8 noise.
  */
+/** Elements per request on a growth path that fail the check whatever their bytes. */
+const MIN_ELEMENTS_PER_REQUEST = 0.5;
+
 export function judgeSuspects(suspects: readonly ServedSuspect[], threshold: number, perRound = 1): Leak[] {
   return splitSuspects(suspects, threshold, perRound).leaks;
 }
@@ -85,13 +93,15 @@ export function splitSuspects(
   suspects: readonly ServedSuspect[],
   threshold: number,
   perRound = 1,
+  countElements = true,
 ): { leaks: Leak[]; belowThreshold: Leak[] } {
   const leaks: Leak[] = [];
   const belowThreshold: Leak[] = [];
   for (const s of suspects) {
     if (s.verdict !== 'growing') continue;
     const { rate, grewIn, rounds } = recentGrowth(s.history, perRound);
-    const fails = rate > threshold && grewIn * 3 >= rounds * 2;
+    const counted = countElements && (s.growth_path?.elements_per_request ?? 0) >= MIN_ELEMENTS_PER_REQUEST;
+    const fails = (rate > threshold || counted) && grewIn * 3 >= rounds * 2;
     (fails ? leaks : belowThreshold).push({
       module_name: s.module_name,
       name: s.name,
