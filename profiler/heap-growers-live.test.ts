@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HeapRecord, Suspect } from '../contract/record.js';
 import type { ProfilerProcess, Target } from '../test/profiler-processes.js';
-import { killAll, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
+import { runCheck } from '../test/frameworks/check-run.js';
+import { kill, killAll, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
 
 const FRAMEWORKS = fileURLToPath(new URL('../test/frameworks/', import.meta.url));
 /** Snapshots after the baseline, each after REQUESTS_PER_ROUND requests. */
@@ -79,6 +80,12 @@ async function profile(dir: string, script: string, path: string, tmp: string): 
   return { target, profiler, records, suspects };
 }
 
+/** `apptrace-proxy check` against the same running app once this file's profiler has let go of it. */
+async function checkApp(run: Run, path: string): Promise<Awaited<ReturnType<typeof runCheck>>> {
+  await kill(run.profiler.child, 'SIGTERM');
+  return runCheck({ appPort: run.target.httpPort, inspectPort: run.target.inspectPort }, ['--request', `GET ${path}`]);
+}
+
 function describeSuspects(suspects: readonly Suspect[]): string {
   return suspects
     .slice(0, 8)
@@ -128,6 +135,12 @@ describe('heap-wide growth: Express 5 + express-session MemoryStore', () => {
     expect(grower.length).toBe(ROUNDS * REQUESTS_PER_ROUND);
     expect(grower.owner.kind).toBe('call');
   });
+
+  it('apptrace-proxy check fails (exit 1) and names the sessions', { timeout: 300_000 }, async () => {
+    const result = await checkApp(run, '/visit');
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(result.stdout).toMatch(/sessions/);
+  });
 });
 
 describe('heap-wide growth: NestJS singleton service', () => {
@@ -154,5 +167,11 @@ describe('heap-wide growth: NestJS singleton service', () => {
     expect(Math.abs(first.lineno - lineOf(dir, 'src/app.service.ts', 'history: Visit[]'))).toBeLessThanOrEqual(3);
     expect(first.owner).toEqual({ kind: 'instance', name: 'AppService.history' });
     expect(first.growth_path!.elements_per_request).toBe(1);
+  });
+
+  it('apptrace-proxy check fails (exit 1) and names AppService.history', { timeout: 300_000 }, async () => {
+    const result = await checkApp(run, '/visit');
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(result.stdout).toMatch(/AppService\.history/);
   });
 });
