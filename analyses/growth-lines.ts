@@ -257,6 +257,11 @@ export async function markGrowthLines(
   for (const suspect of suspects) {
     if (suspect.verdict !== 'growing') continue;
     const found = await sourceGrowthLines(suspect.module_name, growthTarget(suspect.name, suspect.growth_path), read);
+    // Growth inside a library that the app's own call created (`app.use(session({...}))`):
+    // that call is the line to open, since the app never names the growing collection.
+    if (suspect.owner?.kind === 'call' && !found.some((m) => m.line === suspect.lineno)) {
+      found.unshift({ line: suspect.lineno, reason: `creates the holder: ${suspect.owner.name}`, kind: 'reference' });
+    }
     suspect.marked_lines = [...(suspect.marked_lines ?? []).filter((m) => m.kind !== 'reference'), ...found];
   }
   return suspects;

@@ -116,6 +116,8 @@ describe('heap-wide growth: Express 5 + express-session MemoryStore', () => {
     expect(first.filename).toBe('app.js');
     expect(Math.abs(first.lineno - lineOf(dir, 'app.js', 'session({'))).toBeLessThanOrEqual(3);
     expect(first.owner).toEqual({ kind: 'call', name: 'session(…) from express-session' });
+    // The code page marks that call: the app line that creates the holder.
+    expect(first.marked_lines?.map((m) => m.line)).toContain(first.lineno);
   });
 
   it('grows by one session per request, and its retaining path shows the store inside the middleware’s closure', () => {
