@@ -11,31 +11,23 @@
  *   typescript@5.9 from the app's own devDependencies).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HeapRecord, Suspect } from '../contract/record.js';
 import type { ProfilerProcess, Target } from '../test/profiler-processes.js';
 import { runCheck } from '../test/frameworks/check-run.js';
+import { ensureInstalled } from '../test/frameworks/ensure-installed.js';
 import { kill, killAll, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
 
-const FRAMEWORKS = fileURLToPath(new URL('../test/frameworks/', import.meta.url));
 /** Snapshots after the baseline, each after REQUESTS_PER_ROUND requests. */
 const ROUNDS = 8;
 const REQUESTS_PER_ROUND = 3;
 
-/** Installs the app's packages from its lock file when they are missing; runs `build` (an npm script-less command) after. */
-function prepareApp(name: string, build?: string[]): string {
-  const dir = join(FRAMEWORKS, name);
-  if (!existsSync(join(dir, 'node_modules'))) {
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], {
-      cwd: dir,
-      stdio: 'pipe',
-      timeout: 240_000,
-    });
-  }
+/** The app installed from its lock file (test/frameworks/ensure-installed.ts), then `build` run in it (a node command). */
+async function prepareApp(name: string, build?: string[]): Promise<string> {
+  const dir = await ensureInstalled(name);
   if (build) execFileSync(process.execPath, build, { cwd: dir, stdio: 'pipe', timeout: 120_000 });
   return dir;
 }
@@ -100,7 +92,7 @@ describe('heap-wide growth: Express 5 + express-session MemoryStore', () => {
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'apptrace-growers-session-'));
-    dir = prepareApp('express-session');
+    dir = await prepareApp('express-session');
     run = await profile(dir, 'app.js', '/visit', tmp);
   }, 400_000);
 
@@ -152,7 +144,7 @@ describe('heap-wide growth: NestJS singleton service', () => {
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'apptrace-growers-nest-'));
-    dir = prepareApp('nestjs', ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
+    dir = await prepareApp('nestjs', ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
     run = await profile(dir, 'dist/main.js', '/visit', tmp);
   }, 400_000);
 
