@@ -24,10 +24,15 @@ beforeAll(async () => {
   rmSync(join(dir, '.next'), { recursive: true, force: true });
   port = await freePort();
   inspectPort = await freePort();
-  server = startProcess('next dev', process.execPath, [join(dir, 'node_modules/next/dist/bin/next'), 'dev', '-p', String(port), '-H', '127.0.0.1'], {
-    cwd: dir,
-    env: { NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}`, NEXT_TELEMETRY_DISABLED: '1' },
-  });
+  server = startProcess(
+    'next dev',
+    process.execPath,
+    [join(dir, 'node_modules/next/dist/bin/next'), 'dev', '-p', String(port), '-H', '127.0.0.1'],
+    {
+      cwd: dir,
+      env: { NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}`, NEXT_TELEMETRY_DISABLED: '1' },
+    },
+  );
   await server.waitFor(/Ready in/, 60_000);
 }, 300_000);
 
@@ -40,7 +45,9 @@ interface InspectorTarget {
 }
 
 describe('Next.js dev fixture (Turbopack)', () => {
-  it('grows a module-level array per request, served by the process inspected on P+1', { timeout: 120_000 }, async () => {
+  it('grows a module-level array per request, served by the process inspected on P+1', {
+    timeout: 120_000,
+  }, async () => {
     const counts: number[] = [];
     for (let i = 0; i < 3; i++) {
       const res = await waitForHttp(`http://127.0.0.1:${port}/api/items`, { timeoutMs: 60_000 });
@@ -54,11 +61,20 @@ describe('Next.js dev fixture (Turbopack)', () => {
 
   it('compiles the route into a Turbopack chunk: a module factory named [project]/app/api/items/route.js, with a map', () => {
     const chunks = join(dir, '.next/dev/server/chunks');
-    const name = readdirSync(chunks).find((file) => file.endsWith('.js') && readFileSync(join(chunks, file), 'utf8').includes('const visits = []'));
+    const name = readdirSync(chunks).find(
+      (file) => file.endsWith('.js') && readFileSync(join(chunks, file), 'utf8').includes('const visits = []'),
+    );
     expect(name).toBeDefined();
     const text = readFileSync(join(chunks, name!), 'utf8');
-    expect(text.startsWith('module.exports=["[project]/app/api/items/route.js [app-route] (ecmascript)",((__turbopack_context__) =>')).toBe(true);
-    const map = JSON.parse(readFileSync(join(chunks, `${name!}.map`), 'utf8')) as { sections?: { map: { sources: string[] } }[]; sources?: string[] };
+    expect(
+      text.startsWith(
+        'module.exports=["[project]/app/api/items/route.js [app-route] (ecmascript)",((__turbopack_context__) =>',
+      ),
+    ).toBe(true);
+    const map = JSON.parse(readFileSync(join(chunks, `${name!}.map`), 'utf8')) as {
+      sections?: { map: { sources: string[] } }[];
+      sources?: string[];
+    };
     // An index map: one section per module, each naming its original file by a file:// URL
     // (not `turbopack:///[project]/…`, checked on next 16.5.0).
     const sources = [...(map.sources ?? []), ...(map.sections ?? []).flatMap((section) => section.map.sources)];
