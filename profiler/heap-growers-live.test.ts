@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HeapRecord, Suspect } from '../contract/record.js';
 import type { ProfilerProcess, Target } from '../test/profiler-processes.js';
-import { runCheck } from '../test/frameworks/check-run.js';
+import { runCheck } from '../test/check-run.js';
 import { ensureInstalled } from '../test/frameworks/ensure-installed.js';
 import { kill, killAll, startProfiler, startTarget, waitFor } from '../test/profiler-processes.js';
 

@@ -7,48 +7,12 @@
  * - what grows below the threshold is listed, not hidden behind "passed".
  * The app's state carries over between the checks: each uses its own key prefix.
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROXY_CLI, type Started, eventually, fixture, killAll, startNode } from '../test/proxy-support.js';
+import { type CheckRun, runCheck } from '../test/check-run.js';
+import { type Started, eventually, fixture, killAll, startNode } from '../test/proxy-support.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-const checks = new Set<ReturnType<typeof spawn>>();
-
-function check(args: string[]): Promise<Run> {
-  const child = spawn(
-    process.execPath,
-    [PROXY_CLI, 'check', '--target', `127.0.0.1:${app.port}`, '--inspect', `127.0.0.1:${inspectPort}`, ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        APPTRACE_TARGET: '',
-        APPTRACE_INSPECT: '',
-        APPTRACE_DB: '',
-        APPTRACE_REQUEST: '',
-        APPTRACE_BODY: '',
-        APPTRACE_HEADER: '',
-      },
-    },
-  );
-  checks.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 110_000);
-  return new Promise((resolve) =>
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      checks.delete(child);
-      resolve({ code, stdout, stderr });
-    }),
-  );
+function check(args: string[]): Promise<CheckRun> {
+  return runCheck({ appPort: app.port, inspectPort }, args, 110_000);
 }
 
 let app: Started;
@@ -68,7 +32,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of checks) child.kill('SIGKILL');
   await killAll();
 });
 

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProcess, type RunningProcess } from '../processes.js';
 import { projectRoot, startStack, type Stack } from '../../e2e/stack.js';
 import type { Entry, Suspect } from '../../contract/record.js';
-import { runCheck } from './check-run.js';
+import { runCheck } from '../check-run.js';
 import { ensureInstalled } from './ensure-installed.js';
 
 const REQUESTS = 16;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../e2e/stack.js';
 import type { Suspect } from '../../contract/record.js';
-import { runCheck } from './check-run.js';
+import { runCheck } from '../check-run.js';
 import { ensureInstalled } from './ensure-installed.js';
 
 let dir: string;

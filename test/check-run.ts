@@ -1,10 +1,11 @@
 /**
- * For the framework tests: runs the compiled `apptrace-proxy check` against a running
+ * For the check tests: runs the compiled `apptrace-proxy check` against a running
  * target (build first) and resolves with its exit status and output. No apptrace settings
  * of the machine running the tests leak in.
  */
 import { spawn } from 'node:child_process';
-import { projectRoot } from '../../e2e/stack.js';
+import { projectRoot } from '../e2e/stack.js';
+import { track } from './processes.js';
 
 export interface CheckRun {
   code: number | null;
@@ -34,6 +35,7 @@ export function runCheck(
       },
     },
   );
+  track(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
