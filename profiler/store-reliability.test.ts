@@ -116,6 +116,35 @@ describe('the record store under real profilers', () => {
     expect(existsSync(`${db}.lock`)).toBe(false);
   }, 30_000);
 
+  it('lets exactly one of two profilers started at once take over a stale lock; the other names the winner', async () => {
+    writeFileSync(`${db}.lock`, JSON.stringify({ pid: deadPid() }));
+    const inspect = `127.0.0.1:${await freePort()}`;
+    const args = ['serve', '--listen', '127.0.0.1:0', '--inspect', inspect, '--db', db];
+    const both = [0, 1].map(() => {
+      const child = spawn(process.execPath, [PROFILER_CLI, ...args], {
+        cwd: FIXTURE_DIR,
+        env: { ...process.env, APPTRACE_DB: '', APPTRACE_INSPECT: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const out = { text: '' };
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out.text += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (out.text += d));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      return { child, out, exited };
+    });
+    try {
+      const loser = await Promise.race(both.map((p, i) => p.exited.then(() => i)));
+      const winner = both[1 - loser]!;
+      expect(await both[loser]!.exited).toBe(1);
+      await waitFor(() => /listening on http/.test(winner.out.text), 'the winner to listen', 20_000);
+      expect(winner.child.exitCode).toBeNull();
+      expect(both[loser]!.out.text).toContain(`is in use by another apptrace profiler (pid ${winner.child.pid}`);
+      expect(JSON.parse(readFileSync(`${db}.lock`, 'utf8'))).toMatchObject({ pid: winner.child.pid });
+    } finally {
+      for (const p of both) await kill(p.child);
+    }
+  }, 30_000);
+
   it('has the record on disk when it is killed (SIGKILL) right after answering 201', async () => {
     const target = await startTarget();
     for (let round = 0; round < 3; round++) {

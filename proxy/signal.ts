@@ -132,7 +132,7 @@ export class SignalSender {
     req.on('response', (res) => {
       res.resume();
       res.on('end', () =>
-        settle(res.statusCode !== undefined && res.statusCode < 400 ? undefined : new Error(`HTTP ${res.statusCode}`)),
+        settle(res.statusCode !== undefined && res.statusCode < 400 ? undefined : signalRefused(res.statusCode)),
       );
       res.on('error', settle);
     });
@@ -150,4 +150,15 @@ export class SignalSender {
     });
     req.end(body);
   }
+}
+
+/** Why the profiler refused a signal, with what to do when it is the token (403). */
+function signalRefused(status: number | undefined): Error {
+  if (status === 403) {
+    return new Error(
+      'HTTP 403: the profiler refused the signal token; give apptrace-proxy and the profiler the same ' +
+        '--profiler-token / APPTRACE_PROFILER_TOKEN',
+    );
+  }
+  return new Error(`HTTP ${status}`);
 }
