@@ -15,7 +15,9 @@
  *   absolute path instead, and `node:…` patterns against Node's internal script names.
  * Without patterns, the app's own scripts are traced: files under the root that are
  * not inside a `node_modules` folder nor a framework's build output (`.next/`), never
- * `node:` internals nor `eval` code.
+ * `node:` internals nor `eval` code; a build-output chunk is traced when its source map
+ * leads back to the app's own files (a Next.js route compiled by Turbopack), so its
+ * runtime chunks are not.
  *
  * A source-mapped script also matches a pattern that names one of its original sources:
  * `--trace-module src/store.ts` traces `dist/store.js` built from it with `tsc --sourceMap`
@@ -215,6 +217,22 @@ function isOwnScript(relativeName: string | undefined): boolean {
 /** Build output folders of dev servers: Next.js's `.next/`. */
 const FRAMEWORK_OUTPUT = /(^|\/)\.next\//;
 
+/** Whether a script (URL or path) lies in a dev server's build output (`.next/`). */
+export function isBuildOutput(url: string): boolean {
+  const path = scriptPath(url);
+  return path !== undefined && FRAMEWORK_OUTPUT.test(toSlashes(path));
+}
+
+/** A script of a dev server's build output under the root (outside `node_modules`). */
+function isFrameworkOutput(relativeName: string | undefined): boolean {
+  return (
+    relativeName !== undefined &&
+    !relativeName.startsWith('../') &&
+    !/(^|\/)node_modules\//.test(relativeName) &&
+    FRAMEWORK_OUTPUT.test(relativeName)
+  );
+}
+
 /**
  * Builds the `traced` test for `findEntries` (and a `filename` for scripts that are not
  * traced) from `--trace-module` patterns.
@@ -239,7 +257,13 @@ export function createModuleMatcher(options: ModuleMatcherOptions): ModuleMatche
     const rel = relativeName(abs);
     let result: string | undefined;
     if (tests.length === 0) {
-      result = isOwnScript(rel) ? rel : undefined;
+      if (isOwnScript(rel)) result = rel;
+      else if (isFrameworkOutput(rel)) {
+        // A bundler's chunk holds the app's own modules when its map leads back to them.
+        const own = mapsToOwnSource(url);
+        if (own === undefined) return undefined;
+        if (own) result = rel;
+      }
     } else {
       const matched = tests.some((test) => test(rel, abs, url)) || matchesOriginal(url, rel);
       // Not known yet (no source to find a map in): not cached, the inspector may give it later.
@@ -274,6 +298,18 @@ export function createModuleMatcher(options: ModuleMatcherOptions): ModuleMatche
       if (tests.some((test) => test(relativeName(originalAbs), originalAbs, original))) return true;
     }
     return false;
+  }
+
+  /**
+   * Whether a build-output chunk (`.next/dev/server/chunks/…`) comes in part from the
+   * app's own files, by its source map: Turbopack puts a route's module in a chunk with
+   * the externals it needs, while its runtime chunk maps to `turbopack:///` sources only.
+   * Undefined when the chunk's source cannot be read yet.
+   */
+  function mapsToOwnSource(url: string): boolean | undefined {
+    const source = scriptSource(url);
+    if (source === undefined) return undefined;
+    return originalSources(url, source).some((original) => isOwnScript(relativeName(scriptPath(original))));
   }
 
   function filename(url: string): string {
