@@ -265,7 +265,7 @@ export class GrowerNamer {
           const variable = this.contextVariable(path, i);
           const place = this.placeOf(node, url);
           if (variable !== undefined) {
-            const declared = this.declarationLine(place, variable);
+            const declared = this.mappedDeclaration(node, url, variable) ?? this.declarationLine(place, variable);
             return { owner: { kind: 'variable', name: variable }, ...(declared ?? place) };
           }
           return { owner: { kind: 'closure', name: view.name(node) || '(anonymous)' }, ...place };
@@ -377,6 +377,40 @@ export class GrowerNamer {
       if (field.test(lines[i]!)) return { filename: place.filename, lineno: i + 1 };
     }
     return { filename: place.filename, lineno: place.lineno };
+  }
+
+  /**
+   * A variable's declaration in a source-mapped script, found in the script as V8 ran it
+   * and mapped to the original: the declaration nearest the closure that captures it
+   * (a bundler's chunk holds several modules, each its own scope: Turbopack's module
+   * factories). Undefined when the script has no map or the declaration maps nowhere;
+   * the caller then searches the original text from the closure's mapped place.
+   */
+  private mappedDeclaration(
+    closure: number,
+    url: string,
+    variable: string,
+  ): { filename: string; lineno: number } | undefined {
+    const source = this.sourceOf(url);
+    const map = source === undefined ? undefined : scriptSourceMap(url, source);
+    if (source === undefined || map === undefined) return undefined;
+    const row = this.view.locations.find(closure);
+    const closureLine = row < 0 ? 0 : this.view.locations.line(row);
+    const name = escapeRegExp(variable);
+    const declaration = new RegExp(`\\b(?:const|let|var|function\\*?|class)\\s+(${name})(?![\\w$])`, 'd');
+    const lines = source.split('\n');
+    let best: { line: number; column: number } | undefined;
+    for (let i = 0; i < lines.length; i++) {
+      const found = declaration.exec(lines[i]!);
+      if (!found) continue;
+      if (best === undefined || Math.abs(i - closureLine) < Math.abs(best.line - 1 - closureLine))
+        best = { line: i + 1, column: found.indices![1]![0] };
+    }
+    if (best === undefined) return undefined;
+    const original = map.originalPosition(best.line, best.column);
+    return original === undefined
+      ? undefined
+      : { filename: this.options.filename(original.url), lineno: original.line };
   }
 
   /** A module-scope variable's declaration line, searched in the closure's source. */
