@@ -30,6 +30,11 @@ export type ModuleKind = 'module' | 'commonjs';
 export interface ModuleDeclarations {
   /** Names bound at the module's top level (for CommonJS including the wrapper's parameters). */
   readonly locals: ReadonlySet<string>;
+  /**
+   * The script is a bundler's chunk of module factories (Turbopack): `locals` are those
+   * of the factories' top levels, each factory's scope one module's.
+   */
+  readonly bundled?: boolean;
   /** 1-based line of the top-level declaration of `name`, if the source declares it. */
   localLine(name: string): number | undefined;
   /**
@@ -175,6 +180,36 @@ function functionConstructorBody(program: Program): { body: Statement[]; paramet
   return { body: fn.body.body, parameters };
 }
 
+/**
+ * The module factories of a Turbopack chunk (`next dev`): `module.exports = ["[project]/…",
+ * ((__turbopack_context__) => { …module… }), …]`. Each factory's body is the top level
+ * of one bundled module, its parameters bound there; undefined for any other script.
+ */
+function turbopackFactories(program: Program): { body: Statement[]; parameters: string[] }[] | undefined {
+  const first = program.body[0];
+  if (first?.type !== 'ExpressionStatement') return undefined;
+  const assignment = first.expression;
+  if (assignment.type !== 'AssignmentExpression' || !isExportsObject(assignment.left)) return undefined;
+  if (assignment.right.type !== 'ArrayExpression') return undefined;
+  const factories: { body: Statement[]; parameters: string[] }[] = [];
+  let named = false;
+  for (const element of assignment.right.elements) {
+    if (element?.type === 'Literal' && typeof element.value === 'string') {
+      named = true;
+    } else if (
+      named &&
+      (element?.type === 'ArrowFunctionExpression' || element?.type === 'FunctionExpression') &&
+      element.body.type === 'BlockStatement'
+    ) {
+      const parameters: string[] = [];
+      for (const param of element.params) if (param.type === 'Identifier') parameters.push(param.name);
+      factories.push({ body: element.body.body, parameters });
+      named = false;
+    }
+  }
+  return factories.length > 0 ? factories : undefined;
+}
+
 function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined {
   const program = parseProgram(source, kind);
   if (program === undefined) return undefined;
@@ -290,8 +325,11 @@ function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined
   // `(async function anonymous(…) {\n…\n})`): the function's body is the module's top
   // level, its parameters are bound there like CommonJS's wrapper's.
   const wrapper = functionConstructorBody(program);
-  const topLevel = wrapper?.body ?? program.body;
-  for (const name of wrapper?.parameters ?? []) declare(name, 1);
+  // A Turbopack chunk: the bodies of its module factories, one after the other (a name
+  // declared in two of them keeps its first line).
+  const factories = wrapper === undefined ? turbopackFactories(program) : undefined;
+  const topLevel = wrapper?.body ?? factories?.flatMap((factory) => factory.body) ?? program.body;
+  for (const name of wrapper?.parameters ?? factories?.flatMap((factory) => factory.parameters) ?? []) declare(name, 1);
 
   for (const statement of topLevel) {
     switch (statement.type) {
@@ -350,6 +388,7 @@ function build(source: string, kind: ModuleKind): ModuleDeclarations | undefined
 
   return {
     locals,
+    ...(factories === undefined ? {} : { bundled: true }),
     localLine: (name) => localLines.get(name),
     localExport(name) {
       const exported = exportsByName.get(name);

@@ -34,7 +34,7 @@ import type { ModuleDeclarations } from './declarations.js';
 import { HeapView, Tag } from './heap-view.js';
 import { findTracedModules } from './module-contexts.js';
 import type { TracedModule } from './module-contexts.js';
-import { scriptPath } from './module-match.js';
+import { isBuildOutput, scriptPath } from './module-match.js';
 import type { HeapSnapshot } from './snapshot.js';
 import { scriptSourceMap, singleOriginalSource } from './source-maps.js';
 import type { OriginalPosition, ScriptSourceMap } from './source-maps.js';
@@ -64,7 +64,15 @@ export interface EntryOptions {
 }
 
 /** Names of CommonJS wrapper parameters: captured by many modules, never entries themselves. */
-const WRAPPER_PARAMETERS = new Set(['exports', 'require', 'module', '__filename', '__dirname']);
+const WRAPPER_PARAMETERS = new Set([
+  'exports',
+  'require',
+  'module',
+  '__filename',
+  '__dirname',
+  // Turbopack's module factories (`next dev`) take this one too.
+  '__turbopack_context__',
+]);
 
 /** V8 truncates strings in a snapshot to this many characters; a shorter source is whole. */
 const SNAPSHOT_STRING_LIMIT = 1024;
@@ -261,7 +269,7 @@ class EntryFinder {
     const bundlerOwn = this.bundlerHelpers(module);
     const add = (name: string, value: number, line: number | undefined) => {
       if (byName.has(name) || seen.has(value) || !this.isEntryValue(value)) return;
-      if (bundlerOwn(name)) return;
+      if (bundlerOwn(name) || name.startsWith('__TURBOPACK__')) return;
       if (this.belongsElsewhere(value, module.moduleName)) return;
       seen.add(value);
       const entry = this.entry(module, name, value, line);
@@ -282,7 +290,10 @@ class EntryFinder {
       }
     }
 
-    for (const exportsObject of module.exportsObjects) {
+    // A bundler's chunk (`.next/…`): its `module.exports` is the bundler's list of module
+    // factories, not a binding of the app.
+    const exportsObjects = isBuildOutput(module.url) ? [] : module.exportsObjects;
+    for (const exportsObject of exportsObjects) {
       if (view.type(exportsObject) === view.t.object && view.name(exportsObject) === 'Object') {
         for (
           let edge = view.edgesStart(exportsObject), end = view.edgesEnd(exportsObject);

@@ -138,7 +138,12 @@ export function findTracedModules(view: HeapView, search: ModuleSearch): FoundMo
   for (const module of modules.values()) {
     module.contexts.sort((a, b) => newestFirst(a.context, b.context));
     module.exportsObjects.sort(newestFirst);
-    if (module.kind === 'commonjs') module.contexts = commonjsModuleContexts(view, module, search.declarations(module));
+    if (module.kind !== 'commonjs') continue;
+    const declarations = search.declarations(module);
+    const outermost = module.contexts;
+    module.contexts = commonjsModuleContexts(view, module, declarations);
+    if (declarations?.bundled)
+      module.contexts.push(...factoryContexts(view, outermost, contexts, module, declarations));
   }
   return { modules, moduleObjects, builtinModules };
 }
@@ -274,6 +279,52 @@ function commonjsModuleContexts(
     kept = [best];
   }
   return kept;
+}
+
+/**
+ * The contexts of a bundler's module factories (a Turbopack chunk: each factory's scope is
+ * one bundled module's top level). A factory's context is outermost when the chunk's own
+ * scope captured nothing, else one level inside it (its `previous` is the chunk's
+ * context). Kept when most of its variables are declared at a factory's top level and it
+ * is not the call of a named function.
+ */
+function factoryContexts(
+  view: HeapView,
+  outermost: readonly ModuleContext[],
+  contexts: readonly number[],
+  module: TracedModule,
+  declarations: ModuleDeclarations,
+): ModuleContext[] {
+  const chunkContexts = new Set(outermost.map((c) => c.context));
+  const kept = new Set(module.contexts.map((c) => c.context));
+  const named = namedFunctionScopeInfos(view, module.script);
+  const result: ModuleContext[] = [];
+  const consider = (context: number, scopeInfo: number) => {
+    if (kept.has(context) || named.has(scopeInfo)) return;
+    let known = 0;
+    let variables = 0;
+    for (const [name] of view.contextVariables(context)) {
+      if (declarations.locals.has(name)) known++;
+      variables++;
+    }
+    if (variables === 0 || known * 2 < variables) return;
+    kept.add(context);
+    result.push({
+      kind: 'commonjs',
+      context,
+      scopeInfo,
+      moduleRecord: -1,
+      script: module.script,
+      url: module.url,
+      moduleName: module.moduleName,
+    });
+  };
+  for (const candidate of outermost) consider(candidate.context, candidate.scopeInfo);
+  for (const context of contexts) {
+    if (!chunkContexts.has(view.follow(context, Tag.EPrevious))) continue;
+    consider(context, view.follow(context, Tag.EScopeInfo));
+  }
+  return result;
 }
 
 /** ScopeInfos that are the own scope of a named function of this script. */
