@@ -33,6 +33,21 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
+/** While a page loads, signals wait until no request has ended for this long. */
+const PAGE_GRACE_MS = 500;
+/** How long after its document a page is taken to be still loading. */
+const PAGE_LOAD_MS = 10_000;
+
+/**
+ * A browser loading a page (whose scripts and styles it asks for next): a navigation by
+ * `Sec-Fetch-Dest`, or, from a client that does not send it, one that asks for HTML first.
+ */
+function isPageLoad(req: IncomingMessage): boolean {
+  const dest = req.headers['sec-fetch-dest'];
+  if (dest !== undefined) return dest === 'document' || dest === 'iframe' || dest === 'frame';
+  return /^\s*text\/html/i.test(req.headers.accept ?? '');
+}
+
 function describeHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
@@ -75,6 +90,26 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     signals?.send(req.method ?? 'GET', req.url ?? '/', this.statusCode, Date.now(), !this.writableFinished);
   }
 
+  // The app's traffic, so that signals wait for a quiet moment (signal.ts, holdWhileBusy):
+  // no request in flight and, while a page loads, none for a short grace, since its
+  // browser asks for more scripts as the first ones run. A snapshot freezes the app;
+  // started while a page loads, it would stall that page for the whole pause (issue #14).
+  let inFlight = 0;
+  let pageEndedAt = Number.NEGATIVE_INFINITY;
+  let lastEndedAt = 0;
+  function busyFor(): number {
+    if (inFlight > 0) return Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    if (now - pageEndedAt > PAGE_LOAD_MS) return 0;
+    return Math.max(0, lastEndedAt + PAGE_GRACE_MS - now);
+  }
+  function onTargetResponseClose(this: ServerResponse): void {
+    inFlight--;
+    lastEndedAt = Date.now();
+    if (isPageLoad(this.req)) pageEndedAt = lastEndedAt;
+    signals?.poke();
+  }
+
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     if (url.startsWith(APPTRACE_PREFIX)) {
@@ -88,6 +123,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       return;
     }
     if (signals !== undefined && isTraced(req)) res.once('close', onTracedResponseClose);
+    inFlight++;
+    res.once('close', onTargetResponseClose);
     target!.web(req, res);
   }
 
@@ -179,6 +216,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         },
       });
       signals = sender;
+      sender.holdWhileBusy(busyFor);
     },
     profilerUnavailable(upstream) {
       profiler?.close();

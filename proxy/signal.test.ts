@@ -166,6 +166,49 @@ describe('signals', () => {
   });
 });
 
+describe('signals wait for a quiet moment of the app (a snapshot freezes it)', () => {
+  /** When the recorder received the batch that holds `url` (ms since epoch). */
+  async function arrivalOf(url: string): Promise<number> {
+    return eventually(async () => {
+      const batch = (await recorded()).batches.find((b) => b.body.requests.some((s) => s.url === url));
+      return batch?.at;
+    }, `a signal for ${url}`);
+  }
+
+  // Before any page in this file: within 10 s of a page's document, its API calls are
+  // taken as part of that page's load.
+  it('an API call’s signal goes at once when nothing else is in flight', async () => {
+    const ended = Date.now();
+    await request(proxy.port, '/traced/api-1', { headers: { 'sec-fetch-dest': 'empty' } });
+    expect((await arrivalOf('/traced/api-1')) - ended).toBeLessThan(400);
+  });
+
+  it('after a page’s document, until its scripts and styles have stopped coming for half a second', async () => {
+    await request(proxy.port, '/traced/page-1', { headers: { 'sec-fetch-dest': 'document' } });
+    // The page's subresources, one after the other with small gaps (not traced themselves).
+    let lastEnded = 0;
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await request(proxy.port, `/static/chunk-${i}.js`, { headers: { 'sec-fetch-dest': 'script' } });
+      lastEnded = Date.now();
+    }
+    const arrived = await arrivalOf('/traced/page-1');
+    expect(arrived).toBeGreaterThanOrEqual(lastEnded + 400);
+  });
+
+  it('a request that stays open holds signals no longer than 3 s', async () => {
+    const holding = request(proxy.port, '/traced/hold?id=q1');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const ended = Date.now();
+    await request(proxy.port, '/traced/api-2');
+    const waited = (await arrivalOf('/traced/api-2')) - ended;
+    expect(waited).toBeGreaterThanOrEqual(2_500);
+    expect(waited).toBeLessThan(4_500);
+    await request(target.port, '/release?id=q1');
+    await holding;
+  });
+});
+
 describe('signals to a profiler that is down', () => {
   it('leave the traffic alone and are reported once, not per request', async () => {
     const gone = await startNode(fixture('signal-recorder.js'), []);

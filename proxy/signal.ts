@@ -8,6 +8,11 @@ export const SIGNAL_PATH = '/_ah/apptrace/api/signal';
 const MAX_QUEUED = 10_000;
 /** A profiler that accepts the POST but never answers must not hold the queue forever. */
 const SIGNAL_TIMEOUT_MS = 10_000;
+/**
+ * Signals wait at most this long for the app's traffic to go quiet (`holdWhileBusy`): a
+ * stream of requests that never pauses still gets its snapshots.
+ */
+export const MAX_QUIET_WAIT_MS = 3_000;
 
 export interface SignalSenderOptions {
   /** The profiler's origin, e.g. http://127.0.0.1:9300. */
@@ -30,8 +35,9 @@ export interface SignalStats {
  * response wait: `send` only queues; one POST is in flight at a time and whatever
  * queued meanwhile goes out as a single batch when it returns
  * (`{"requests":[{method,url,status},…]}`), which is also how the profiler folds
- * signals into one snapshot. Failures are counted and reported once until the profiler
- * answers again, not once per request.
+ * signals into one snapshot. Signals wait for a quiet moment of the app's traffic
+ * (`holdWhileBusy`), at most a few seconds. Failures are counted and reported once until
+ * the profiler answers again, not once per request.
  */
 export class SignalSender {
   readonly stats: SignalStats = { sent: 0, failed: 0, dropped: 0, batches: 0 };
@@ -46,6 +52,11 @@ export class SignalSender {
   private scheduled = false;
   private failing = false;
   private closed = false;
+  /** How long the app's traffic asks queued signals to wait, ms (0: send now); see holdWhileBusy. */
+  private busyFor: () => number = () => 0;
+  /** When the oldest signal waiting for quiet was queued (ms since epoch), or 0. */
+  private heldSince = 0;
+  private quietTimer: NodeJS.Timeout | null = null;
 
   constructor(options: SignalSenderOptions) {
     this.url = new URL(SIGNAL_PATH, options.profilerUrl);
@@ -71,15 +82,46 @@ export class SignalSender {
     }
   }
 
+  /**
+   * Holds queued signals while the app is busy: `busyFor()` says how many ms more to wait
+   * (Infinity while requests are in flight), so that a snapshot, which freezes the app,
+   * does not start while a page is still loading its scripts and styles. Held at most
+   * MAX_QUIET_WAIT_MS; `poke()` when the traffic changes.
+   */
+  holdWhileBusy(busyFor: () => number): void {
+    this.busyFor = busyFor;
+  }
+
+  /** The app's traffic changed (a request ended): held signals may go now. */
+  poke(): void {
+    if (this.heldSince !== 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushScheduled);
+    }
+  }
+
   private readonly flushScheduled = (): void => {
     this.scheduled = false;
-    if (!this.inFlight && !this.closed && this.queue.length > 0) this.flush();
+    if (this.inFlight || this.closed || this.queue.length === 0) return;
+    const now = Date.now();
+    if (this.heldSince === 0) this.heldSince = now;
+    const wait = Math.min(this.busyFor(), this.heldSince + MAX_QUIET_WAIT_MS - now);
+    if (this.quietTimer !== null) clearTimeout(this.quietTimer);
+    this.quietTimer = null;
+    if (wait > 0) {
+      this.quietTimer = setTimeout(this.flushScheduled, wait);
+      this.quietTimer.unref();
+      return;
+    }
+    this.heldSince = 0;
+    this.flush();
   };
 
   /** Stops sending; queued signals are dropped. */
   close(): void {
     this.closed = true;
     this.queue = [];
+    if (this.quietTimer !== null) clearTimeout(this.quietTimer);
     this.agent.destroy();
   }
 
@@ -127,7 +169,7 @@ export class SignalSender {
         }
       }
       this.inFlight = false;
-      if (this.queue.length > 0 && !this.closed) this.flush();
+      if (this.queue.length > 0 && !this.closed) this.flushScheduled();
     };
     req.on('response', (res) => {
       res.resume();
