@@ -60,3 +60,14 @@ describe('a Turbopack chunk under .next/ is traced when its source map leads to 
     expect(modules.traced(chunk('node_modules_next_dist_0x._.js', [dependency]))).toBeUndefined();
   });
 });
+
+describe("webpack's eval'd modules (next dev --webpack) are named by the path in their URL", () => {
+  const modules = createModuleMatcher({ root: '/app' });
+
+  it('traces the app’s own modules, not those of node_modules', () => {
+    expect(modules.traced('webpack-internal:///(rsc)/./app/api/items/route.js')).toBe('app/api/items/route.js');
+    expect(modules.traced('webpack-internal:///(ssr)/./lib/db.js?x=1')).toBe('lib/db.js');
+    expect(modules.traced('webpack-internal:///(rsc)/./node_modules/next/dist/server/route-kind.js')).toBeUndefined();
+    expect(modules.filename('webpack-internal:///(rsc)/./app/page.js')).toBe('app/page.js');
+  });
+});

@@ -70,6 +70,16 @@ export function scriptPath(url: string): string | undefined {
   return isAbsolute(url) ? url : undefined;
 }
 
+/**
+ * The file a webpack module run through `eval` stands for (Next.js `next dev --webpack`
+ * names them `webpack-internal:///(rsc)/./app/api/items/route.js`: a layer, then the
+ * path from the project's root), or undefined for any other URL.
+ */
+export function webpackModulePath(url: string, root: string): string | undefined {
+  const found = /^webpack-internal:\/\/\/(?:\([^)]*\)\/)?\.\/([^?#]+)/.exec(url);
+  return found ? resolve(root, found[1]!) : undefined;
+}
+
 /** The source text of a script from disk, for declaration lines; undefined when unreadable. */
 export function readScriptSource(url: string): string | undefined {
   const path = scriptPath(url);
@@ -253,7 +263,7 @@ export function createModuleMatcher(options: ModuleMatcherOptions): ModuleMatche
 
   function traced(url: string): string | undefined {
     if (cache.has(url)) return cache.get(url);
-    const abs = scriptPath(url);
+    const abs = scriptPath(url) ?? webpackModulePath(url, root);
     const rel = relativeName(abs);
     let result: string | undefined;
     if (tests.length === 0) {
@@ -313,7 +323,7 @@ export function createModuleMatcher(options: ModuleMatcherOptions): ModuleMatche
   }
 
   function filename(url: string): string {
-    const rel = relativeName(scriptPath(url));
+    const rel = relativeName(scriptPath(url) ?? webpackModulePath(url, root));
     return rel === undefined || rel === '' ? url : rel;
   }
 

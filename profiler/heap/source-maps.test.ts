@@ -245,3 +245,13 @@ describe("declarations of tsc's CommonJS output", () => {
     expect(declarations.commonjsExportLine('Store')).toBe(5);
   });
 });
+
+describe("an eval'd webpack module's inline map", () => {
+  it('resolves its absolute-path sources to files, not to webpack-internal: URLs', () => {
+    const map = { version: 3, sources: ['/app/app/api/items/route.js'], names: [], mappings: 'AAAA;AACA' };
+    const source = `const visits = [];\nvisits.push(1);\n//# sourceURL=webpack-internal:///(rsc)/./app/api/items/route.js\n//# sourceMappingURL=data:application/json;base64,${Buffer.from(JSON.stringify(map)).toString('base64')}`;
+    const loaded = scriptSourceMap('webpack-internal:///(rsc)/./app/api/items/route.js', source);
+    expect(loaded?.sources).toEqual(['file:///app/app/api/items/route.js']);
+    expect(loaded?.originalPosition(2, 0)).toEqual({ url: 'file:///app/app/api/items/route.js', line: 2, column: 0 });
+  });
+});

@@ -247,15 +247,18 @@ function loadSourceMap(url: string, source: string): CacheEntry {
   const base = scriptUrlOf(url);
   if (reference.startsWith('data:')) {
     const text = dataUrlText(reference);
-    // An inline map resolves its sources against the script itself.
-    const map = text === undefined ? undefined : parseMap(text, base ?? url);
+    // An inline map resolves its sources against the script itself; webpack's eval'd
+    // modules (`webpack-internal:///(rsc)/./app/x.js`, Next.js `next dev --webpack`) name
+    // their sources by absolute path, which are files.
+    const against = base ?? (url.startsWith('webpack-internal:') ? 'file:///' : url);
+    const map = text === undefined ? undefined : parseMap(text, against);
     if (!map)
       debug(
         'inline source map of %s not used: %s',
         url,
         text === undefined ? 'cannot decode the data: URL' : 'not a source map',
       );
-    return { map: map ? makeSourceMap(map, base ?? url) : null };
+    return { map: map ? makeSourceMap(map, against) : null };
   }
   const notUsed = (why: string): null => {
     debug('source map %s of %s not used: %s', reference, url, why);
