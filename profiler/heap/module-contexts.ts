@@ -112,6 +112,7 @@ export function findTracedModules(view: HeapView, search: ModuleSearch): FoundMo
     if (candidate.moduleName === undefined) continue;
     moduleFor(candidate.moduleName, candidate.kind, candidate.url, candidate.script).contexts.push(candidate);
   }
+  const evalModules = webpackEvalModules(view, search, closures, moduleFor);
 
   // CommonJS: `Module` objects (require.cache) give module.exports.
   const urlByModule = new Map<string, string>();
@@ -138,7 +139,7 @@ export function findTracedModules(view: HeapView, search: ModuleSearch): FoundMo
   for (const module of modules.values()) {
     module.contexts.sort((a, b) => newestFirst(a.context, b.context));
     module.exportsObjects.sort(newestFirst);
-    if (module.kind !== 'commonjs') continue;
+    if (module.kind !== 'commonjs' || evalModules.has(module.moduleName)) continue;
     const declarations = search.declarations(module);
     const outermost = module.contexts;
     module.contexts = commonjsModuleContexts(view, module, declarations);
@@ -279,6 +280,51 @@ function commonjsModuleContexts(
     kept = [best];
   }
   return kept;
+}
+
+/**
+ * Modules that webpack runs through `eval` (Next.js `next dev --webpack`: scripts named
+ * `webpack-internal:///(rsc)/./app/x.js`): the eval code's scope is the module's own.
+ * Found from the closures of each such traced script: the contexts they were created in,
+ * keeping the outermost ones (whose `previous` is no context of that script). Live mode
+ * only (the inspector's script list says whether there are any), so an app without them
+ * pays nothing. Answers the names of the modules found this way.
+ */
+function webpackEvalModules(
+  view: HeapView,
+  search: ModuleSearch,
+  closures: readonly number[],
+  moduleFor: (moduleName: string, kind: ModuleKind, url: string, script: number) => TracedModule,
+): Set<string> {
+  const found = new Set<string>();
+  const urls = search.scriptUrls;
+  if (urls === undefined || ![...urls.values()].some((url) => url.startsWith('webpack-internal:'))) return found;
+  const byScript = new Map<number, { url: string; moduleName: string; contexts: Set<number> } | null>();
+  for (const closure of closures) {
+    const script = view.closureScript(closure);
+    if (script < 0) continue;
+    let entry = byScript.get(script);
+    if (entry === undefined) {
+      const url = view.closureUrl(closure, script) ?? '';
+      const moduleName = url.startsWith('webpack-internal:') ? search.traced(url) : undefined;
+      entry = moduleName === undefined ? null : { url, moduleName, contexts: new Set() };
+      byScript.set(script, entry);
+    }
+    if (entry === null) continue;
+    const context = view.follow(closure, Tag.EContext);
+    if (context >= 0 && view.nameTag(context) === Tag.NContext) entry.contexts.add(context);
+  }
+  for (const [script, entry] of byScript) {
+    if (entry === null) continue;
+    const module = moduleFor(entry.moduleName, 'commonjs', entry.url, script);
+    for (const context of entry.contexts) {
+      if (entry.contexts.has(view.follow(context, Tag.EPrevious))) continue;
+      const scopeInfo = view.follow(context, Tag.EScopeInfo);
+      module.contexts.push({ kind: 'commonjs', context, scopeInfo, moduleRecord: -1, script, url: entry.url, moduleName: entry.moduleName });
+    }
+    found.add(entry.moduleName);
+  }
+  return found;
 }
 
 /**

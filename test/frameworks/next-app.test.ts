@@ -268,3 +268,63 @@ describe('Next.js dev: apptrace-proxy check on the route handler', () => {
     expect(report.suspects.some((s) => s.module_name.includes('[turbopack]_runtime'))).toBe(false);
   });
 });
+
+describe('Next.js dev with webpack (`next dev --webpack`): apptrace-proxy check', () => {
+  let webpackDev: RunningProcess | undefined;
+  let webpackPort: number;
+  let webpackInspect: number;
+  let tmp: string;
+
+  beforeAll(async () => {
+    // One dev server at a time in this folder: both write .next/dev.
+    await server?.stop();
+    rmSync(join(dir, '.next'), { recursive: true, force: true });
+    tmp = mkdtempSync(join(tmpdir(), 'apptrace-next-webpack-'));
+    webpackPort = await freePort();
+    webpackInspect = await freePort();
+    webpackDev = startProcess(
+      'next dev --webpack',
+      process.execPath,
+      [join(dir, 'node_modules/next/dist/bin/next'), 'dev', '--webpack', '-p', String(webpackPort), '-H', '127.0.0.1'],
+      {
+        cwd: dir,
+        env: { NODE_OPTIONS: `--inspect=127.0.0.1:${webpackInspect}`, NEXT_TELEMETRY_DISABLED: '1' },
+      },
+    );
+    await webpackDev.waitFor(/Ready in/, 60_000);
+    // The route compiled and run once before the check's baseline.
+    await waitForHttp(`http://127.0.0.1:${webpackPort}/api/items`, { timeoutMs: 120_000 });
+  }, 300_000);
+
+  afterAll(async () => {
+    await webpackDev?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('fails (exit 1) naming visits at its line; the eval’d module’s variables are entries by original file', {
+    timeout: 300_000,
+  }, async () => {
+    const db = join(tmp, 'db.json');
+    const result = await runCheck({ appPort: webpackPort, inspectPort: webpackInspect + 1 }, [
+      '--request',
+      'GET /api/items',
+      '--json',
+      '--db',
+      db,
+    ]);
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    const report = JSON.parse(result.stdout) as { suspects: { name: string; filename: string; lineno: number }[] };
+    const first = report.suspects[0]!;
+    expect(first.name).toBe('visits');
+    expect(first.filename).toBe('app/api/items/route.js');
+    expect(Math.abs(first.lineno - lineOf('app/api/items/route.js', 'const visits'))).toBeLessThanOrEqual(3);
+    // Webpack runs the module as `webpack-internal:///(rsc)/./app/api/items/route.js`.
+    const stored = JSON.parse(readFileSync(db, 'utf8')) as { records: HeapRecord[] };
+    const entries = stored.records.at(-1)!.entries;
+    expect(entries.find((e) => e.name === 'visits')).toMatchObject({
+      filename: 'app/api/items/route.js',
+      lineno: lineOf('app/api/items/route.js', 'const visits'),
+    });
+    expect(entries.filter((e) => e.name.startsWith('__webpack'))).toEqual([]);
+  });
+});
