@@ -320,7 +320,15 @@ function webpackEvalModules(
     for (const context of entry.contexts) {
       if (entry.contexts.has(view.follow(context, Tag.EPrevious))) continue;
       const scopeInfo = view.follow(context, Tag.EScopeInfo);
-      module.contexts.push({ kind: 'commonjs', context, scopeInfo, moduleRecord: -1, script, url: entry.url, moduleName: entry.moduleName });
+      module.contexts.push({
+        kind: 'commonjs',
+        context,
+        scopeInfo,
+        moduleRecord: -1,
+        script,
+        url: entry.url,
+        moduleName: entry.moduleName,
+      });
     }
     found.add(entry.moduleName);
   }
