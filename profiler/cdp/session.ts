@@ -207,7 +207,7 @@ export class InspectorSession extends EventEmitter {
       timer = setTimeout(resolve, timeoutMs);
     });
     const evaluated = client.Runtime.evaluate({
-      expression: 'new Promise((r) => setImmediate(() => setTimeout(() => setImmediate(r), 0)))',
+      expression: IDLE_EXPRESSION,
       awaitPromise: true,
       returnByValue: true,
       silent: true,
@@ -472,6 +472,11 @@ const TARGET_RECHECK_FOR_MS = 30_000;
 const TARGET_SETTLE_MS = 5_000;
 /** How long a snapshot waits for the target to become idle. */
 const IDLE_TIMEOUT_MS = 2_000;
+/**
+ * What `idle` evaluates in the target (awaited): settles after the work a request left
+ * behind. What it leaves in the target is measured by bench/idle-residue.
+ */
+export const IDLE_EXPRESSION = 'new Promise((r) => setImmediate(() => setTimeout(() => setImmediate(r), 0)))';
 
 /** The inspected process is not the one serving --target (target-check.ts). */
 class OtherProcessError extends Error {}
