@@ -134,6 +134,8 @@ describe('Next.js dev through apptrace-proxy with default options', () => {
    * of D is D·(1/share − 1) from its end, which is before the record was written.
    */
   const budgetOpen = async () => {
+    // The last page's signal may still be held by the proxy until the app is quiet (500 ms).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     const s = await settled();
     const share = s.snapshot.maxPauseShare ?? 1;
     const wait = (s.snapshot.lastPauseMs ?? 0) * (1 / share - 1);
