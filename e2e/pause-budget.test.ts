@@ -274,6 +274,16 @@ describe('the pause budget', () => {
     }
     // The browser did load the subresources through the proxy.
     for (const path of ['/', '/app.js', '/style.css', '/logo.png', '/api/items']) expect(seen).toContain(path);
+    // The proxy holds signals until the app is quiet: both reach the profiler (a snapshot
+    // may already have taken them, the budget being open).
+    await eventually(
+      async () => {
+        const claimed = (await s.records(before)).reduce((n, r) => n + r.requests, 0);
+        return claimed + (await s.status()).snapshot.pendingSignals >= 2 ? true : undefined;
+      },
+      'the page’s two signals at the profiler',
+      10_000,
+    );
     await json<HeapRecord>(`${s.proxyUrl}/_ah/apptrace/api/snapshot`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

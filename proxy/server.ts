@@ -48,6 +48,10 @@ function isPageLoad(req: IncomingMessage): boolean {
   return /^\s*text\/html/i.test(req.headers.accept ?? '');
 }
 
+function isEventStream(req: IncomingMessage): boolean {
+  return /^\s*text\/event-stream/i.test(req.headers.accept ?? '');
+}
+
 function describeHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
@@ -123,8 +127,11 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       return;
     }
     if (signals !== undefined && isTraced(req)) res.once('close', onTracedResponseClose);
-    inFlight++;
-    res.once('close', onTargetResponseClose);
+    // An event stream (an HMR channel) stays open as long as the page: it is no work in flight.
+    if (!isEventStream(req)) {
+      inFlight++;
+      res.once('close', onTargetResponseClose);
+    }
     target!.web(req, res);
   }
 

@@ -183,6 +183,18 @@ describe('signals wait for a quiet moment of the app (a snapshot freezes it)', (
     expect((await arrivalOf('/traced/api-1')) - ended).toBeLessThan(400);
   });
 
+  it('an open event stream (an HMR channel) is no work in flight: signals do not wait for it', async () => {
+    const stream = request(proxy.port, '/sse?id=s1', { headers: { accept: 'text/event-stream' } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const ended = Date.now();
+    await request(proxy.port, '/traced/api-sse', { headers: { 'sec-fetch-dest': 'empty' } });
+    expect((await arrivalOf('/traced/api-sse')) - ended).toBeLessThan(400);
+    // The stream ends after its third event.
+    await request(target.port, '/sse-next?id=s1');
+    await request(target.port, '/sse-next?id=s1');
+    expect((await stream).body).toBe('data: 1\n\ndata: 2\n\ndata: 3\n\n');
+  });
+
   it('after a page’s document, until its scripts and styles have stopped coming for half a second', async () => {
     await request(proxy.port, '/traced/page-1', { headers: { 'sec-fetch-dest': 'document' } });
     // The page's subresources, one after the other with small gaps (not traced themselves).
