@@ -1,6 +1,7 @@
 import { formatBytes } from '../common/format-bytes.js';
 import type { EntrySample } from './growth-compare.js';
 import type { AllocationSite, MarkedLine } from '../contract/record.js';
+import { median } from '../common/median.js';
 
 /**
  * The `allocation` marks of a growing suspect (`--allocation-sites`): the app's functions
@@ -62,13 +63,6 @@ export function allocationMarks(samples: readonly EntrySample[], filename: strin
       reason: `allocates ${perRequest(count)} ${count === 1 ? 'object' : 'objects'} (+${formatBytes(added)}) per request in ${site.function_name}()`,
       ...(site.filename === filename ? {} : { module_name: site.module_name }),
     }));
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const MAX_MARKS = 3;

@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import CDP from 'chrome-remote-interface';
+import { median } from '../../common/median.js';
 
 interface Settings {
   rounds: number;
@@ -194,12 +195,6 @@ async function measure(mode: Mode, settings: Settings): Promise<Sample> {
     await client?.close().catch(() => undefined);
     await stopTarget(target);
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {

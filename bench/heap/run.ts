@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureSnapshot, repoRoot } from './generate.js';
+import { median } from '../../common/median.js';
 
 interface Sample {
   /** Wall-clock of the whole process, spawn to exit. */
@@ -67,12 +68,6 @@ function runProcess(args: string[]): Promise<Sample> {
       resolve(sample);
     });
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 interface Summary {

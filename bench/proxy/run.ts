@@ -16,6 +16,7 @@ import { type AddressInfo, createServer as createNetServer, connect } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from '../../common/median.js';
 
 interface Settings {
   rounds: number;
@@ -335,12 +336,6 @@ function cpuSeconds(pid: number): number {
     for (const kid of kids.split(' ').filter(Boolean)) total += read(Number(kid));
   }
   return total;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {

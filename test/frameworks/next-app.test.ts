@@ -22,6 +22,7 @@ import { projectRoot } from '../../e2e/stack.js';
 import { runCheck } from '../check-run.js';
 import { eventually, freePort, startProcess, waitForHttp, type RunningProcess } from '../processes.js';
 import { ensureInstalled } from './ensure-installed.js';
+import { median } from '../../common/median.js';
 
 let dir: string;
 let server: RunningProcess | undefined;
@@ -98,12 +99,6 @@ function lineOf(file: string, text: string): number {
   const i = lines.findIndex((line) => line.includes(text));
   if (i < 0) throw new Error(`${text} not in ${file}`);
   return i + 1;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 describe('Next.js dev through apptrace-proxy with default options', () => {
